@@ -1,0 +1,73 @@
+"""Providers: one small module per API, registered under its ``api`` name.
+
+See :mod:`providers._base` for the contract and :mod:`providers._errors` for the error hierarchy.
+"""
+
+from providers._base import EndpointSettings, Provider, ProviderContext, model_env_suffix
+from providers._errors import (
+    AuthError,
+    BadRequest,
+    ConnectionFailed,
+    MalformedReply,
+    NotFound,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    RequestTimeout,
+    SafetyBlocked,
+    ServerError,
+    TransientError,
+    redact,
+)
+from providers._registry import (
+    UnknownApiError,
+    import_target,
+    known_apis,
+    provider_class,
+    register,
+    unregister,
+)
+from providers._types import (
+    ChatRequest,
+    Completion,
+    ContentPart,
+    MediaPart,
+    Message,
+    RateLimitState,
+    TextPart,
+    Usage,
+)
+
+__all__ = [
+    "AuthError",
+    "BadRequest",
+    "ChatRequest",
+    "Completion",
+    "ConnectionFailed",
+    "ContentPart",
+    "EndpointSettings",
+    "MalformedReply",
+    "MediaPart",
+    "Message",
+    "NotFound",
+    "Provider",
+    "ProviderContext",
+    "ProviderError",
+    "QuotaExhausted",
+    "RateLimitState",
+    "RateLimited",
+    "RequestTimeout",
+    "SafetyBlocked",
+    "ServerError",
+    "TextPart",
+    "TransientError",
+    "UnknownApiError",
+    "Usage",
+    "import_target",
+    "known_apis",
+    "model_env_suffix",
+    "provider_class",
+    "redact",
+    "register",
+    "unregister",
+]

@@ -1,0 +1,117 @@
+"""The provider contract: one small class per API, one async method.
+
+A provider builds its vendor's request from a :class:`ChatRequest`, sends it, parses the reply into
+a :class:`Completion` and raises one of :mod:`providers._errors` when it fails. It owns its HTTP
+client(s) for the whole run and releases them in :meth:`Provider.aclose`. Retry policy is the
+engine's; a provider only classifies.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from providers._types import ChatRequest, Completion, MediaKind
+
+
+class EndpointSettings(BaseModel):
+    """Where and how to reach an API, as written in a model config or the ``endpoints`` list.
+
+    Values here are never secrets: a key is named by the environment variable that holds it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = Field(default=None, description="Overrides the API's base URL / endpoint.")
+    api_key_env: str | None = Field(default=None, description="Name of the env var that holds the key.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific settings (api_version, project, chat_mode...)."
+    )
+
+
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
+
+
+def model_env_suffix(model_name: str) -> str:
+    """prompto's model-specific suffix: ``gpt-4o`` -> ``gpt_4o`` (as in ``OPENAI_API_KEY_gpt_4o``)."""
+    return _NON_ALNUM.sub("_", model_name)
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """Everything a provider is built from: its model, its settings and the environment."""
+
+    model_name: str
+    settings: EndpointSettings = field(default_factory=EndpointSettings)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    data_folder: Path = Path("data")
+    transport: httpx.AsyncBaseTransport | None = None
+    """Injected by tests (or a custom deployment) instead of a real network transport."""
+    expected_concurrency: int = 1
+    """How many requests the engine may keep in flight to this provider (sizes connection pools)."""
+
+    def env(self, name: str) -> str | None:
+        """``NAME_<model>`` if set (prompto's per-model variables), else ``NAME``, else ``None``."""
+        specific = self.environ.get(f"{name}_{model_env_suffix(self.model_name)}")
+        if specific:
+            return specific
+        return self.environ.get(name) or None
+
+    def api_key(self, default_env: str) -> str | None:
+        """The key: from the env var the settings name, else from ``default_env`` (model-specific first)."""
+        return self.env(self.settings.api_key_env or default_env)
+
+    def option(self, name: str, env: str | None = None, default: Any = None) -> Any:
+        """A provider option: the settings' ``options``, else the env var ``env``, else ``default``."""
+        if name in self.settings.options:
+            return self.settings.options[name]
+        if env is not None and (value := self.env(env)) is not None:
+            return value
+        return default
+
+
+class Provider(ABC):
+    """One API. Subclasses set ``api`` and implement :meth:`complete`."""
+
+    api: ClassVar[str]
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset()
+    """Which media parts this API accepts; anything else is a validation error before the run."""
+    max_concurrency: ClassVar[int | None] = None
+    """Requests this provider can usefully serve at once (``1`` for a local single-slot model)."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self.model_name = context.model_name
+
+    @classmethod
+    def check_config(cls, context: ProviderContext) -> list[str]:
+        """Problems that make every request fail (a missing key, a missing endpoint), found before the run."""
+        return []
+
+    @classmethod
+    def check_request(cls, request: ChatRequest) -> list[str]:
+        """Problems with one request this API cannot take (unsupported media...), found before the run."""
+        problems = []
+        for part in request.media:
+            if part.kind not in cls.media_kinds:
+                accepted = ", ".join(sorted(cls.media_kinds)) or "none"
+                problems.append(f"api '{cls.api}' does not accept {part.kind} input (accepts: {accepted})")
+        return problems
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> Completion:
+        """Send one request and return its reply, or raise a :class:`providers.ProviderError`."""
+
+    def secrets(self) -> list[str]:
+        """Secret values this provider holds, so that they can be scrubbed from any text."""
+        return []
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing to release
+        """Release clients, models and other resources held for the run."""

@@ -1,0 +1,146 @@
+"""HTTP plumbing shared by every provider that speaks to an API over httpx.
+
+* :class:`ClientPool` holds the run's ``httpx.AsyncClient`` objects. httpcore's pool rescans every
+  connection on each request event, which is quadratic in the connections in flight; spreading a
+  thousand requests over several small clients (least-loaded first) keeps that cost flat.
+* :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary.
+* :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from providers._errors import (
+    AuthError,
+    BadRequest,
+    ConnectionFailed,
+    MalformedReply,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    excerpt,
+)
+
+# Connect fast, but let a model think: the engine's per-request deadline is the real limit.
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+REQUESTS_PER_CLIENT = 32
+
+
+class ClientPool:
+    """Several ``httpx.AsyncClient`` objects used least-loaded first, created once for the run."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        expected_concurrency: int = 1,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
+        per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        self._clients = [
+            httpx.AsyncClient(
+                base_url=base_url,
+                headers=dict(headers or {}),
+                transport=transport,
+                limits=limits,
+                timeout=timeout,
+            )
+            for _ in range(1 if transport is not None else size)
+        ]
+        self._in_flight = [0] * len(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Lend the least-loaded client for one request."""
+        index = min(range(len(self._clients)), key=self._in_flight.__getitem__)
+        self._in_flight[index] += 1
+        try:
+            yield self._clients[index]
+        finally:
+            self._in_flight[index] -= 1
+
+    async def post(
+        self, url: str, *, json_body: Any, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """POST a JSON body; transport failures come out as :mod:`providers._errors`."""
+        async with self.client() as client, transport_errors():
+            return await client.post(url, json=json_body, headers=headers)
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        for client in self._clients:
+            await client.aclose()
+
+
+@asynccontextmanager
+async def transport_errors() -> AsyncIterator[None]:
+    """Translate httpx transport exceptions into the provider error hierarchy."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise RequestTimeout(f"request timed out ({type(exc).__name__})") from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+        raise ConnectionFailed(f"connection failed ({type(exc).__name__}: {exc})") from exc
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms``, then ``retry-after`` (seconds or an HTTP date)."""
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            value = float(millis) / 1000.0
+            return value if value >= 0 else None
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN is garbage
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The reply's JSON, or :class:`MalformedReply` with an excerpt (an HTML proxy page, truncated JSON)."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedReply(
+            f"HTTP {response.status_code}: reply is not JSON: {excerpt(response.content)!r}",
+            status=response.status_code,
+        ) from exc
+
+
+def status_error(status: int, message: str, *, retry_after: float | None = None) -> ProviderError:
+    """The default mapping of an HTTP error status; providers special-case quota and safety first."""
+    if status == 429:
+        return RateLimited(message, status=status, retry_after=retry_after)
+    if status in (401, 403):
+        return AuthError(message, status=status)
+    if status == 404:
+        return NotFound(message, status=status)
+    if status in (408, 409) or status >= 500:
+        return ServerError(message, status=status, retry_after=retry_after)
+    return BadRequest(message, status=status)

@@ -1,0 +1,63 @@
+"""Which class serves which ``api`` name.
+
+Built-in providers are named here as import paths and imported only when a run uses them, so that
+start-up does not pay for every vendor. A user's own provider is registered with :func:`register`
+or named by ``_target_`` (an import path) in a model config.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from providers._base import Provider
+
+_BUILTIN: dict[str, str] = {
+    "simulated": "providers.simulated:SimulatedProvider",
+}
+
+_registered: dict[str, type[Provider]] = {}
+
+
+class UnknownApiError(LookupError):
+    """No provider is registered under this ``api`` name."""
+
+
+def register(provider_class: type[Provider]) -> type[Provider]:
+    """Register a provider class under its ``api`` name (usable as a class decorator)."""
+    _registered[provider_class.api] = provider_class
+    return provider_class
+
+
+def unregister(api: str) -> None:
+    """Remove a provider registered with :func:`register` (tests use it to clean up)."""
+    _registered.pop(api, None)
+
+
+def known_apis() -> list[str]:
+    """Every ``api`` name a prompt dict may use."""
+    return sorted({*_BUILTIN, *_registered})
+
+
+def import_target(target: str) -> type[Provider]:
+    """Import a provider class from ``pkg.module.Class`` or ``pkg.module:Class``."""
+    from providers._base import Provider
+
+    module_name, _, attribute = target.replace(":", ".").rpartition(".")
+    if not module_name:
+        raise ImportError(f"'{target}' is not an import path of the form pkg.module.Class")
+    module = importlib.import_module(module_name)
+    provider_class = getattr(module, attribute, None)
+    if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
+        raise ImportError(f"'{target}' is not a subclass of providers.Provider")
+    return provider_class
+
+
+def provider_class(api: str) -> type[Provider]:
+    """The class registered for ``api``, importing a built-in on first use."""
+    if api in _registered:
+        return _registered[api]
+    if api in _BUILTIN:
+        return import_target(_BUILTIN[api])
+    raise UnknownApiError(f"unknown api '{api}' (known: {', '.join(known_apis())})")

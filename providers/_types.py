@@ -1,0 +1,145 @@
+"""Vendor-neutral request and reply types that cross the provider seam.
+
+The runner turns every prompt dict into a :class:`ChatRequest` (validated, media resolved) before
+anything is sent; a provider renders it to its wire format and returns a :class:`Completion`.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import trio
+
+Role = Literal["system", "user", "assistant"]
+MediaKind = Literal["image", "video", "audio", "document"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """Plain text inside a message."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPart:
+    """An image, video, audio clip or document: a remote URL, or a file in the data folder's ``media/``."""
+
+    kind: MediaKind
+    url: str | None = None
+    path: Path | None = None
+    mime_type: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Vendor options kept from the prompt dict (OpenAI ``detail``, Gemini ``videoMetadata``...)."""
+
+    @property
+    def resolved_mime_type(self) -> str:
+        """The MIME type given, else guessed from the file or URL name."""
+        if self.mime_type:
+            return self.mime_type
+        guessed, _ = mimetypes.guess_type(str(self.path or self.url or ""))
+        return guessed or "application/octet-stream"
+
+    async def read_base64(self) -> str:
+        """The file's bytes as base64, read off the event loop (videos can be large)."""
+        if self.path is None:
+            raise ValueError("read_base64() needs a media file, not a URL")
+        data = await trio.Path(self.path).read_bytes()
+        return base64.b64encode(data).decode("ascii")
+
+    async def data_uri(self) -> str:
+        """The URL itself, or the file as a ``data:`` URI."""
+        if self.url is not None:
+            return self.url
+        return f"data:{self.resolved_mime_type};base64,{await self.read_base64()}"
+
+
+ContentPart = TextPart | MediaPart
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat turn. ``content`` is a plain string or a sequence of parts."""
+
+    role: Role
+    content: str | tuple[ContentPart, ...]
+
+    @property
+    def text(self) -> str:
+        """The text of the turn, media left out."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One request to one model: a conversation and the vendor's own generation parameters."""
+
+    model_name: str
+    messages: tuple[Message, ...]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """Passed to the API under its own names (``max_tokens``, ``max_output_tokens``, ``options``...)."""
+    prompt_text: str | None = None
+    """The prompt as the raw string the user wrote, when it was one (text-completion providers use it)."""
+
+    @property
+    def system(self) -> str | None:
+        """The system message's text, if the conversation has one."""
+        texts = [m.text for m in self.messages if m.role == "system"]
+        return "\n\n".join(texts) if texts else None
+
+    @property
+    def turns(self) -> tuple[Message, ...]:
+        """The conversation without system messages."""
+        return tuple(m for m in self.messages if m.role != "system")
+
+    @property
+    def media(self) -> tuple[MediaPart, ...]:
+        """Every media part of the conversation."""
+        return tuple(
+            part
+            for m in self.messages
+            if not isinstance(m.content, str)
+            for part in m.content
+            if isinstance(part, MediaPart)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as the API reported them (``None`` when it did not)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def as_record(self) -> dict[str, int | None]:
+        """The ``usage`` field of a record."""
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """What the server said about its own limits on this reply (``x-ratelimit-*`` and the like)."""
+
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    reset_requests_s: float | None = None
+    reset_tokens_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A successful reply."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+    """The model the server says answered (may be more specific than the one asked for)."""
+    rate_limit: RateLimitState | None = None

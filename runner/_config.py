@@ -1,0 +1,152 @@
+"""The run's configuration as typed objects, validated once at the entry point.
+
+The CLI turns Hydra's composed config into plain containers and calls :meth:`RunConfig.model_validate`;
+nothing below it sees a ``DictConfig``. Every model forbids unknown keys, so a typo in YAML or on the
+command line fails before anything is sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from providers import EndpointSettings
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QueueLimit(_Strict):
+    """Pacing for one queue. A bare number in YAML means ``max_queries``."""
+
+    max_queries: float | None = Field(default=None, gt=0, description="Queries per minute.")
+    max_in_flight: int | None = Field(default=None, gt=0, description="Requests awaiting a reply at once.")
+    max_tokens_per_minute: int | None = Field(
+        default=None, gt=0, description="Prompt tokens (estimated) plus max_tokens per minute."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_rate(cls, value: Any) -> Any:
+        return (
+            {"max_queries": value}
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else value
+        )
+
+
+class ApiLimit(QueueLimit):
+    """Pacing for an API's queue, and for queues of single models of that API."""
+
+    models: dict[str, QueueLimit] = Field(default_factory=dict)
+
+
+class RateLimits(_Strict):
+    """prompto's ``max_queries_dict``, as YAML::
+
+    rate_limits:
+      apis:
+        openai: {max_queries: 500, models: {gpt-4o: 100}}
+        gemini: 300
+      groups:
+        judges: 30
+    """
+
+    apis: dict[str, ApiLimit] = Field(default_factory=dict)
+    groups: dict[str, QueueLimit] = Field(default_factory=dict)
+
+
+class ModelConfig(_Strict):
+    """One endpoint and model (``conf/model/NAME.yaml``), applied to prompts that name none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    api: str
+    model_name: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    target: str | None = Field(default=None, alias="_target_", description="A user's own Provider class.")
+    rate_limit: QueueLimit | None = None
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: its prompt file and defaults for prompt dicts that lack them."""
+
+    file: Path
+    name: str | None = None
+    api: str | None = None
+    model_name: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        """``name``, else the prompt file's stem."""
+        return self.name or self.file.stem
+
+
+class RunConfig(_Strict):
+    """Everything one ``prompto-run`` needs."""
+
+    experiment: ExperimentConfig
+    data_folder: Path = Path("data")
+    max_queries: float = Field(default=10, gt=0, description="Queries per minute for queues not named.")
+    max_attempts: int = Field(default=5, ge=1)
+    parallel: bool = False
+    env_file: Path | None = Path(".env")
+    request_timeout_s: float = Field(default=300.0, gt=0, description="Deadline for one request.")
+    model: ModelConfig | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    endpoints: dict[str, EndpointSettings] = Field(
+        default_factory=dict, description="Per-api endpoint settings (base_url, api_key_env, options)."
+    )
+    providers: dict[str, str] = Field(
+        default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
+    )
+    output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+
+    @property
+    def input_folder(self) -> Path:
+        """The data folder's ``input/``."""
+        return self.data_folder / "input"
+
+    @property
+    def media_folder(self) -> Path:
+        """The data folder's ``media/``."""
+        return self.data_folder / "media"
+
+    def resolve_prompt_file(self) -> Path:
+        """``experiment.file``: absolute as given, else under ``input/`` first, then the working directory."""
+        file = self.experiment.file
+        if file.is_absolute():
+            return file
+        for candidate in (self.input_folder / file, file):
+            if candidate.exists():
+                return candidate
+        return self.input_folder / file
+
+    def endpoint_for(self, api: str, model_name: str) -> EndpointSettings:
+        """The model config's endpoint for its own model, else the api's entry in ``endpoints``."""
+        if (
+            self._is_model(api, model_name)
+            and self.model is not None
+            and self.model.endpoint != EndpointSettings()
+        ):
+            return self.model.endpoint
+        return self.endpoints.get(api, EndpointSettings())
+
+    def provider_target(self, api: str, model_name: str) -> str | None:
+        """A user's own provider class for this api/model, if one is named."""
+        if (
+            self.model is not None
+            and self.model.target
+            and (self.model.api, self.model.model_name)
+            == (
+                api,
+                model_name,
+            )
+        ):
+            return self.model.target
+        return self.providers.get(api)
