@@ -130,7 +130,7 @@ class RunConfig(_Strict):
     def endpoint_for(self, api: str, model_name: str) -> EndpointSettings:
         """The model config's endpoint for its own model, else the api's entry in ``endpoints``."""
         if (
-            self._is_model(api, model_name)
+            self.uses_model(api, model_name)
             and self.model is not None
             and self.model.endpoint != EndpointSettings()
         ):
