@@ -127,11 +127,15 @@ class RunConfig(_Strict):
                 return candidate
         return self.input_folder / file
 
+    def uses_model(self, api: str, model_name: str) -> bool:
+        """Whether ``model=`` selected exactly this api and model."""
+        return self.model is not None and (self.model.api, self.model.model_name) == (api, model_name)
+
     def endpoint_for(self, api: str, model_name: str) -> EndpointSettings:
         """The model config's endpoint for its own model, else the api's entry in ``endpoints``."""
         if (
-            self.uses_model(api, model_name)
-            and self.model is not None
+            self.model is not None
+            and self.uses_model(api, model_name)
             and self.model.endpoint != EndpointSettings()
         ):
             return self.model.endpoint
@@ -139,14 +143,6 @@ class RunConfig(_Strict):
 
     def provider_target(self, api: str, model_name: str) -> str | None:
         """A user's own provider class for this api/model, if one is named."""
-        if (
-            self.model is not None
-            and self.model.target
-            and (self.model.api, self.model.model_name)
-            == (
-                api,
-                model_name,
-            )
-        ):
+        if self.model is not None and self.uses_model(api, model_name) and self.model.target:
             return self.model.target
         return self.providers.get(api)
