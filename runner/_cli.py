@@ -1,0 +1,38 @@
+"""``prompto-run``: the Hydra application. Thin: compose, validate once, run, report."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+import trio
+from omegaconf import DictConfig
+
+from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config
+from runner._console import format_summary
+from runner._engine import run_experiment
+from runner._plan import ValidationFailed
+from runner._prompt_file import PromptFileError
+
+logger = logging.getLogger("prompto_run")
+
+EXIT_INVALID = 2
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _main(cfg: DictConfig) -> None:
+    try:
+        config = to_run_config(cfg)
+        result = trio.run(run_experiment, config, None, False)
+    except (ConfigError, ValidationFailed, PromptFileError) as exc:
+        logger.error("%s", exc)
+        print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
+        sys.exit(EXIT_INVALID)
+    print(format_summary(result.summary, str(result.run_dir)))
+
+
+def main() -> None:
+    """Entry point of the ``prompto-run`` command."""
+    register_resolvers()
+    _main()

@@ -1,0 +1,94 @@
+"""Pacing one queue: a ticker task hands out one permit per ``60 / max_queries`` seconds.
+
+Permits travel through an unbuffered memory channel, so a permit exists only when someone takes it:
+an idle queue does not bank permits and then burst. The ticker keeps an absolute schedule
+(``next_at += interval``) so that scheduling latency does not accumulate into drift; if no one took
+a permit for a whole interval, the schedule restarts from now instead of catching up.
+
+The engine steers it: :meth:`RateLimiter.pause_until` honours a server's retry-after, and
+:meth:`RateLimiter.note_rate_limited` / :meth:`RateLimiter.note_success` slow the queue down while the
+server keeps refusing and bring it back to the configured rate as replies succeed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import trio
+
+MAX_SLOWDOWN = 16.0
+RECOVERY_PER_SUCCESS = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStatistics:
+    """A snapshot of one limiter, in trio's ``statistics()`` style."""
+
+    configured_per_minute: float
+    current_per_minute: float
+    permits_issued: int
+    paused_until: float | None
+    """``trio.current_time()`` until which the queue is paused, if it is."""
+
+
+class RateLimiter:
+    """Permits at ``per_minute`` per minute; run :meth:`run` in a nursery, take with :meth:`acquire`."""
+
+    def __init__(self, per_minute: float) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self.configured_per_minute = per_minute
+        self._base_interval = 60.0 / per_minute
+        self._slowdown = 1.0
+        self._paused_until = -math.inf
+        self._permits_issued = 0
+        self._send_permit, self._receive_permit = trio.open_memory_channel[None](0)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between permits now (the configured interval times any slowdown)."""
+        return self._base_interval * self._slowdown
+
+    async def run(self) -> None:
+        """The ticker: runs until cancelled."""
+        next_at = trio.current_time()
+        async with self._send_permit:
+            while True:
+                wake_at = max(next_at, self._paused_until)
+                if wake_at > trio.current_time():
+                    await trio.sleep_until(wake_at)
+                    continue  # a pause may have been extended while we slept
+                await self._send_permit.send(None)
+                self._permits_issued += 1
+                now, interval = trio.current_time(), self.interval
+                next_at = next_at + interval if now - next_at < interval else now + interval
+
+    async def acquire(self) -> None:
+        """Wait for the next permit (and for any pause that began while it was on its way)."""
+        await self._receive_permit.receive()
+        # A pause may be extended while we sleep: re-check rather than wait on an event.
+        while trio.current_time() < self._paused_until:  # noqa: ASYNC110
+            await trio.sleep_until(self._paused_until)
+
+    def pause_until(self, deadline: float) -> None:
+        """Issue no permit before ``deadline`` (``trio.current_time()`` scale)."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    def note_rate_limited(self) -> None:
+        """The server refused for rate: halve the rate (down to 1/16 of the configured one)."""
+        self._slowdown = min(MAX_SLOWDOWN, self._slowdown * 2.0)
+
+    def note_success(self) -> None:
+        """A reply arrived: move back toward the configured rate."""
+        self._slowdown = max(1.0, self._slowdown * RECOVERY_PER_SUCCESS)
+
+    def statistics(self) -> LimiterStatistics:
+        """Configured and current rate, permits issued, and any pause."""
+        paused = self._paused_until if self._paused_until > trio.current_time() else None
+        return LimiterStatistics(
+            configured_per_minute=self.configured_per_minute,
+            current_per_minute=60.0 / self.interval,
+            permits_issued=self._permits_issued,
+            paused_until=paused,
+        )

@@ -1,0 +1,68 @@
+"""The run folder: what a run leaves behind, so that it can be read, resumed and repeated.
+
+``<run dir>/`` (Hydra's, e.g. ``outputs/<experiment>/<YYYY-MM-DD_HH-MM-SS>/``) holds ``.hydra/``
+(the composed config and overrides), ``input-<file name>`` (the prompt file as it was read) with
+``input.sha256``, ``prompts.jsonl`` (the prompts as queued: ids filled in, CSV turned to JSONL),
+``completed.jsonl``, ``summary.json`` and ``run.log``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths of one run's files."""
+
+    path: Path
+
+    @property
+    def completed(self) -> Path:
+        """Every finished record, one JSON object a line, in the order they finished."""
+        return self.path / "completed.jsonl"
+
+    @property
+    def prompts(self) -> Path:
+        """The prompts as queued (normalised JSONL)."""
+        return self.path / "prompts.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        """Counts, timings and status of the run."""
+        return self.path / "summary.json"
+
+    @property
+    def log(self) -> Path:
+        """The run's log."""
+        return self.path / "run.log"
+
+    def input_copy(self) -> Path | None:
+        """The copy of the prompt file, if one was made."""
+        return next(iter(sorted(self.path.glob("input-*"))), None)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """Write ``summary.json`` (replacing it atomically)."""
+        partial = self.summary.with_suffix(".json.partial")
+        partial.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        partial.replace(self.summary)
+
+
+def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
+    """Copy the prompt file into the run folder (streamed), returning the copy and its sha256."""
+    folder.path.mkdir(parents=True, exist_ok=True)
+    target = folder.path / f"input-{source.name}"
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, target.open("wb") as writer:
+        while chunk := reader.read(COPY_CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    sha256 = digest.hexdigest()
+    (folder.path / "input.sha256").write_text(f"{sha256}  {target.name}\n")
+    return target, sha256

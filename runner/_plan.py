@@ -1,0 +1,175 @@
+"""The validation pass: read the whole prompt file once, report every problem, plan the queues.
+
+Nothing is sent until this pass finds no problem. What it keeps is small: per queue, the byte offsets
+of its prompts in a normalised JSONL file (8 bytes a prompt), and one hash per id to find duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from providers import Provider, ProviderContext, UnknownApiError, import_target, provider_class
+from runner._config import QueueLimit, RunConfig
+from runner._prompt_file import read_prompt_lines
+from runner._prompts import PromptError
+from runner._resolve import derived_id, resolve_prompt
+from runner._routing import queue_limit
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+@dataclass
+class QueuePlan:
+    """One queue: its pacing and where its prompts are."""
+
+    key: str
+    limit: QueueLimit
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    prompt_tokens: int = 0
+    """Estimated prompt tokens (characters / 4), for the pre-flight plan."""
+
+    @property
+    def count(self) -> int:
+        """How many prompts wait in this queue."""
+        return len(self.offsets)
+
+
+@dataclass
+class Plan:
+    """The validated experiment: queues, the endpoints they use, and any problems found."""
+
+    prompt_file: Path
+    """The normalised JSONL file the queues' offsets point into."""
+    queues: dict[str, QueuePlan] = field(default_factory=dict)
+    endpoints: set[tuple[str, str]] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+    skipped: int = 0
+    """Prompts left out by the caller's filter (already answered, another shard's)."""
+
+    @property
+    def total(self) -> int:
+        """Prompts to send."""
+        return sum(queue.count for queue in self.queues.values())
+
+    def add_problem(self, line_no: int | None, message: str) -> None:
+        """Record a problem (the first :data:`MAX_PROBLEMS_SHOWN` are kept verbatim)."""
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS_SHOWN:
+            self.problems.append(f"line {line_no}: {message}" if line_no is not None else message)
+
+
+class ValidationFailed(Exception):
+    """The experiment has problems; nothing was sent."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        more = plan.problem_count - len(plan.problems)
+        lines = [*plan.problems, *([f"... and {more} more"] if more else [])]
+        super().__init__(f"{plan.problem_count} problem(s) in the experiment:\n  " + "\n  ".join(lines))
+
+
+def provider_type(config: RunConfig, api: str, model_name: str) -> type[Provider]:
+    """The provider class for an api/model: a user's own ``_target_``, else the registry's."""
+    target = config.provider_target(api, model_name)
+    return import_target(target) if target else provider_class(api)
+
+
+def build_plan(
+    config: RunConfig,
+    source: Path,
+    normalized: IO[bytes],
+    *,
+    include: Callable[[str], bool] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Validate ``source`` and write its prompts, ids filled in, to ``normalized`` (JSONL).
+
+    ``include`` (given an id) leaves prompts out of the plan without it being a problem: resume and
+    sharding use it.
+    """
+    plan = Plan(prompt_file=Path(getattr(normalized, "name", "")))
+    seen_ids: set[int] = set()
+    checked_apis: dict[str, type[Provider] | None] = {}
+    for line in read_prompt_lines(source):
+        if line.data is None:
+            plan.add_problem(line.line_no, line.problem or "unreadable")
+            continue
+        data = line.data
+        if "id" not in data:
+            data = {"id": _free_id(derived_id(data), seen_ids), **data}
+        elif not isinstance(data["id"], str | int) or isinstance(data["id"], bool):
+            plan.add_problem(line.line_no, "'id' must be a string or an integer")
+            continue
+        prompt_id = str(data["id"])
+        if hash(prompt_id) in seen_ids:
+            plan.add_problem(line.line_no, f"duplicate id {prompt_id!r}")
+            continue
+        seen_ids.add(hash(prompt_id))
+        try:
+            prompt = resolve_prompt(data, config)
+        except PromptError as exc:
+            plan.add_problem(line.line_no, str(exc))
+            continue
+        cls = _checked_provider(config, prompt.api, prompt.model_name, checked_apis, plan, line.line_no)
+        if cls is None:
+            continue
+        request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+        for problem in cls.check_request(request):
+            plan.add_problem(line.line_no, problem)
+        if include is not None and not include(prompt_id):
+            plan.skipped += 1
+            continue
+        queue = plan.queues.get(prompt.queue)
+        if queue is None:
+            queue = plan.queues[prompt.queue] = QueuePlan(prompt.queue, queue_limit(config, prompt.queue))
+        queue.offsets.append(normalized.tell())
+        normalized.write(json.dumps(data, ensure_ascii=False).encode() + b"\n")
+        queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4
+        plan.endpoints.add((prompt.api, prompt.model_name))
+    normalized.flush()
+    _check_endpoints(config, plan, environ if environ is not None else os.environ)
+    return plan
+
+
+def _checked_provider(
+    config: RunConfig,
+    api: str,
+    model_name: str,
+    cache: dict[str, type[Provider] | None],
+    plan: Plan,
+    line_no: int,
+) -> type[Provider] | None:
+    key = f"{api}\0{config.provider_target(api, model_name) or ''}"
+    if key not in cache:
+        try:
+            cache[key] = provider_type(config, api, model_name)
+        except (UnknownApiError, ImportError) as exc:
+            cache[key] = None
+            plan.add_problem(line_no, str(exc))
+            return None
+    return cache[key]
+
+
+def _check_endpoints(config: RunConfig, plan: Plan, environ: Mapping[str, str]) -> None:
+    for api, model_name in sorted(plan.endpoints):
+        context = ProviderContext(
+            model_name, config.endpoint_for(api, model_name), environ, data_folder=config.data_folder
+        )
+        for problem in provider_type(config, api, model_name).check_config(context):
+            plan.add_problem(None, f"api '{api}', model '{model_name}': {problem}")
+
+
+def _free_id(candidate: str, seen: set[int]) -> str:
+    """``candidate``, or ``candidate-2``, ``-3``... for identical lines repeated on purpose."""
+    suffix, free = 1, candidate
+    while hash(free) in seen:
+        suffix += 1
+        free = f"{candidate}-{suffix}"
+    return free

@@ -1,0 +1,103 @@
+"""Counts gathered while records are written, and the ``summary.json`` built from them.
+
+Per queue: prompts finished, ok, failed by error type, retried (finished after more than one
+attempt), attempts sent, not sent. Per model: the same plus latency median/p95 and tokens in/out.
+Latencies are kept as 8-byte floats (one per prompt), the only per-prompt state.
+"""
+
+from __future__ import annotations
+
+import statistics
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner._queue import Finished
+
+
+@dataclass
+class _Tally:
+    finished: int = 0
+    ok: int = 0
+    retried: int = 0
+    attempts: int = 0
+    failed_by_type: Counter[str] = field(default_factory=Counter)
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.finished += 1
+        self.attempts += record.get("attempts") or 0
+        self.retried += (record.get("attempts") or 0) > 1
+        error = record.get("error")
+        if error is None:
+            self.ok += 1
+            if record.get("latency_s") is not None:
+                self.latencies.append(float(record["latency_s"]))
+        else:
+            self.failed_by_type[str(error.get("type"))] += 1
+        usage = record.get("usage") or {}
+        self.input_tokens += usage.get("input_tokens") or 0
+        self.output_tokens += usage.get("output_tokens") or 0
+
+    def as_dict(self) -> dict[str, Any]:
+        latencies = sorted(self.latencies)
+        return {
+            "prompts": self.finished,
+            "ok": self.ok,
+            "failed": self.finished - self.ok,
+            "failed_by_type": dict(sorted(self.failed_by_type.items())),
+            "retried": self.retried,
+            "attempts": self.attempts,
+            "not_sent": self.failed_by_type.get("not_sent", 0),
+            "latency_s": {
+                "median": round(statistics.median(latencies), 6) if latencies else None,
+                "p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 6)
+                if latencies
+                else None,
+            },
+            "tokens": {"input": self.input_tokens, "output": self.output_tokens},
+        }
+
+
+class SummaryBuilder:
+    """Feed it every finished record (:meth:`add`); ask it for the summary at the end (:meth:`build`)."""
+
+    def __init__(self, queue_sizes: dict[str, int]) -> None:
+        self._queue_sizes = queue_sizes
+        self._queues: dict[str, _Tally] = {key: _Tally() for key in queue_sizes}
+        self._models: dict[str, _Tally] = {}
+
+    def add(self, finished: Finished) -> None:
+        """Count one finished record."""
+        record = finished.record
+        self._queues.setdefault(finished.queue, _Tally()).add(record)
+        model = f"{record.get('api')}/{record.get('model_name')}"
+        self._models.setdefault(model, _Tally()).add(record)
+
+    @property
+    def finished(self) -> int:
+        """Records counted so far."""
+        return sum(tally.finished for tally in self._queues.values())
+
+    def build(self, *, wall_time_s: float, interrupted: bool, **extra: Any) -> dict[str, Any]:
+        """The summary as written to ``summary.json``."""
+        total = sum(self._queue_sizes.values())
+        queues = {
+            key: {"planned": self._queue_sizes.get(key, 0), **tally.as_dict()}
+            for key, tally in self._queues.items()
+        }
+        finished = self.finished
+        return {
+            "status": "interrupted" if interrupted else "complete",
+            "prompts": total,
+            "finished": finished,
+            "ok": sum(tally.ok for tally in self._queues.values()),
+            "failed": finished - sum(tally.ok for tally in self._queues.values()),
+            "wall_time_s": round(wall_time_s, 3),
+            **extra,
+            "queues": queues,
+            "models": {key: tally.as_dict() for key, tally in sorted(self._models.items())},
+        }

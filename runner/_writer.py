@@ -1,0 +1,41 @@
+"""The one task that writes records: each finished record is appended to the file and flushed at once.
+
+A crash or a ``kill -9`` therefore loses nothing already answered; at worst the last line is torn,
+which resume detects and drops. Known secrets are scrubbed from every line before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from providers import redact
+from runner._queue import Finished
+
+
+def encode_record(record: dict[str, Any], secrets: Iterable[str] = ()) -> bytes:
+    """One JSONL line, with any secret value scrubbed."""
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    return (redact(line, secrets) + "\n").encode()
+
+
+async def write_records(
+    path: Path,
+    receive_records: trio.MemoryReceiveChannel[Finished],
+    *,
+    on_record: Iterable[Callable[[Finished], None]] = (),
+    secrets: Callable[[], list[str]] = list,
+) -> None:
+    """Append every record received to ``path`` until the channel closes, calling ``on_record`` hooks."""
+    hooks = list(on_record)
+    with path.open("ab") as file:
+        async with receive_records:
+            async for finished in receive_records:
+                file.write(encode_record(finished.record, secrets()))
+                file.flush()
+                for hook in hooks:
+                    hook(finished)
