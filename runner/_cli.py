@@ -9,7 +9,7 @@ import hydra
 import trio
 from omegaconf import DictConfig
 
-from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config
+from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config, user_conf_overrides
 from runner._console import format_summary
 from runner._engine import run_experiment
 from runner._plan import ValidationFailed
@@ -35,4 +35,5 @@ def _main(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point of the ``prompto-run`` command."""
     register_resolvers()
+    sys.argv[1:1] = user_conf_overrides()
     _main()

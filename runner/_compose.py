@@ -37,6 +37,14 @@ def run_name(name: str | None, file: str | None, rerun: str | None) -> str:
     return "unnamed"
 
 
+def user_conf_overrides(cwd: Path | None = None) -> list[str]:
+    """Search ``./conf`` (a user's own experiments and models) besides the shipped ``conf/``."""
+    user_conf = (cwd or Path.cwd()) / "conf"
+    if not user_conf.is_dir() or user_conf.resolve() == CONF_DIR:
+        return []
+    return [f"hydra.searchpath=[file://{user_conf.resolve()}]"]
+
+
 def register_resolvers() -> None:
     """Register the ``${run_name:...}`` resolver the Hydra run directory uses (idempotent)."""
     OmegaConf.register_new_resolver("run_name", run_name, replace=True)
