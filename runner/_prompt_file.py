@@ -64,7 +64,7 @@ def _jsonl_lines(path: Path) -> Iterator[PromptLine]:
             line_no += 1
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 _skip_rest_of_line(file)
-                yield PromptLine(line_no, None, f"line is over {MAX_LINE_BYTES // 2**20} MiB")
+                yield PromptLine(line_no, None, f"line is longer than the {MAX_LINE_BYTES:,}-byte limit")
             elif raw.strip():
                 yield _parse_json_line(raw, line_no)
 
