@@ -158,8 +158,9 @@ async def _run_queues(
     return summary, interrupted.value, time.monotonic() - started
 
 
+@dataclass
 class _Interrupted:
-    value = False
+    value: bool = False
 
 
 async def _cancel_on_sigint(scope: trio.CancelScope, interrupted: _Interrupted) -> None:
