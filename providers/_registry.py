@@ -17,6 +17,7 @@ _BUILTIN: dict[str, str] = {
     "simulated": "providers.simulated:SimulatedProvider",
     "openai": "providers.openai:OpenAIProvider",
     "azure-openai": "providers.azure_openai:AzureOpenAIProvider",
+    "anthropic": "providers.anthropic:AnthropicProvider",
     "huggingface-tgi": "providers.huggingface_tgi:HuggingFaceTGIProvider",
     "openai-compatible": "providers.openai_compatible:OpenAICompatibleProvider",
 }
