@@ -18,6 +18,8 @@ _BUILTIN: dict[str, str] = {
     "openai": "providers.openai:OpenAIProvider",
     "azure-openai": "providers.azure_openai:AzureOpenAIProvider",
     "anthropic": "providers.anthropic:AnthropicProvider",
+    "gemini": "providers.gemini:GeminiProvider",
+    "vertexai": "providers.vertexai:VertexAIProvider",
     "huggingface-tgi": "providers.huggingface_tgi:HuggingFaceTGIProvider",
     "openai-compatible": "providers.openai_compatible:OpenAICompatibleProvider",
 }
