@@ -20,6 +20,7 @@ _BUILTIN: dict[str, str] = {
     "anthropic": "providers.anthropic:AnthropicProvider",
     "gemini": "providers.gemini:GeminiProvider",
     "vertexai": "providers.vertexai:VertexAIProvider",
+    "ollama": "providers.ollama:OllamaProvider",
     "huggingface-tgi": "providers.huggingface_tgi:HuggingFaceTGIProvider",
     "openai-compatible": "providers.openai_compatible:OpenAICompatibleProvider",
 }

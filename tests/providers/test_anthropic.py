@@ -157,7 +157,7 @@ ERROR_CASES = [
     case("200 truncated", Reply.text('{"content": [{"ty', content_type="application/json"), MalformedReply),
     case("200 no content", Reply.json({"type": "message", "stop_reason": "end_turn"}), MalformedReply),
     case("dropped", Reply.drop(), ConnectionFailed),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("reply", "error", "retry_after"), ERROR_CASES)
