@@ -135,7 +135,19 @@ class JsonApiProvider(Provider):
                     f"HTTP {response.status_code}: reply is not a JSON object: {excerpt(response.content)!r}",
                     status=response.status_code,
                 )
-            return self.parse_reply(payload, response)
+            try:
+                return self.parse_reply(payload, response)
+            except (
+                KeyError,
+                IndexError,
+                TypeError,
+                ValueError,
+            ) as exc:  # a parser met a shape it did not expect
+                raise MalformedReply(
+                    f"HTTP {response.status_code}: reply could not be parsed ({type(exc).__name__}: {exc}): "
+                    f"{excerpt(response.content)!r}",
+                    status=response.status_code,
+                ) from exc
 
     @contextmanager
     def _scrubbed(self) -> Iterator[None]:
