@@ -71,10 +71,15 @@ class JsonApiProvider(Provider):
     def check_config(cls, context: ProviderContext) -> list[str]:
         """A missing endpoint, or a missing key the API needs (or the settings name)."""
         problems = []
-        if cls.resolve_endpoint(context) is None:
+        endpoint = cls.resolve_endpoint(context)
+        if endpoint is None:
             where = f"{env_choice(cls.endpoint_env, context)} or " if cls.endpoint_env else ""
             problems.append(
                 f"api '{cls.api}' needs an endpoint: set {where}endpoint.base_url in the model config"
+            )
+        elif not endpoint.startswith(("http://", "https://")):
+            problems.append(
+                f"api '{cls.api}' endpoint must start with http:// or https:// (got {endpoint!r})"
             )
         key_name = context.settings.api_key_env or cls.key_env
         if (
@@ -129,25 +134,23 @@ class JsonApiProvider(Provider):
             response = await self._pool.post(self.request_path(request), json_body=body, headers=headers)
             if response.status_code >= 400:
                 raise self.classify_error(response)
-            payload = json_body(response)
-            if not isinstance(payload, dict):
-                raise MalformedReply(
-                    f"HTTP {response.status_code}: reply is not a JSON object: {excerpt(response.content)!r}",
-                    status=response.status_code,
-                )
-            try:
-                return self.parse_reply(payload, response)
-            except (
-                KeyError,
-                IndexError,
-                TypeError,
-                ValueError,
-            ) as exc:  # a parser met a shape it did not expect
-                raise MalformedReply(
-                    f"HTTP {response.status_code}: reply could not be parsed ({type(exc).__name__}: {exc}): "
-                    f"{excerpt(response.content)!r}",
-                    status=response.status_code,
-                ) from exc
+            return self._parse(response)
+
+    def _parse(self, response: httpx.Response) -> Completion:
+        payload = json_body(response)
+        if not isinstance(payload, dict):
+            raise MalformedReply(
+                f"HTTP {response.status_code}: reply is not a JSON object: {excerpt(response.content)!r}",
+                status=response.status_code,
+            )
+        try:
+            return self.parse_reply(payload, response)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a shape the parser did not expect
+            raise MalformedReply(
+                f"HTTP {response.status_code}: reply could not be parsed ({type(exc).__name__}: {exc}): "
+                f"{excerpt(response.content)!r}",
+                status=response.status_code,
+            ) from exc
 
     @contextmanager
     def _scrubbed(self) -> Iterator[None]:

@@ -131,15 +131,13 @@ def error_details(response: httpx.Response) -> tuple[str, set[str]]:
     codes = {fields.get("type"), fields.get("code"), body.get("error_type")}
     return (
         excerpt(str(message)) if message else body_excerpt(response),
-        {code for code in codes if isinstance(code, str) and code},
+        {code for code in codes if isinstance(code, str) and code and not code.isdigit()},  # Azure: "429"
     )
 
 
 def _filtered_categories(choice: JsonObject) -> str:
     """Azure's ``content_filter_results`` categories that fired, as `` (hate, violence)``."""
-    results = choice.get("content_filter_results")
-    if not isinstance(results, dict):
-        return ""
+    results = object_at(choice, "content_filter_results")
     fired = sorted(
         name for name, result in results.items() if isinstance(result, dict) and result.get("filtered")
     )

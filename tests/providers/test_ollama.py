@@ -147,3 +147,10 @@ def test_missing_endpoint_is_reported() -> None:
         "api 'ollama' needs an endpoint: set OLLAMA_API_ENDPOINT "
         "(or OLLAMA_API_ENDPOINT_llama3_2 for this model only) or endpoint.base_url in the model config"
     ]
+
+
+def test_endpoint_without_scheme_is_reported() -> None:
+    context = ProviderContext(MODEL, environ={"OLLAMA_API_ENDPOINT": "localhost:11434"})
+    assert OllamaProvider.check_config(context) == [
+        "api 'ollama' endpoint must start with http:// or https:// (got 'localhost:11434')"
+    ]
