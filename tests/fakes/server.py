@@ -5,7 +5,8 @@ each request with the next scripted :class:`Reply`, and journals every request i
 in the code under test is patched: point a provider at :attr:`FakeServer.base_url` through
 ``EndpointSettings(base_url=...)`` or an env var, exactly as a user would.
 
-Use it through the ``fake_server`` fixture (``tests/providers/conftest.py``), or directly::
+Use it through the ``fake_server`` fixture (``tests/fakes/__init__.py``; import it into a
+conftest), or directly::
 
     with FakeServer() as server:
         server.enqueue(
