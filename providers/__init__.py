@@ -19,6 +19,7 @@ from providers._errors import (
     TransientError,
     redact,
 )
+from providers._json_api import JsonApiProvider
 from providers._registry import (
     UnknownApiError,
     import_target,
@@ -46,6 +47,7 @@ __all__ = [
     "ConnectionFailed",
     "ContentPart",
     "EndpointSettings",
+    "JsonApiProvider",
     "MalformedReply",
     "MediaPart",
     "Message",

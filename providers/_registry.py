@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 
 _BUILTIN: dict[str, str] = {
     "simulated": "providers.simulated:SimulatedProvider",
+    "openai": "providers.openai:OpenAIProvider",
+    "azure-openai": "providers.azure_openai:AzureOpenAIProvider",
+    "anthropic": "providers.anthropic:AnthropicProvider",
+    "gemini": "providers.gemini:GeminiProvider",
+    "vertexai": "providers.vertexai:VertexAIProvider",
+    "ollama": "providers.ollama:OllamaProvider",
+    "huggingface-tgi": "providers.huggingface_tgi:HuggingFaceTGIProvider",
+    "openai-compatible": "providers.openai_compatible:OpenAICompatibleProvider",
 }
 
 _registered: dict[str, type[Provider]] = {}

@@ -1,0 +1,207 @@
+"""The base of every HTTP provider: POST one JSON body, read one JSON reply.
+
+:class:`JsonApiProvider` resolves the endpoint and key from settings and the environment, owns
+the run's :class:`~providers._http.ClientPool`, and is the one boundary where every failure leaves
+as a :class:`~providers._errors.ProviderError` with known secrets scrubbed from its message.
+A subclass supplies four hooks: :meth:`~JsonApiProvider.request_path`,
+:meth:`~JsonApiProvider.request_body`, :meth:`~JsonApiProvider.parse_reply` and (optionally)
+:meth:`~JsonApiProvider.classify_error`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import httpx
+
+from providers._base import Provider, ProviderContext, model_env_suffix
+from providers._errors import AuthError, MalformedReply, ProviderError, excerpt, redact
+from providers._http import ClientPool, json_body, parse_retry_after, status_error
+from providers._types import ChatRequest, Completion
+
+JsonObject = dict[str, Any]
+
+
+class JsonApiProvider(Provider):
+    """A provider that sends each request as one JSON POST to one endpoint.
+
+    Class attributes name where configuration comes from; ``settings.base_url`` and
+    ``settings.api_key_env`` override them, and every env var also has a model-specific form.
+    """
+
+    endpoint_env: ClassVar[str | None] = None
+    """Env var holding the base URL (``settings.base_url`` wins)."""
+    default_endpoint: ClassVar[str | None] = None
+    """Base URL used when neither the settings nor the environment give one."""
+    key_env: ClassVar[str | None] = None
+    """Env var holding the API key (``settings.api_key_env`` names another)."""
+    key_required: ClassVar[bool] = True
+    """Whether a request without a key is bound to fail (local servers usually need none)."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.api_key = self.resolve_key(context)
+        self._config_problems = self.check_config(context)
+        self._pool = ClientPool(
+            self.resolve_endpoint(context) or "http://endpoint.not.configured",
+            headers=self.static_headers(self.api_key),
+            transport=context.transport,
+            expected_concurrency=context.expected_concurrency,
+        )
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    @classmethod
+    def resolve_endpoint(cls, context: ProviderContext) -> str | None:
+        """The base URL: ``settings.base_url``, else ``endpoint_env``, else ``default_endpoint``."""
+        from_env = context.env(cls.endpoint_env) if cls.endpoint_env else None
+        return context.settings.base_url or from_env or cls.default_endpoint
+
+    @classmethod
+    def resolve_key(cls, context: ProviderContext) -> str | None:
+        """The key, from the env var ``settings.api_key_env`` names, else ``key_env``."""
+        name = context.settings.api_key_env or cls.key_env
+        return context.env(name) if name else None
+
+    @classmethod
+    def check_config(cls, context: ProviderContext) -> list[str]:
+        """A missing endpoint, or a missing key the API needs (or the settings name)."""
+        problems = []
+        endpoint = cls.resolve_endpoint(context)
+        if endpoint is None:
+            where = f"{env_choice(cls.endpoint_env, context)} or " if cls.endpoint_env else ""
+            problems.append(
+                f"api '{cls.api}' needs an endpoint: set {where}endpoint.base_url in the model config"
+            )
+        elif not endpoint.startswith(("http://", "https://")):
+            problems.append(
+                f"api '{cls.api}' endpoint must start with http:// or https:// (got {endpoint!r})"
+            )
+        key_name = context.settings.api_key_env or cls.key_env
+        if (
+            key_name
+            and cls.resolve_key(context) is None
+            and (cls.key_required or context.settings.api_key_env)
+        ):
+            problems.append(f"api '{cls.api}' needs an API key: set {env_choice(key_name, context)}")
+        return problems
+
+    def static_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers sent with every request; by default ``Authorization: Bearer <key>`` when there is a key."""
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def secrets(self) -> list[str]:
+        """The key, so that it can be scrubbed from any text."""
+        return [self.api_key] if self.api_key else []
+
+    # -- the request -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def request_path(self, request: ChatRequest) -> str:
+        """The URL path (and query), relative to the base URL."""
+
+    @abstractmethod
+    async def request_body(self, request: ChatRequest) -> JsonObject:
+        """The JSON body (async: local media files are read off the event loop)."""
+
+    async def request_headers(self) -> Mapping[str, str] | None:
+        """Per-request headers on top of :meth:`static_headers` (a refreshed token, say)."""
+        return None
+
+    @abstractmethod
+    def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
+        """A 2xx reply's JSON as a :class:`Completion`; raise for safety blocks and missing fields."""
+
+    def classify_error(self, response: httpx.Response) -> ProviderError:
+        """An error status as the right :class:`ProviderError` (the default reads status and body only)."""
+        return status_error(
+            response.status_code,
+            f"HTTP {response.status_code}: {body_excerpt(response)}",
+            retry_after=parse_retry_after(response.headers),
+        )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """Build, send, check and parse one request; every failure is a scrubbed :class:`ProviderError`."""
+        with self._scrubbed():
+            if self._config_problems:
+                raise AuthError("; ".join(self._config_problems))
+            body = await self.request_body(request)
+            headers = await self.request_headers()
+            response = await self._pool.post(self.request_path(request), json_body=body, headers=headers)
+            if response.status_code >= 400:
+                raise self.classify_error(response)
+            return self._parse(response)
+
+    def _parse(self, response: httpx.Response) -> Completion:
+        payload = json_body(response)
+        if not isinstance(payload, dict):
+            raise MalformedReply(
+                f"HTTP {response.status_code}: reply is not a JSON object: {excerpt(response.content)!r}",
+                status=response.status_code,
+            )
+        try:
+            return self.parse_reply(payload, response)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a shape the parser did not expect
+            raise MalformedReply(
+                f"HTTP {response.status_code}: reply could not be parsed ({type(exc).__name__}: {exc}): "
+                f"{excerpt(response.content)!r}",
+                status=response.status_code,
+            ) from exc
+
+    @contextmanager
+    def _scrubbed(self) -> Iterator[None]:
+        """Remove every secret this provider holds from the message of any error leaving it."""
+        try:
+            yield
+        except ProviderError as exc:
+            clean = redact(exc.message, self.secrets())
+            if clean != exc.message:
+                exc.message = clean
+                exc.args = (clean,)
+            raise
+
+    async def aclose(self) -> None:
+        """Close the run's HTTP clients."""
+        await self._pool.aclose()
+
+
+def env_choice(name: str, context: ProviderContext) -> str:
+    """How to set ``name`` for every model or for this one: for messages that tell a user what to do."""
+    return f"{name} (or {name}_{model_env_suffix(context.model_name)} for this model only)"
+
+
+def body_excerpt(response: httpx.Response) -> str:
+    """A short excerpt of a reply body for an error message (``(empty body)`` when there is none)."""
+    return excerpt(response.content) or "(empty body)"
+
+
+def malformed(what: str, payload: Any) -> MalformedReply:
+    """A 2xx reply that lacks what it should carry, with an excerpt of what it did carry."""
+    return MalformedReply(f"{what}: {excerpt(json.dumps(payload, ensure_ascii=False))!r}")
+
+
+def token_count(value: Any) -> int | None:
+    """A usage count as an ``int``, or ``None`` when the server left it out or sent garbage."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def object_at(payload: Mapping[str, Any], name: str) -> JsonObject:
+    """``payload[name]`` if it is a JSON object, else an empty one (the field is missing or ``null``)."""
+    value = payload.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def list_at(payload: Mapping[str, Any], name: str) -> list[Any]:
+    """``payload[name]`` if it is a JSON array, else an empty one."""
+    value = payload.get(name)
+    return value if isinstance(value, list) else []
+
+
+def str_at(payload: Mapping[str, Any], name: str) -> str | None:
+    """``payload[name]`` if it is a string, else ``None``."""
+    value = payload.get(name)
+    return value if isinstance(value, str) else None

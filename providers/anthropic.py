@@ -1,0 +1,147 @@
+"""``api: anthropic``: Anthropic's Messages API (``POST /v1/messages``).
+
+* key: ``ANTHROPIC_API_KEY`` (or ``ANTHROPIC_API_KEY_<model>``), sent as ``x-api-key`` with
+  ``anthropic-version: 2023-06-01``;
+* base URL: ``endpoint.base_url``, else ``ANTHROPIC_BASE_URL``, else ``https://api.anthropic.com``;
+* parameters: Anthropic's own names (``max_tokens``, ``temperature``, ``top_k``, ``stop_sequences``...).
+  ``max_tokens`` is required by the API: when a prompt does not set it, :data:`DEFAULT_MAX_TOKENS` is sent;
+* system messages go to the top-level ``system`` field;
+* media: images and PDF documents, by URL (``source.type: url``) or inline base64; a part's options
+  (``cache_control``...) are kept on its content block.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from providers._errors import ProviderError, QuotaExhausted, SafetyBlocked, excerpt
+from providers._http import parse_retry_after, status_error
+from providers._json_api import (
+    JsonApiProvider,
+    JsonObject,
+    body_excerpt,
+    malformed,
+    object_at,
+    str_at,
+    token_count,
+)
+from providers._ratelimit import anthropic_rate_limit, throttled
+from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, TextPart, Usage
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+"""``max_tokens`` sent when a prompt's parameters lack it: the API requires one, and 4096 fits every
+current model's output cap while staying far below the SDK's ten-minute non-streaming limit."""
+
+_QUOTA_CODES = {"enforced_spend_limit_reached", "billing_error"}
+
+
+class AnthropicProvider(JsonApiProvider):
+    """Messages API: top-level ``system``, content blocks, ``stop_reason``."""
+
+    api: ClassVar[str] = "anthropic"
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "document"})
+    endpoint_env: ClassVar[str | None] = "ANTHROPIC_BASE_URL"
+    default_endpoint: ClassVar[str | None] = "https://api.anthropic.com"
+    key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
+
+    def static_headers(self, api_key: str | None) -> dict[str, str]:
+        """``x-api-key`` and the (still only) API version."""
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            headers["x-api-key"] = api_key
+        return headers
+
+    def request_path(self, request: ChatRequest) -> str:
+        """The Messages endpoint."""
+        return "v1/messages"
+
+    async def request_body(self, request: ChatRequest) -> JsonObject:
+        """``model``, ``max_tokens`` (defaulted), ``system`` when present, the turns, the parameters."""
+        body: JsonObject = {"max_tokens": DEFAULT_MAX_TOKENS, **request.parameters}
+        body["model"] = request.model_name
+        if request.system is not None:
+            body["system"] = request.system
+        body["messages"] = [await _render_turn(turn) for turn in request.turns]
+        return body
+
+    def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
+        """The ``text`` blocks joined; ``stop_reason: refusal`` is a :class:`SafetyBlocked`."""
+        stop_reason = str_at(payload, "stop_reason")
+        if stop_reason == "refusal":
+            raise SafetyBlocked("the model's safety classifier refused the reply (stop_reason 'refusal')")
+        content = payload.get("content")
+        if not isinstance(content, list):
+            raise malformed("reply has no content list", payload)
+        text = "".join(
+            block["text"]
+            for block in content
+            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+        )
+        usage = object_at(payload, "usage")
+        return Completion(
+            text=text,
+            finish_reason=stop_reason,
+            usage=Usage(_input_tokens(usage), token_count(usage.get("output_tokens"))),
+            model=str_at(payload, "model"),
+            rate_limit=anthropic_rate_limit(response.headers),
+        )
+
+    def classify_error(self, response: httpx.Response) -> ProviderError:
+        """Spend caps (``enforced_spend_limit_reached``) and 402 billing are quotas; 529 is a server error."""
+        status = response.status_code
+        message, codes = _error_details(response)
+        label = f"HTTP {status}" + (f" ({', '.join(sorted(codes))})" if codes else "") + f": {message}"
+        if status == 402 or codes & _QUOTA_CODES:
+            return QuotaExhausted(label, status=status)
+        retry_after = parse_retry_after(response.headers)
+        if status == 429:
+            return throttled(label, status=status, retry_after=retry_after)
+        return status_error(status, label, retry_after=retry_after)
+
+
+async def _render_turn(message: Message) -> JsonObject:
+    if isinstance(message.content, str):
+        return {"role": message.role, "content": message.content}
+    blocks = [
+        {"type": "text", "text": part.text} if isinstance(part, TextPart) else await _media_block(part)
+        for part in message.content
+    ]
+    return {"role": message.role, "content": blocks}
+
+
+async def _media_block(part: MediaPart) -> JsonObject:
+    if part.url is not None:
+        source: JsonObject = {"type": "url", "url": part.url}
+    else:
+        source = {"type": "base64", "media_type": part.resolved_mime_type, "data": await part.read_base64()}
+    return {"type": "image" if part.kind == "image" else "document", "source": source, **part.options}
+
+
+def _input_tokens(usage: dict[str, Any]) -> int | None:
+    """``input_tokens`` excludes cached tokens: the prompt's size is the sum of all three."""
+    counts = [
+        token_count(usage.get(name))
+        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    ]
+    return None if counts[0] is None else sum(count or 0 for count in counts)
+
+
+def _error_details(response: httpx.Response) -> tuple[str, set[str]]:
+    """``{"type": "error", "error": {"type", "message", "details": {"error_code"}}}``, or an excerpt."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return body_excerpt(response), set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return body_excerpt(response), set()
+    details = object_at(error, "details")
+    codes = {error.get("type"), details.get("error_code")}
+    message = error.get("message")
+    return (
+        excerpt(str(message)) if message else body_excerpt(response),
+        {code for code in codes if isinstance(code, str) and code},
+    )

@@ -1,0 +1,31 @@
+"""``api: gemini``: the Gemini API (Google AI Studio), ``POST /v1beta/models/{model}:generateContent``.
+
+* key: ``GEMINI_API_KEY`` (or ``GEMINI_API_KEY_<model>``), sent as ``x-goog-api-key``;
+* base URL: ``endpoint.base_url``, else ``GEMINI_BASE_URL``, else ``https://generativelanguage.googleapis.com``;
+* parameters, safety filter and media: see :mod:`providers._google` (images, video, audio and documents).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from urllib.parse import quote
+
+from providers._google import GenerateContentProvider
+from providers._types import ChatRequest
+
+
+class GeminiProvider(GenerateContentProvider):
+    """The API-key flavour of ``generateContent``."""
+
+    api: ClassVar[str] = "gemini"
+    endpoint_env: ClassVar[str | None] = "GEMINI_BASE_URL"
+    default_endpoint: ClassVar[str | None] = "https://generativelanguage.googleapis.com"
+    key_env: ClassVar[str | None] = "GEMINI_API_KEY"
+
+    def static_headers(self, api_key: str | None) -> dict[str, str]:
+        """The key goes in a header, never in the ``?key=`` query (URLs end up in logs)."""
+        return {"x-goog-api-key": api_key} if api_key else {}
+
+    def request_path(self, request: ChatRequest) -> str:
+        """``v1beta/models/{model}:generateContent``."""
+        return f"v1beta/models/{quote(request.model_name, safe='')}:generateContent"
