@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from providers import known_apis
 from runner import RunConfig
 from runner._plan import Plan, build_plan
 from runner._prompt_file import PromptFileError, read_prompt_lines
@@ -59,7 +60,7 @@ def test_every_bad_line_is_reported_with_its_number(workspace: Path) -> None:
     assert plan.problems == [
         "line 2: malformed JSON: Expecting property name enclosed in double quotes at column 2",
         "line 3: no 'prompt' key",
-        "line 4: unknown api 'nope' (known: simulated)",
+        f"line 4: unknown api 'nope' (known: {', '.join(known_apis())})",
         "line 5: duplicate id '1'",
         "line 6: 'parameters' must be a mapping, not list",
         "line 7: a prompt line must be a JSON object, not list",
