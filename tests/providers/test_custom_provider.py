@@ -1,4 +1,4 @@
-"""The README's "adding your own API" example, run exactly as written (``examples/``)."""
+"""The README's "adding your own API" example, run exactly as written (``tests/examples/``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from runner._config import ModelConfig
 from tests.fakes import FakeServer, Reply
 from tests.providers.prompts import history, single
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 @pytest.fixture
