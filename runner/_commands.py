@@ -25,7 +25,7 @@ from runner._prompt_file import PromptFileError
 
 logger = logging.getLogger("prompto_run")
 
-EXIT_OK, EXIT_INVALID, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_INVALID = 0, 2
 OVERRIDES_HELP = "Hydra overrides, as for prompto-run: +experiment=NAME, model=NAME, max_queries=N, ..."
 
 
@@ -50,9 +50,7 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
         f"prompto-pipeline: {len(report.completed)} experiment(s) run, {len(report.failed)} moved to "
         f"{run_settings.input_folder / 'failed'}/" + (" (interrupted)" if report.interrupted else "")
     )
-    if report.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_INVALID if report.failed else EXIT_OK
+    return EXIT_INVALID if report.failed else EXIT_OK  # Ctrl-C is how a watching pipeline ends
 
 
 async def _serve(run_settings: RunConfig, settings: PipelineConfig) -> PipelineReport:

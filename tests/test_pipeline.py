@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +19,7 @@ from runner._compose import compose_config, to_pipeline_config
 from runner._config import PipelineConfig, RunConfig
 from runner._pipeline import PipelineReport, run_pipeline
 from runner._watch import FileState, InputWatcher
-from tests.conftest import Script, read_jsonl, write_jsonl
+from tests.conftest import REPO_ROOT, Script, read_jsonl, write_jsonl
 
 
 def settings(workspace: Path, *overrides: str) -> tuple[PipelineConfig, RunConfig]:
@@ -221,3 +225,42 @@ def test_bad_pipeline_settings_name_the_key(workspace: Path, override: str, mess
     with pytest.raises(ConfigError, match="Invalid configuration") as caught:
         settings(workspace, override)
     assert message in str(caught.value)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
+def test_ctrl_c_stops_the_pipeline_command_with_the_run_folder_resumable(workspace: Path) -> None:
+    rows = [{"id": i, "prompt": f"p{i}", "api": "simulated", "model_name": "m"} for i in range(200)]
+    write_jsonl(workspace / "data" / "input" / "long.jsonl", rows)
+    code = "from runner._commands import pipeline; pipeline()"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "max_queries=600",
+            "pipeline.stable_for_s=0",
+            "pipeline.poll_interval_s=0.1",
+        ],
+        cwd=workspace,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", "/usr/bin")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        completed = list(workspace.glob("data/output/long/*/completed.jsonl"))
+        if completed and len(read_jsonl(completed[0])) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0, stderr
+    [run_dir] = [p.parent for p in workspace.glob("data/output/long/*/completed.jsonl")]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    records = read_jsonl(run_dir / "completed.jsonl")
+    assert summary["status"] == "interrupted"
+    assert 3 <= summary["finished"] == len(records) < 200
+    assert (run_dir / "input-long.jsonl").is_file()
+    assert "prompto-pipeline: 1 experiment(s) run, 0 moved to data/input/failed/ (interrupted)" in stdout
