@@ -143,7 +143,9 @@ class _Pipeline:
                 return ready[0]
             if self._settings.once and not self._watcher.pending:
                 return None
-            await trio.sleep(self._settings.poll_interval_s)
+            settles_in = self._watcher.settles_in()
+            interval = self._settings.poll_interval_s
+            await trio.sleep(interval if settles_in is None else min(interval, max(settles_in, 0.01)))
 
     async def _run_one(self, claimed: Claimed, slot: object) -> None:
         try:

@@ -80,6 +80,12 @@ class InputWatcher:
         ready = [path for path, seen in current.items() if now - seen.since >= self._stable_for_s]
         return sorted(ready, key=lambda path: (current[path].state.mtime_ns, path.name))
 
+    def settles_in(self) -> float | None:
+        """Seconds until the next file seen still settling could be stable (None: none is settling)."""
+        now = self._clock()
+        waits = [seen.since + self._stable_for_s - now for seen in self._seen.values()]
+        return max(0.0, min(waits)) if waits else None
+
     def forget(self, path: Path) -> None:
         """Stop tracking ``path`` (it has been taken)."""
         self._seen.pop(path, None)

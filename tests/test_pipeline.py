@@ -116,6 +116,18 @@ async def test_a_file_still_being_written_waits_until_it_settles(
     assert 5 + 2 <= taken_at[0] <= 5 + 2 + 0.5 + 0.1  # last write, stable_for_s, one poll interval
 
 
+async def test_a_settling_file_is_taken_when_it_settles_not_at_the_next_poll(
+    workspace: Path, recording: Script, autojump_clock: trio.testing.MockClock
+) -> None:
+    drop(workspace, "quick.jsonl", prompts("quick", 1))
+    pipeline, run_settings = settings(workspace, "pipeline.stable_for_s=2", "pipeline.poll_interval_s=60")
+
+    report = await run_pipeline(run_settings, pipeline)
+
+    assert names(report) == ["quick"]
+    assert trio.current_time() == pytest.approx(2.0, abs=0.05)
+
+
 async def test_a_bad_file_goes_to_failed_with_its_problems_and_the_rest_run(
     workspace: Path, recording: Script, autojump_clock: trio.testing.MockClock
 ) -> None:
