@@ -103,6 +103,7 @@ class _Pipeline:
         self.report = PipelineReport()
 
     async def run(self) -> None:
+        self._watcher.folder.mkdir(parents=True, exist_ok=True)  # ready for files, as prompto does
         logger.info(
             "watching %s/ (up to %d experiment(s) at once)",
             self._watcher.folder,
