@@ -136,14 +136,20 @@ async def test_a_bad_file_goes_to_failed_with_its_problems_and_the_rest_run(
     bad.write_text(bad.read_text() + '{"id": 1, "api": "recording", "model_name": "m"}\n{oops\n')
     os.utime(bad, (2_000, 2_000))
     drop(workspace, "last.jsonl", prompts("last", 1), mtime=3_000)
+    header = workspace / "data" / "input" / "header.csv"
+    header.write_text("prompt,prompt\nhi,there\n")
+    os.utime(header, (4_000, 4_000))
     pipeline, run_settings = settings(workspace)
 
     report = await run_pipeline(run_settings, pipeline)
 
     assert names(report) == ["first", "last"]
     failed = workspace / "data" / "input" / "failed"
-    assert report.failed == [failed / "bad.jsonl"]
-    assert sorted(p.name for p in failed.iterdir()) == ["bad.jsonl", "bad.jsonl.error.txt"]
+    assert report.failed == [failed / "bad.jsonl", failed / "header.csv"]
+    assert sorted(p.name for p in failed.iterdir()) == [
+        *("bad.jsonl", "bad.jsonl.error.txt", "header.csv", "header.csv.error.txt")
+    ]
+    assert "empty or repeated column names" in (failed / "header.csv.error.txt").read_text()
     error = (failed / "bad.jsonl.error.txt").read_text()
     assert "2 problem(s)" in error
     assert "line 2: no 'prompt' key" in error
@@ -177,6 +183,24 @@ async def test_stop_interrupts_the_running_experiment_resumably_and_takes_no_mor
     assert (result.run_dir / "input-running.jsonl").is_file()
     assert (result.run_dir / ".hydra" / "config.yaml").is_file()
     assert waiting.is_file()  # never taken
+
+
+async def test_stop_while_waiting_for_files_ends_at_once(
+    workspace: Path, recording: Script, autojump_clock: trio.testing.MockClock
+) -> None:
+    pipeline, run_settings = settings(workspace, "pipeline.once=false", "pipeline.poll_interval_s=30")
+    stop = trio.Event()
+
+    async def press_ctrl_c() -> None:
+        await trio.sleep(3)
+        stop.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(press_ctrl_c)
+        report = await run_pipeline(run_settings, pipeline, stop=stop)
+
+    assert report == PipelineReport(interrupted=True)
+    assert trio.current_time() == pytest.approx(3)
 
 
 async def test_experiments_run_side_by_side_with_separate_logs(
