@@ -7,16 +7,19 @@ fix; the CLI prints it and exits with status 2 before anything is sent.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from runner._config import RunConfig
+from runner._config import PipelineConfig, RunConfig
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The shipped ``conf/`` folder."""
@@ -73,6 +76,51 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
         return RunConfig.model_validate(container)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, RunConfig)) from None
+
+
+def compose_config(overrides: Sequence[str]) -> DictConfig:
+    """Compose ``conf/`` (and ``./conf``) with these overrides, as ``prompto-run OVERRIDES...`` does.
+
+    ``output_dir`` is left for the caller to set (Hydra's run directory does not exist here).
+    """
+    register_resolvers()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="prompto_run"):
+            return compose("config", overrides=[*user_conf_overrides(), *overrides])
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"the configuration cannot be composed: {exc}") from None
+
+
+PER_FILE = Path("<each file in input/>")
+"""``experiment.file`` of the pipeline's shared run settings: every file it picks up replaces it."""
+
+
+class _PipelineSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pipeline: PipelineConfig
+
+
+def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
+    """Split a config composed with ``+pipeline=default`` into the pipeline's settings and the run
+    settings every experiment file shares (its file, name and run folder are set per file)."""
+    cfg = copy.deepcopy(cfg)
+    if cfg.get("rerun"):
+        raise ConfigError("`rerun=` repeats one run: use it with prompto-run, not prompto-pipeline.")
+    with open_dict(cfg):
+        section = {"pipeline": OmegaConf.to_container(cfg.pop("pipeline", {}), resolve=True)}
+        cfg.experiment.file = str(PER_FILE)
+        cfg.experiment.name = None
+        cfg.output_dir = "."
+    try:
+        settings = _PipelineSection.model_validate(section).pipeline
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, _PipelineSection)) from None
+    return settings, to_run_config(cfg)
+
+
+def has_setting(key: str) -> bool:
+    """Whether the shipped config has a top-level ``key`` (features that other versions may lack)."""
+    return key in compose_config([])
 
 
 def _rerun_config(cfg: DictConfig) -> DictConfig:

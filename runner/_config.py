@@ -146,3 +146,14 @@ class RunConfig(_Strict):
         if self.model is not None and self.uses_model(api, model_name) and self.model.target:
             return self.model.target
         return self.providers.get(api)
+
+
+class PipelineConfig(_Strict):
+    """``prompto-pipeline``'s own settings (``conf/pipeline/default.yaml``); each run uses a RunConfig."""
+
+    max_experiments: int = Field(default=1, ge=1, description="Experiment files processed at once.")
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Seconds between looks at input/.")
+    stable_for_s: float = Field(
+        default=2.0, ge=0, description="A file is taken once its size and mtime held this long."
+    )
+    once: bool = Field(default=False, description="Process what input/ holds, then exit.")

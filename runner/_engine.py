@@ -13,6 +13,7 @@ written. A second Ctrl-C stops at once.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import signal
@@ -86,8 +87,14 @@ async def run_experiment(
     config: RunConfig,
     environ: Mapping[str, str] | None = None,
     log_to_file: bool = True,
+    *,
+    interrupt: trio.Event | None = None,
 ) -> RunResult:
-    """Run the experiment ``config`` describes into ``config.output_dir``."""
+    """Run the experiment ``config`` describes into ``config.output_dir``.
+
+    ``interrupt``, when given, replaces the run's own Ctrl-C handling: setting it stops the run as
+    Ctrl-C would (records kept, summary status ``interrupted``). The pipeline uses it.
+    """
     folder = RunFolder(config.output_dir)
     folder.path.mkdir(parents=True, exist_ok=True)
     with _run_log(folder, enabled=log_to_file):
@@ -100,7 +107,7 @@ async def run_experiment(
             len(plan.queues),
             ", ".join(f"{q.key} ({q.count} at {q.limit.max_queries:g}/min)" for q in plan.queues.values()),
         )
-        summary, interrupted, wall_time = await _run_queues(config, plan, folder, run_environ)
+        summary, interrupted, wall_time = await _run_queues(config, plan, folder, run_environ, interrupt)
         result = summary.build(
             wall_time_s=wall_time,
             interrupted=interrupted,
@@ -124,7 +131,11 @@ async def run_experiment(
 
 
 async def _run_queues(
-    config: RunConfig, plan: Plan, folder: RunFolder, environ: Mapping[str, str]
+    config: RunConfig,
+    plan: Plan,
+    folder: RunFolder,
+    environ: Mapping[str, str],
+    interrupt: trio.Event | None,
 ) -> tuple[SummaryBuilder, bool, float]:
     summary = SummaryBuilder({key: queue.count for key, queue in plan.queues.items()})
     expected_in_flight = sum(
@@ -147,7 +158,9 @@ async def _run_queues(
             nursery.start_soon(partial(writer, on_record=[summary.add]))
             with trio.CancelScope() as queues_scope:
                 async with trio.open_nursery() as watch_nursery:
-                    if threading.current_thread() is threading.main_thread():
+                    if interrupt is not None:
+                        watch_nursery.start_soon(_cancel_on_event, interrupt, queues_scope, interrupted)
+                    elif threading.current_thread() is threading.main_thread():
                         watch_nursery.start_soon(_cancel_on_sigint, queues_scope, interrupted)
                     async with trio.open_nursery() as queue_nursery:
                         for queue in queues:
@@ -171,6 +184,26 @@ async def _cancel_on_sigint(scope: trio.CancelScope, interrupted: _Interrupted) 
             scope.cancel()
 
 
+async def _cancel_on_event(event: trio.Event, scope: trio.CancelScope, interrupted: _Interrupted) -> None:
+    await event.wait()
+    logger.warning("interrupted: cancelling requests in flight; finished records are kept")
+    interrupted.value = True
+    scope.cancel()
+
+
+_CURRENT_RUN: contextvars.ContextVar[Path | None] = contextvars.ContextVar("prompto_run_dir", default=None)
+"""The run folder of the task logging (trio tasks inherit it), so concurrent runs keep separate logs."""
+
+
+class _ThisRunOnly(logging.Filter):
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self._run_dir = run_dir
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _CURRENT_RUN.get() == self._run_dir
+
+
 @contextmanager
 def _run_log(folder: RunFolder, *, enabled: bool) -> Iterator[None]:
     if not enabled:
@@ -178,12 +211,15 @@ def _run_log(folder: RunFolder, *, enabled: bool) -> Iterator[None]:
         return
     handler = logging.FileHandler(folder.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    handler.addFilter(_ThisRunOnly(folder.path))
+    token = _CURRENT_RUN.set(folder.path)
     previous_level = logger.level
     logger.addHandler(handler)
     logger.setLevel(min(previous_level or logging.INFO, logging.INFO))
     try:
         yield
     finally:
+        _CURRENT_RUN.reset(token)
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
         handler.close()

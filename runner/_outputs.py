@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,19 @@ class RunFolder:
 
 
 def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
-    """Copy the prompt file into the run folder (streamed), returning the copy and its sha256."""
+    """Copy the prompt file into the run folder (streamed), returning the copy and its sha256.
+
+    A prompt file already there as ``input-*`` (the pipeline moves files in) is hashed, not copied.
+    """
     folder.path.mkdir(parents=True, exist_ok=True)
-    target = folder.path / f"input-{source.name}"
+    in_place = source.name.startswith("input-") and source.parent.resolve() == folder.path.resolve()
+    target = source if in_place else folder.path / f"input-{source.name}"
     digest = hashlib.sha256()
-    with source.open("rb") as reader, target.open("wb") as writer:
+    with source.open("rb") as reader, nullcontext() if in_place else target.open("wb") as writer:
         while chunk := reader.read(COPY_CHUNK):
             digest.update(chunk)
-            writer.write(chunk)
+            if writer is not None:
+                writer.write(chunk)
     sha256 = digest.hexdigest()
     (folder.path / "input.sha256").write_text(f"{sha256}  {target.name}\n")
     return target, sha256

@@ -1,0 +1,169 @@
+"""prompto's commands, for prompto users' scripts: ``prompto_run_experiment``, ``prompto_run_pipeline``
+and ``prompto_check_experiment``.
+
+Each takes prompto's flags, translates them into Hydra overrides and runs the same path as
+``prompto-run`` / ``prompto-pipeline`` / ``prompto-check`` with them, so every run leaves the same
+composed config behind (``.hydra/config.yaml``; for ``prompto_run_experiment`` also the translated
+overrides in ``.hydra/overrides.yaml``). Hydra overrides may follow the flags, e.g.
+``prompto_run_experiment -f exp.jsonl model=simulated_fast``.
+
+============================  ==============================================
+prompto flag                  override
+============================  ==============================================
+``--file/-f F``               ``experiment.file=F``
+``--data-folder/-d D``        ``data_folder=D``
+``--env-file/-e E``           ``env_file=E``
+``--max-queries/-mq N``       ``max_queries=N``
+``--max-attempts/-ma N``      ``max_attempts=N``
+``--parallel/-p``             ``parallel=true``
+``--max-queries-json/-mqj J`` ``rate_limits={apis: ..., groups: ...}`` (see :mod:`runner._prompto_limits`)
+``--scorers/--scorer/-s a,b`` ``scorers=[a,b]`` (where this version has scorers)
+============================  ==============================================
+
+``--move-to-input/-m`` moves the file into the data folder's ``input/`` first, as prompto does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner import _cli
+from runner._commands import EXIT_INVALID, EXIT_OK, OVERRIDES_HELP, check_text, pipeline_main
+from runner._compose import ConfigError, has_setting
+from runner._overrides import override
+from runner._prompto_limits import load_max_queries_json
+
+PROMPTO_DATA_FOLDER = "data"
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _parser(prog: str, description: str, *, with_file: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    if with_file:
+        parser.add_argument("--file", "-f", required=True, help="the experiment file (.jsonl or .csv)")
+        parser.add_argument(
+            "--move-to-input", "-m", action="store_true", help="move the file into DATA_FOLDER/input/ first"
+        )
+    parser.add_argument("--data-folder", "-d", help="folder holding input/, output/ and media/")
+    parser.add_argument("--env-file", "-e", help="environment file with API keys (default .env)")
+    parser.add_argument("--max-queries", "-mq", type=_number, help="queries per minute for every queue")
+    parser.add_argument("--max-attempts", "-ma", type=int, help="attempts per prompt, the first included")
+    parser.add_argument("--parallel", "-p", action="store_true", help="one queue per group / api / model")
+    parser.add_argument(
+        "--max-queries-json", "-mqj", type=Path, help="prompto's JSON of rates per api, model or group"
+    )
+    parser.add_argument("--scorers", "--scorer", "-s", help="scorer names, comma-separated")
+    parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    return parser
+
+
+def settings_overrides(args: argparse.Namespace) -> list[str]:
+    """The Hydra overrides prompto's settings flags mean, followed by the user's own overrides."""
+    overrides = []
+    if args.data_folder is not None:
+        overrides.append(override("data_folder", args.data_folder))
+    if args.env_file is not None:
+        overrides.append(override("env_file", args.env_file))
+    if args.max_queries is not None:
+        overrides.append(override("max_queries", args.max_queries))
+    if args.max_attempts is not None:
+        overrides.append(override("max_attempts", args.max_attempts))
+    if args.parallel:
+        overrides.append(override("parallel", True))
+    if args.max_queries_json is not None:
+        overrides.append(override("rate_limits", load_max_queries_json(args.max_queries_json), prefix="++"))
+    if args.scorers is not None:
+        if not has_setting("scorers"):
+            raise ConfigError(
+                "--scorers: this version of prompto-run has no `scorers` setting to pass them to"
+            )
+        names = [name.strip() for name in args.scorers.split(",") if name.strip()]
+        overrides.append(override("scorers", names))
+    return [*overrides, *args.overrides]
+
+
+def _experiment_file(args: argparse.Namespace) -> str:
+    """``--file``, moved into ``input/`` first with ``--move-to-input``."""
+    file = Path(args.file)
+    if not args.move_to_input:
+        return str(args.file)
+    input_folder = Path(args.data_folder or PROMPTO_DATA_FOLDER) / "input"
+    if file.resolve().parent != input_folder.resolve():
+        if not file.is_file():
+            raise ConfigError(f"--file: '{file}' not found")
+        input_folder.mkdir(parents=True, exist_ok=True)
+        shutil.move(file, input_folder / file.name)
+    return file.name
+
+
+def run_experiment_main(argv: Sequence[str] | None = None) -> int:
+    """``prompto_run_experiment``: prompto's flags, then ``prompto-run`` itself."""
+    parser = _parser("prompto_run_experiment", "Run one experiment file (prompto's flags).", with_file=True)
+    args = parser.parse_args(argv)
+    try:
+        overrides = [override("experiment.file", _experiment_file(args)), *settings_overrides(args)]
+    except ConfigError as exc:
+        print(f"prompto_run_experiment: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    sys.argv = [sys.argv[0], *overrides]
+    _cli.main()  # exits with status 2 on a bad config or experiment, as prompto-run does
+    return EXIT_OK
+
+
+def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
+    """``prompto_run_pipeline``: prompto's flags, then ``prompto-pipeline``."""
+    parser = _parser("prompto_run_pipeline", "Watch DATA_FOLDER/input/ (prompto's flags).", with_file=False)
+    parser.add_argument("--once", action="store_true", help="process what input/ holds, then exit")
+    args = parser.parse_args(argv)
+    try:
+        overrides = settings_overrides(args)
+    except ConfigError as exc:
+        print(f"prompto_run_pipeline: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return pipeline_main([*(["--once"] if args.once else []), *overrides])
+
+
+def check_experiment_main(argv: Sequence[str] | None = None) -> int:
+    """``prompto_check_experiment``: prompto's flags, then ``prompto-check``; ``--log-file`` keeps it."""
+    parser = _parser(
+        "prompto_check_experiment", "Check an experiment file (prompto's flags).", with_file=True
+    )
+    parser.add_argument("--log-file", "-l", type=Path, help="also append the report to this file")
+    args = parser.parse_args(argv)
+    move, args.move_to_input = args.move_to_input, False  # prompto moves only a valid file
+    try:
+        text, runnable = check_text([override("experiment.file", args.file), *settings_overrides(args)])
+        if runnable and move:
+            args.move_to_input = True
+            _experiment_file(args)
+            text += f"\nmoved {args.file} to {Path(args.data_folder or PROMPTO_DATA_FOLDER) / 'input'}/"
+    except ConfigError as exc:
+        text, runnable = f"prompto_check_experiment: {exc}", False
+    if args.log_file is not None:
+        with args.log_file.open("a", encoding="utf-8") as log:
+            log.write(text + "\n")
+    print(text, file=sys.stdout if runnable else sys.stderr)
+    return EXIT_OK if runnable else EXIT_INVALID
+
+
+def run_experiment() -> None:
+    """Entry point of ``prompto_run_experiment``."""
+    sys.exit(run_experiment_main())
+
+
+def run_pipeline() -> None:
+    """Entry point of ``prompto_run_pipeline``."""
+    sys.exit(run_pipeline_main())
+
+
+def check_experiment() -> None:
+    """Entry point of ``prompto_check_experiment``."""
+    sys.exit(check_experiment_main())
