@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 import trio
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from runner._compose import CONF_DIR, register_resolvers, run_name, to_run_config, user_conf_overrides
+from runner._compose import compose_config, run_name, to_run_config
 from runner._config import RunConfig
 from runner._engine import RunResult, run_experiment
 
@@ -36,14 +35,7 @@ def load_config(
 
     The run folder defaults to ``outputs/<experiment name>/<timestamp>/`` under the working directory.
     """
-    register_resolvers()
-    all_overrides = [
-        *user_conf_overrides(),
-        *([f"+experiment={experiment}"] if experiment else []),
-        *overrides,
-    ]
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="prompto_run"):
-        cfg = compose("config", overrides=all_overrides)
+    cfg = compose_config([*([f"+experiment={experiment}"] if experiment else []), *overrides])
     if output_dir is None:
         name = run_name(cfg.experiment.get("name"), cfg.experiment.get("file"), cfg.get("rerun"))
         output_dir = Path("outputs") / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
