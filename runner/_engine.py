@@ -31,6 +31,7 @@ from dotenv import dotenv_values
 from runner._config import RunConfig
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
+from runner._progress_view import show_progress
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
@@ -149,6 +150,7 @@ async def _run_queues(
                 async with trio.open_nursery() as watch_nursery:
                     if threading.current_thread() is threading.main_thread():
                         watch_nursery.start_soon(_cancel_on_sigint, queues_scope, interrupted)
+                    watch_nursery.start_soon(show_progress, queues, config.progress)
                     async with trio.open_nursery() as queue_nursery:
                         for queue in queues:
                             queue_nursery.start_soon(queue.run)
