@@ -94,6 +94,13 @@ class ProgressConfig(_Strict):
     interval_s: float = Field(default=30.0, gt=0, description="Seconds between plain progress lines.")
 
 
+class ReportConfig(_Strict):
+    """``report.html`` in the run folder, written when the run ends (``prompto-report RUN_DIR`` later)."""
+
+    auto: bool = True
+    samples_per_model: int = Field(default=200, ge=0, description="Records per model in the sample table.")
+
+
 class RunConfig(_Strict):
     """Everything one ``prompto-run`` needs."""
 
@@ -114,6 +121,7 @@ class RunConfig(_Strict):
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @property
     def input_folder(self) -> Path:

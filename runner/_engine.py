@@ -35,6 +35,7 @@ from runner._progress_view import show_progress
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
+from runner._report import write_report
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
 
@@ -109,6 +110,9 @@ async def run_experiment(
             input_sha256=sha256,
         )
         folder.write_summary(result)
+        if config.report.auto:
+            report = await trio.to_thread.run_sync(write_report, folder.path, config.report.samples_per_model)
+            logger.info("report: %s", report)
         logger.info(
             "%s: %d of %d prompts finished (%d ok, %d failed) in %.1f s; records in %s",
             "interrupted" if interrupted else "done",
