@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-PLAIN_WIDTH = 200
+PLAIN_WIDTH = 400
 """Off a terminal, tables are laid out this wide rather than wrapped at 80 columns."""
 
 
