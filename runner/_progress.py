@@ -21,6 +21,9 @@ from runner._queue import QueueStatistics
 
 WINDOW_S = 60.0
 """Rates and ETAs are measured over the last minute of samples."""
+MIN_SPAN_S = 10.0
+"""No achieved rate is shown before samples span this long: over a second or two, one permit more or
+less swings the rate far from the truth."""
 
 
 class Watched(Protocol):
@@ -45,7 +48,7 @@ class QueueProgress:
     in_flight: int
     configured_per_minute: float
     achieved_per_minute: float | None
-    """Requests sent per minute over the window (``None`` before two samples)."""
+    """Requests sent per minute over the window (``None`` until the samples span :data:`MIN_SPAN_S`)."""
     state: str
     eta_s: float | None
 
@@ -82,7 +85,7 @@ class ProgressTracker:
             history.popleft()
         oldest = history[0]
         span = now - oldest.at
-        achieved = (limiter.permits_issued - oldest.permits) * 60.0 / span if span > 0 else None
+        achieved = (limiter.permits_issued - oldest.permits) * 60.0 / span if span >= MIN_SPAN_S else None
         remaining = stats.total - stats.done
         pause_left = max(0.0, limiter.paused_until - now) if limiter.paused_until is not None else 0.0
         eta: float | None = 0.0

@@ -12,6 +12,7 @@ import trio
 from rich.console import Console
 
 from providers import EndpointSettings
+from runner import ConfigError, load_config
 from runner._config import ExperimentConfig, ModelConfig, ProgressConfig, RunConfig
 from runner._engine import run_experiment
 from runner._limiter import RateLimiter
@@ -171,3 +172,18 @@ async def test_rich_progress_draws_the_table_and_ends_with_the_final_state(
     assert "\x1b[" in output
     assert "0/4" in output
     assert re.search(r"4/4 .* done", output.split("\n")[-2] if output.endswith("\n") else output)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("progress.mode=fancy", "`progress.mode`: Input should be 'auto', 'rich', 'plain' or 'off'"),
+        ("progress.interval_s=0", "`progress.interval_s`: Input should be greater than 0"),
+        ("+progress.intervall_s=5", "Did you mean `progress.interval_s`?"),
+        ("report.auto=sometimes", "`report.auto`: Input should be a valid boolean"),
+    ],
+)
+def test_bad_progress_and_report_settings_fail_before_anything_runs(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config("capitals", [override])
+    assert message in str(error.value)
