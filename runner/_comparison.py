@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from runner._console import score_names, score_text
+from runner._console import score_names, score_text, seconds
 from runner._svg import interval_bars
 
 BASE_COLUMNS = ("status", "prompts", "ok", "failed", "retried", "latency_p50_s", "latency_p95_s")
@@ -103,7 +103,9 @@ def write_csv(comparison: Comparison, path: Path) -> None:
 
 
 def _label(row: Mapping[str, Any], keys: Sequence[str]) -> str:
-    parts = [f"{key}={row[key]}" for key in keys if key in row]
+    short = [key.rsplit(".", 1)[-1] for key in keys]
+    names = short if len(set(short)) == len(short) else list(keys)  # temperature=0.7, not a.b.temperature
+    parts = [f"{name}={row[key]}" for key, name in zip(keys, names, strict=True) if key in row]
     return (
         f"#{row['job']} "
         + " ".join(parts)
@@ -116,14 +118,24 @@ def varying_keys(comparison: Comparison) -> list[str]:
     return [k for k in comparison.override_keys if len({str(r.get(k)) for r in comparison.rows}) > 1]
 
 
+def common_overrides(comparison: Comparison) -> str:
+    """The overrides every job shares (``key=value ...``), shown once above the table."""
+    varying = set(varying_keys(comparison))
+    first = comparison.rows[0] if comparison.rows else {}
+    return " ".join(f"{key}={first.get(key)}" for key in comparison.override_keys if key not in varying)
+
+
 def display_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and cells for printing: the swept overrides, model, counts, ``mean [lo, hi]`` per score."""
     keys = varying_keys(comparison) or comparison.override_keys
-    header = ["job", *keys, "queried_model", *BASE_COLUMNS[:5], *comparison.scores]
+    header = ["job", *keys, "queried_model", *BASE_COLUMNS, *comparison.scores]
     cells = []
     for row in comparison.rows:
         fixed = [str(row.get(key, "")) for key in ["job", *keys, "queried_model"]]
-        counts = ["" if row.get(key) is None else str(row[key]) for key in BASE_COLUMNS[:5]]
+        counts = [
+            "" if row.get(key) is None else seconds(row[key]) if key.endswith("_s") else str(row[key])
+            for key in BASE_COLUMNS
+        ]
         scores = [
             score_text(
                 {"mean": row.get(name), "ci95": [row.get(f"{name}_ci95_low"), row.get(f"{name}_ci95_high")]}
@@ -156,8 +168,9 @@ def render_html(comparison: Comparison, sweep_dir: Path) -> str:
         f"<title>Sweep comparison: {escape(sweep_dir.name)}</title>"
         "<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-        "th{background:#f3f3f3}</style></head><body>"
+        "th{background:#f3f3f3}td{white-space:nowrap}</style></head><body>"
         f"<h1>Sweep comparison</h1><p>{escape(str(sweep_dir))}: {len(comparison.rows)} row(s)</p>"
+        f"<p>same in every job: <code>{escape(common_overrides(comparison) or '-')}</code></p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         + "".join(f"<div>{chart}</div>" for chart in charts)
         + "</body></html>\n"

@@ -9,12 +9,13 @@ axis labels, and its numbers are printed beside the bars so that nothing depends
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 BAR_COLOR = PALETTE[0]
-LABEL_W = 260
+CHAR_W = 7.0
+"""Approximate width of one character of the 12 px label font, to fit the label column to its labels."""
 PLOT_W = 420
 ROW_H = 26
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
@@ -26,6 +27,10 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
         f'viewBox="0 0 {width} {height}" role="img" {FONT}><title>{escape(title)}</title>'
         f'<text x="4" y="16" font-weight="bold" font-size="13">{escape(title)}</text>{"".join(body)}</svg>'
     )
+
+
+def _label_width(labels: Iterable[str]) -> int:
+    return int(min(600, max(120, CHAR_W * max((len(label) for label in labels), default=0) + 12)))
 
 
 def _nice_max(value: float) -> float:
@@ -56,7 +61,7 @@ def interval_bars(
     """One horizontal bar per label with its 95% interval as a whisker; the value printed beside it."""
     known = [v for v in values if v is not None] + [hi for iv in intervals if iv for hi in iv]
     top_value = upper if upper is not None else _nice_max(max(known, default=1.0))
-    top, x0 = 28, LABEL_W
+    top, x0 = 28, _label_width(labels)
     height = top + ROW_H * len(labels) + 24
     body = []
     for row, (label, value, interval) in enumerate(zip(labels, values, intervals, strict=True)):
@@ -91,7 +96,7 @@ def histograms(title: str, samples: Mapping[str, Sequence[float]], *, bins: int 
     """Small-multiple histograms on one shared axis, one per label, with median and p95 marked."""
     everything = [v for values in samples.values() for v in values]
     upper = _nice_max(max(everything, default=1.0))
-    panel_h, top, x0 = 54, 28, LABEL_W
+    panel_h, top, x0 = 54, 28, _label_width(samples)
     body = []
     for row, (label, values) in enumerate(samples.items()):
         y = top + row * panel_h
@@ -138,7 +143,7 @@ def stacked_bars(title: str, rows: Mapping[str, Mapping[str, int]]) -> str:
     categories = sorted({name for parts in rows.values() for name in parts})
     colors = {name: PALETTE[(i + 3) % len(PALETTE)] for i, name in enumerate(categories)}
     upper = _nice_max(max((sum(parts.values()) for parts in rows.values()), default=1))
-    top, x0 = 48, LABEL_W
+    top, x0 = 48, _label_width(rows)
     body = []
     x = 4
     for name in categories:

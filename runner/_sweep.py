@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from runner._comparison import Comparison, display_rows, write_comparison
+from runner._comparison import Comparison, common_overrides, display_rows, write_comparison
 from runner._console import print_renderable
 
 logger = logging.getLogger("prompto_run")
@@ -39,7 +39,7 @@ def print_comparison(comparison: Comparison, sweep_dir: Path, file: TextIO | Non
         for row in cells:
             table.add_row(*(escape(cell) for cell in row))
         written = f"written: {sweep_dir / 'comparison.csv'}, {sweep_dir / 'comparison.html'}"
-        return Group(table, Text(written))
+        return Group(table, Text(f"same in every job: {common_overrides(comparison) or '-'}"), Text(written))
 
     print_renderable(build, sys.stdout if file is None else file)
 

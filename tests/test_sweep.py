@@ -55,7 +55,7 @@ def test_comparison_rows_carry_overrides_counts_and_scores(tmp_path: Path) -> No
 
     html = (tmp_path / "comparison.html").read_text()
     assert "<title>match per job (mean, 95% interval)</title>" in html
-    assert "#0 experiment.parameters.temperature=0.0 (openai/gpt-4o)" in html
+    assert "#0 temperature=0.0 (openai/gpt-4o)" in html
     assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
     printed = io.StringIO()
