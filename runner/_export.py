@@ -33,13 +33,18 @@ class ExportError(Exception):
 def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"usage": {"input_tokens": 3}}`` -> ``{"usage.input_tokens": 3}`` (lists are left as they are)."""
     flat: dict[str, Any] = {}
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = None if isinstance(value, dict) else value
+    _flatten_into(flat, record, prefix)
     return flat
+
+
+def _flatten_into(flat: dict[str, Any], mapping: dict[str, Any], prefix: str) -> None:
+    for key, value in mapping.items():
+        if type(value) is dict:
+            if value:
+                _flatten_into(flat, value, f"{prefix}{key}.")
+                continue
+            value = None
+        flat[prefix + key] = value
 
 
 def _records(completed: Path) -> Iterator[dict[str, Any]]:
@@ -54,13 +59,15 @@ def _records(completed: Path) -> Iterator[dict[str, Any]]:
 
 def scan(completed: Path) -> dict[str, str]:
     """Columns in first-seen order, each with a type: ``bool``, ``int``, ``float`` or ``str``."""
-    kinds: dict[str, set[str]] = {}
+    kinds: dict[str, set[type]] = {}
     for row in _records(completed):
         for key, value in row.items():
-            seen = kinds.setdefault(key, set())
+            seen = kinds.get(key)
+            if seen is None:
+                seen = kinds[key] = set()
             if value is not None:
-                seen.add("json" if isinstance(value, list | dict) else type(value).__name__)
-    return {key: _column_type(seen) for key, seen in kinds.items()}
+                seen.add(type(value))
+    return {key: _column_type({kind.__name__ for kind in seen}) for key, seen in kinds.items()}
 
 
 def _column_type(seen: set[str]) -> str:
