@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from runner._console import score_names, score_text, seconds
+from runner._console import score_interval, score_mean, score_names, score_text, seconds
 from runner._svg import interval_bars
 
 BASE_COLUMNS = ("status", "prompts", "ok", "failed", "retried", "latency_p50_s", "latency_p95_s")
@@ -83,9 +83,9 @@ def compare(sweep_dir: Path) -> Comparison:
                 "latency_p95_s": latency.get("p95"),
             }
             for name, block in (tally.get("scores") or {}).items():
-                interval = block.get("ci95") or (None, None)
+                interval = score_interval(block) or (None, None)
                 row |= {
-                    name: block.get("mean"),
+                    name: score_mean(block),
                     f"{name}_ci95_low": interval[0],
                     f"{name}_ci95_high": interval[1],
                 }

@@ -28,15 +28,31 @@ def score_names(tallies: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return sorted({name for tally in tallies.values() for name in (tally.get("scores") or {})})
 
 
+def score_mean(block: Mapping[str, Any] | None) -> float | None:
+    """A score block's ``mean`` (or ``rate``, as boolean scores may name it); ``None`` if it has none."""
+    if not isinstance(block, Mapping):
+        return None
+    value = block.get("mean", block.get("rate"))
+    return float(value) if isinstance(value, int | float) else None
+
+
+def score_interval(block: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """A score block's 95% interval ``ci95: [low, high]``, if it has a complete one."""
+    interval = block.get("ci95") if isinstance(block, Mapping) else None
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        low, high = interval
+        if isinstance(low, int | float) and isinstance(high, int | float):
+            return float(low), float(high)
+    return None
+
+
 def score_text(block: Mapping[str, Any] | None) -> str:
     """``0.82 [0.71, 0.90]``: a score's mean with its 95% interval, if given."""
-    if not block or block.get("mean") is None:
+    mean = score_mean(block)
+    if mean is None:
         return "-"
-    text = f"{float(block['mean']):.3g}"
-    interval = block.get("ci95")
-    if interval and len(interval) == 2 and None not in interval:
-        text += f" [{float(interval[0]):.3g}, {float(interval[1]):.3g}]"
-    return text
+    interval = score_interval(block)
+    return f"{mean:.3g}" + (f" [{interval[0]:.3g}, {interval[1]:.3g}]" if interval else "")
 
 
 def seconds(value: float | None) -> str:

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from runner._console import failures_text, score_names, score_text, seconds
+from runner._console import failures_text, score_interval, score_mean, score_names, score_text, seconds
 from runner._report_data import ReportData, ReportError, load_report_data, model_key
 from runner._report_page import page
 from runner._svg import histograms, interval_bars, stacked_bars
@@ -59,13 +59,8 @@ def _score_charts(title: str, tallies: Mapping[str, Mapping[str, Any]]) -> list[
     for name in score_names(tallies):
         labels = list(tallies)
         blocks = [(tallies[label].get("scores") or {}).get(name) or {} for label in labels]
-        values = [None if b.get("mean") is None else float(b["mean"]) for b in blocks]
-        intervals = [
-            (float(b["ci95"][0]), float(b["ci95"][1]))
-            if b.get("ci95") and len(b["ci95"]) == 2 and None not in b["ci95"]
-            else None
-            for b in blocks
-        ]
+        values = [score_mean(block) for block in blocks]
+        intervals = [score_interval(block) for block in blocks]
         bounded = all(0 <= v <= 1 for v in values if v is not None) and all(
             0 <= x <= 1 for iv in intervals if iv for x in iv
         )

@@ -77,6 +77,8 @@ def test_plain_summary_shows_every_model_and_group_with_scores_and_failures(tmp_
 def test_score_text_shows_mean_and_interval_and_tolerates_partial_blocks() -> None:
     assert score_text({"mean": 0.91875, "count": 37, "ci95": [0.787, 0.972]}) == "0.919 [0.787, 0.972]"
     assert score_text({"mean": 3.5, "count": 2}) == "3.5"
+    assert score_text({"rate": 0.5, "count": 4, "ci95": [0.15, 0.85]}) == "0.5 [0.15, 0.85]"
+    assert score_text({"mean": 0.5, "ci95": [None, None]}) == "0.5"
     assert score_text({"count": 0}) == "-"
     assert score_text(None) == "-"
 
