@@ -166,5 +166,6 @@ def stacked_bars(title: str, rows: Mapping[str, Mapping[str, int]]) -> str:
                 start += width
         total = sum(parts.values())
         body.append(f'<text x="{start + 6:.1f}" y="{y + 16}">{total}</text>')
-    body += _axis(x0, top + ROW_H * len(rows), top, upper)
+    ticks = int(upper) if upper <= 10 else 4  # counts: whole-number ticks
+    body += _axis(x0, top + ROW_H * len(rows), top, upper, ticks=ticks)
     return _svg(max(x0 + PLOT_W + 80, x + 10), top + ROW_H * len(rows) + 24, title, body)
