@@ -10,7 +10,7 @@ import trio
 from omegaconf import DictConfig
 
 from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config, user_conf_overrides
-from runner._console import format_summary
+from runner._console import print_summary
 from runner._engine import run_experiment
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
@@ -29,7 +29,7 @@ def _main(cfg: DictConfig) -> None:
         logger.error("%s", exc)
         print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
-    print(format_summary(result.summary, str(result.run_dir)))
+    print_summary(result.summary, str(result.run_dir))
 
 
 def main() -> None:

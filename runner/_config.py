@@ -8,7 +8,7 @@ command line fails before anything is sent.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -87,6 +87,20 @@ class ExperimentConfig(_Strict):
         return self.name or self.file.stem
 
 
+class ProgressConfig(_Strict):
+    """Live progress: rich lines on a terminal, periodic plain lines otherwise (CI, SLURM, nohup)."""
+
+    mode: Literal["auto", "rich", "plain", "off"] = "auto"
+    interval_s: float = Field(default=30.0, gt=0, description="Seconds between plain progress lines.")
+
+
+class ReportConfig(_Strict):
+    """``report.html`` in the run folder, written when the run ends (``prompto-report RUN_DIR`` later)."""
+
+    auto: bool = True
+    samples_per_model: int = Field(default=200, ge=0, description="Records per model in the sample table.")
+
+
 class RunConfig(_Strict):
     """Everything one ``prompto-run`` needs."""
 
@@ -106,6 +120,8 @@ class RunConfig(_Strict):
         default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    progress: ProgressConfig = Field(default_factory=ProgressConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @property
     def input_folder(self) -> Path:

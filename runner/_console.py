@@ -1,28 +1,139 @@
-"""The plain-text summary printed at the end of a run."""
+"""The summary printed at the end of a run: a rich table per model (and per group), plain off a terminal.
+
+The tables read ``summary.json``'s data only, so the printed numbers are the saved ones. Scores are
+shown generically: any ``scores`` block (``{name: {mean, count, ci95}}``) of a model or group gets one
+column per score name.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+PLAIN_WIDTH = 400
+"""Off a terminal, tables are laid out this wide rather than wrapped at 80 columns."""
 
 
-def format_summary(summary: dict[str, Any], run_dir: str) -> str:
-    """A short table per model: prompts, ok, failed (by type), retried, latency and tokens."""
-    lines = [
-        f"{summary['experiment']}: {summary['status']}, {summary['finished']}/{summary['prompts']} prompts "
-        f"({summary['ok']} ok, {summary['failed']} failed) in {summary['wall_time_s']:.1f} s",
-        f"{'model':<40} {'prompts':>7} {'ok':>6} {'failed':>6} {'retried':>7} {'p50 s':>7} {'p95 s':>7}",
-    ]
-    for model, tally in summary["models"].items():
-        latency = tally["latency_s"]
-        lines.append(
-            f"{model:<40} {tally['prompts']:>7} {tally['ok']:>6} {tally['failed']:>6} {tally['retried']:>7} "
-            f"{_seconds(latency['median']):>7} {_seconds(latency['p95']):>7}"
-        )
-        for error_type, count in tally["failed_by_type"].items():
-            lines.append(f"  {error_type}: {count}")
-    lines.append(f"records: {run_dir}/completed.jsonl")
-    return "\n".join(lines)
+def score_names(tallies: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every score name found in the tallies' ``scores`` blocks, sorted."""
+    return sorted({name for tally in tallies.values() for name in (tally.get("scores") or {})})
 
 
-def _seconds(value: float | None) -> str:
+def score_mean(block: Mapping[str, Any] | None) -> float | None:
+    """A score block's ``mean`` (or ``rate``, as boolean scores may name it); ``None`` if it has none."""
+    if not isinstance(block, Mapping):
+        return None
+    value = block.get("mean", block.get("rate"))
+    return float(value) if isinstance(value, int | float) else None
+
+
+def score_interval(block: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """A score block's 95% interval ``ci95: [low, high]``, if it has a complete one."""
+    interval = block.get("ci95") if isinstance(block, Mapping) else None
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        low, high = interval
+        if isinstance(low, int | float) and isinstance(high, int | float):
+            return float(low), float(high)
+    return None
+
+
+def score_text(block: Mapping[str, Any] | None) -> str:
+    """``0.82 [0.71, 0.90]``: a score's mean with its 95% interval, if given."""
+    mean = score_mean(block)
+    if mean is None:
+        return "-"
+    interval = score_interval(block)
+    return f"{mean:.3g}" + (f" [{interval[0]:.3g}, {interval[1]:.3g}]" if interval else "")
+
+
+def seconds(value: float | None) -> str:
+    """Seconds with two decimals, ``-`` when unknown."""
     return "-" if value is None else f"{value:.2f}"
+
+
+def failures_text(tally: Mapping[str, Any]) -> str:
+    """``server_error 3, timeout 1``."""
+    return ", ".join(f"{kind} {count}" for kind, count in (tally.get("failed_by_type") or {}).items())
+
+
+def tally_table(
+    title: str, first_column: str, tallies: Mapping[str, Mapping[str, Any]], plain: bool
+) -> Table:
+    """Prompts, ok, failed (by type), retried, latency p50/p95, tokens, and each score, one row each."""
+    table = Table(title=title, title_justify="left", box=box.ASCII if plain else box.SIMPLE_HEAD)
+    table.add_column(first_column, no_wrap=True)
+    for name in ("prompts", "ok", "failed", "retried", "p50 s", "p95 s", "tokens in", "tokens out"):
+        table.add_column(name, justify="right")
+    table.add_column("failures by type")
+    names = score_names(tallies)
+    for name in names:
+        table.add_column(name, justify="right")
+    for key, tally in tallies.items():
+        latency = tally.get("latency_s") or {}
+        tokens = tally.get("tokens") or {}
+        failed = str(tally.get("failed", 0))
+        table.add_row(
+            escape(key),
+            str(tally.get("prompts", 0)),
+            str(tally.get("ok", 0)),
+            failed if plain or failed == "0" else f"[red]{failed}[/]",
+            str(tally.get("retried", 0)),
+            seconds(latency.get("median")),
+            seconds(latency.get("p95")),
+            str(tokens.get("input", 0)),
+            str(tokens.get("output", 0)),
+            escape(failures_text(tally)),
+            *(score_text((tally.get("scores") or {}).get(name)) for name in names),
+        )
+    return table
+
+
+def summary_renderable(summary: Mapping[str, Any], run_dir: str, *, plain: bool) -> RenderableType:
+    """The headline, the per-model table, the per-group table when groups are set, and where records are."""
+    headline = (
+        f"{summary.get('experiment', 'run')}: {summary['status']}, "
+        f"{summary['finished']}/{summary['prompts']} prompts "
+        f"({summary['ok']} ok, {summary['failed']} failed) in {summary['wall_time_s']:.1f} s"
+    )
+    parts: list[RenderableType] = [Text(headline, style="" if plain else "bold")]
+    parts.append(tally_table("per model", "model", summary.get("models") or {}, plain))
+    if summary.get("groups"):
+        parts.append(tally_table("per group", "group", summary["groups"], plain))
+    parts.append(Text(f"records: {run_dir}/completed.jsonl"))
+    if (Path(run_dir) / "report.html").is_file():
+        parts.append(Text(f"report:  {run_dir}/report.html"))
+    return Group(*parts)
+
+
+def print_summary(summary: Mapping[str, Any], run_dir: str, file: TextIO | None = None) -> None:
+    """Print the summary: a rich table on a terminal, plain text (no control codes) elsewhere."""
+    stream = sys.stdout if file is None else file
+    print_renderable(lambda plain: summary_renderable(summary, run_dir, plain=plain), stream)
+
+
+def print_renderable(build: Callable[[bool], RenderableType], stream: TextIO) -> None:
+    """Print ``build(plain)``: rich on a terminal; off one, plain text without trailing blanks."""
+    console = Console(file=stream)
+    if console.is_terminal:
+        console.print(build(False))
+        return
+    console = Console(file=stream, width=PLAIN_WIDTH, no_color=True, highlight=False)
+    with console.capture() as captured:
+        console.print(build(True))
+    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def format_summary(summary: Mapping[str, Any], run_dir: str) -> str:
+    """The plain-text summary, as printed off a terminal."""
+    buffer = io.StringIO()
+    print_summary(summary, run_dir, file=buffer)
+    return buffer.getvalue().rstrip("\n")

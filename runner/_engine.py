@@ -32,9 +32,11 @@ from dotenv import dotenv_values
 from runner._config import RunConfig
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
+from runner._progress_view import show_progress
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
+from runner._report import write_report
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
 
@@ -115,6 +117,9 @@ async def run_experiment(
             input_sha256=sha256,
         )
         folder.write_summary(result)
+        if config.report.auto:
+            report = await trio.to_thread.run_sync(write_report, folder.path, config.report.samples_per_model)
+            logger.info("report: %s", report)
         logger.info(
             "%s: %d of %d prompts finished (%d ok, %d failed) in %.1f s; records in %s",
             "interrupted" if interrupted else "done",
@@ -162,6 +167,7 @@ async def _run_queues(
                         watch_nursery.start_soon(_cancel_on_event, interrupt, queues_scope, interrupted)
                     elif threading.current_thread() is threading.main_thread():
                         watch_nursery.start_soon(_cancel_on_sigint, queues_scope, interrupted)
+                    watch_nursery.start_soon(show_progress, queues, config.progress)
                     async with trio.open_nursery() as queue_nursery:
                         for queue in queues:
                             queue_nursery.start_soon(queue.run)

@@ -1,7 +1,8 @@
 """Counts gathered while records are written, and the ``summary.json`` built from them.
 
 Per queue: prompts finished, ok, failed by error type, retried (finished after more than one
-attempt), attempts sent, not sent. Per model: the same plus latency median/p95 and tokens in/out.
+attempt), attempts sent, not sent. Per model, and per group when prompts set ``group``: the same plus latency
+median/p95 and tokens in/out.
 Latencies are kept as 8-byte floats (one per prompt), the only per-prompt state.
 """
 
@@ -69,6 +70,7 @@ class SummaryBuilder:
         self._queue_sizes = queue_sizes
         self._queues: dict[str, _Tally] = {key: _Tally() for key in queue_sizes}
         self._models: dict[str, _Tally] = {}
+        self._groups: dict[str, _Tally] = {}
 
     def add(self, finished: Finished) -> None:
         """Count one finished record."""
@@ -76,6 +78,8 @@ class SummaryBuilder:
         self._queues.setdefault(finished.queue, _Tally()).add(record)
         model = f"{record.get('api')}/{record.get('model_name')}"
         self._models.setdefault(model, _Tally()).add(record)
+        if record.get("group") is not None:
+            self._groups.setdefault(str(record["group"]), _Tally()).add(record)
 
     @property
     def finished(self) -> int:
@@ -100,4 +104,9 @@ class SummaryBuilder:
             **extra,
             "queues": queues,
             "models": {key: tally.as_dict() for key, tally in sorted(self._models.items())},
+            **(
+                {"groups": {key: t.as_dict() for key, t in sorted(self._groups.items())}}
+                if self._groups
+                else {}
+            ),
         }

@@ -1,0 +1,158 @@
+"""``prompto-export RUN_DIR --format csv|parquet|jsonl``: one flat row per record, for pandas users.
+
+Nested fields become dotted columns as ``pandas.json_normalize`` names them (``usage.input_tokens``,
+``error.type``, ``scores.match``), so each score is a column. Lists (multi-turn prompts and replies)
+and other values that are not scalars are kept as JSON text in CSV and Parquet. Two streaming passes
+over ``completed.jsonl``: the first collects the columns and their types, the second writes rows.
+Parquet needs pyarrow (``pip install 'prompto-run[export]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("csv", "parquet", "jsonl")
+PARQUET_BATCH = 10_000
+PYARROW_MISSING = (
+    "parquet export needs pyarrow, which is not installed: pip install 'prompto-run[export]' "
+    "(or pip install pyarrow); csv and jsonl need nothing more"
+)
+
+
+class ExportError(Exception):
+    """The export cannot be done; the message says why and what to do."""
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"usage": {"input_tokens": 3}}`` -> ``{"usage.input_tokens": 3}`` (lists are left as they are)."""
+    flat: dict[str, Any] = {}
+    _flatten_into(flat, record, prefix)
+    return flat
+
+
+def _flatten_into(flat: dict[str, Any], mapping: dict[str, Any], prefix: str) -> None:
+    for key, value in mapping.items():
+        if type(value) is dict:
+            if value:
+                _flatten_into(flat, value, f"{prefix}{key}.")
+                continue
+            value = None
+        flat[prefix + key] = value
+
+
+def _records(completed: Path) -> Iterator[dict[str, Any]]:
+    with completed.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                try:
+                    yield flatten(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a torn last line from a killed run
+
+
+def scan(completed: Path) -> dict[str, str]:
+    """Columns in first-seen order, each with a type: ``bool``, ``int``, ``float`` or ``str``."""
+    kinds: dict[str, set[type]] = {}
+    for row in _records(completed):
+        for key, value in row.items():
+            seen = kinds.get(key)
+            if seen is None:
+                seen = kinds[key] = set()
+            if value is not None:
+                seen.add(type(value))
+    return {key: _column_type({kind.__name__ for kind in seen}) for key, seen in kinds.items()}
+
+
+def _column_type(seen: set[str]) -> str:
+    if seen and seen <= {"bool"}:
+        return "bool"
+    if seen and seen <= {"int"}:
+        return "int"
+    if seen and seen <= {"int", "float", "bool"}:
+        return "float"
+    return "str"
+
+
+def _cell(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "str":
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return float(value) if kind == "float" else value
+
+
+def export(run_dir: Path, fmt: str, output: Path | None = None) -> Path:
+    """Write ``RUN_DIR/records.<fmt>`` (or ``output``); return where it went."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    completed = run_dir / "completed.jsonl"
+    if not completed.is_file():
+        raise ExportError(f"{run_dir} has no completed.jsonl: give a folder prompto-run wrote")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ExportError(PYARROW_MISSING)
+    target = output or run_dir / f"records.{fmt}"
+    partial = target.with_name(target.name + ".partial")
+    columns = scan(completed)
+    try:
+        _write(completed, columns, fmt, partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    return target
+
+
+def _write(completed: Path, columns: dict[str, str], fmt: str, partial: Path) -> None:
+    if fmt == "jsonl":
+        with partial.open("w", encoding="utf-8") as file:
+            for row in _records(completed):
+                file.write(json.dumps({key: row.get(key) for key in columns}, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(columns)
+            for row in _records(completed):
+                writer.writerow(
+                    ["" if (v := _cell(row.get(k), t)) is None else v for k, t in columns.items()]
+                )
+    else:
+        _write_parquet(completed, columns, partial)
+
+
+def _write_parquet(completed: Path, columns: dict[str, str], path: Path) -> None:
+    import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+    types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+    schema = pa.schema([(name, types[kind]) for name, kind in columns.items()])
+    with pq.ParquetWriter(path, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for row in _records(completed):
+            batch.append({key: _cell(row.get(key), kind) for key, kind in columns.items()})
+            if len(batch) == PARQUET_BATCH:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``prompto-export``."""
+    parser = argparse.ArgumentParser(prog="prompto-export", description="Flatten a run's records to a table.")
+    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds completed.jsonl)")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/records.FORMAT)")
+    args = parser.parse_args(argv)
+    try:
+        target = export(args.run_dir, args.format, args.output)
+    except ExportError as exc:
+        print(f"prompto-export: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(target)

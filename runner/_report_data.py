@@ -1,0 +1,84 @@
+"""What a run report needs from a run folder, read in one streaming pass over ``completed.jsonl``.
+
+Tables and score bars come from ``summary.json`` (so the report shows the saved numbers); latency
+distributions and the sample of records come from ``completed.jsonl``. Memory stays small on big
+runs: one float per answered prompt, and a fixed-size random sample of records per model
+(reservoir sampling, seeded, so the same run gives the same report).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SEED = 0
+
+
+class ReportError(Exception):
+    """The folder is not a finished run folder; the message says what is missing."""
+
+
+@dataclass
+class ReportData:
+    """A run's summary, per-model latencies, and a sample of its records."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    latencies: dict[str, array[float]] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    records: int = 0
+    torn_lines: int = 0
+    """Lines that were not valid JSON (a run killed mid-write leaves at most one)."""
+
+    @property
+    def sample_count(self) -> int:
+        """Records in the sample, over every model."""
+        return sum(len(rows) for rows in self.samples.values())
+
+
+def model_key(record: dict[str, Any]) -> str:
+    """The key records are grouped by, as in ``summary.json``'s ``models``."""
+    return f"{record.get('api')}/{record.get('model_name')}"
+
+
+def load_report_data(run_dir: Path, samples_per_model: int = 200) -> ReportData:
+    """Read ``summary.json`` and stream ``completed.jsonl``; :class:`ReportError` if not a run folder."""
+    summary_file, completed = run_dir / "summary.json", run_dir / "completed.jsonl"
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir} is not a folder: give the run folder a prompto-run wrote")
+    if not summary_file.is_file():
+        raise ReportError(
+            f"{run_dir} has no summary.json: it is not a run folder, or its run has not finished "
+            "(a run writes summary.json when it ends, even when interrupted)"
+        )
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{summary_file} is not valid JSON ({exc})") from None
+    data = ReportData(run_dir, summary)
+    if not completed.is_file():
+        return data
+    rng = random.Random(SEED)
+    seen: dict[str, int] = {}
+    with completed.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                data.torn_lines += 1
+                continue
+            data.records += 1
+            key = model_key(record)
+            if record.get("error") is None and isinstance(record.get("latency_s"), int | float):
+                data.latencies.setdefault(key, array("d")).append(float(record["latency_s"]))
+            seen[key] = count = seen.get(key, 0) + 1
+            sample = data.samples.setdefault(key, [])
+            if len(sample) < samples_per_model:
+                sample.append(record)
+            elif samples_per_model and (slot := rng.randrange(count)) < samples_per_model:
+                sample[slot] = record
+    return data

@@ -1,0 +1,121 @@
+"""prompto-export: records flattened to one row each, scores as columns, in csv, jsonl and parquet."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from runner._export import PYARROW_MISSING, ExportError, export, flatten, main
+from tests.run_folder import make_run_folder
+
+HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    make_run_folder(tmp_path / "run")
+    return tmp_path / "run"
+
+
+def _records(run_dir: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (run_dir / "completed.jsonl").read_text().splitlines()]
+
+
+def test_flatten_names_nested_fields_like_pandas_json_normalize() -> None:
+    record = {"id": 1, "usage": {"input_tokens": 3}, "scores": {"match": True}, "error": None, "p": {}}
+    assert flatten(record) == {
+        "id": 1,
+        "usage.input_tokens": 3,
+        "scores.match": True,
+        "error": None,
+        "p": None,
+    }
+
+
+def test_csv_has_a_row_per_record_and_a_column_per_score(run_dir: Path) -> None:
+    target = export(run_dir, "csv")
+    assert target == run_dir / "records.csv"
+    with target.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    records = _records(run_dir)
+    assert len(rows) == len(records) == 80
+    header = list(rows[0])
+    assert header[:3] == ["id", "api", "model_name"]
+    for column in ("scores.match", "scores.similarity", "usage.input_tokens", "error.type", "error.message"):
+        assert column in header
+    for row, record in zip(rows, records, strict=True):
+        assert row["id"] == record["id"]
+        scores = record.get("scores") or {}
+        assert row["scores.match"] == ("" if not scores else str(scores["match"]))
+        assert row["scores.similarity"] == ("" if not scores else str(float(scores["similarity"])))
+        error = record["error"] or {}
+        assert row["error.type"] == (error.get("type") or "")  # type: ignore[union-attr]
+
+
+def test_jsonl_rows_are_flat_with_every_column(run_dir: Path) -> None:
+    target = export(run_dir, "jsonl", run_dir / "flat.jsonl")
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(rows) == 80
+    assert all(list(row) == list(rows[0]) for row in rows)  # same columns, same order
+    failed = next(row for row in rows if row["error.type"] == "timeout")
+    assert failed["scores.match"] is None
+    assert failed["response"] is None
+    answered = next(row for row in rows if row["scores.match"] is True)
+    assert isinstance(answered["scores.similarity"], float)
+
+
+def test_lists_become_json_text_in_csv(tmp_path: Path) -> None:
+    (tmp_path / "completed.jsonl").write_text(
+        json.dumps({"id": "m", "prompt": ["hi", "and?"], "response": ["a", "b"], "error": None}) + "\n"
+    )
+    with export(tmp_path, "csv").open(newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert json.loads(row["prompt"]) == ["hi", "and?"]
+    assert json.loads(row["response"]) == ["a", "b"]
+
+
+@pytest.mark.skipif(HAS_PYARROW, reason="pyarrow is installed")
+def test_parquet_without_pyarrow_names_the_install_command(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ExportError, match=r"pip install 'prompto-run\[export\]'"):
+        export(run_dir, "parquet")
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(run_dir), "--format", "parquet"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"prompto-export: {PYARROW_MISSING}"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["completed.jsonl", "summary.json"]
+
+
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow is not installed (the export extra)")
+def test_parquet_round_trips_with_typed_score_columns(run_dir: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(export(run_dir, "parquet"))
+    assert table.num_rows == 80
+    assert str(table.schema.field("scores.match").type) == "bool"
+    assert str(table.schema.field("scores.similarity").type) == "double"
+    assert str(table.schema.field("usage.input_tokens").type) == "int64"
+    rows = table.to_pylist()
+    records = _records(run_dir)
+    assert [row["id"] for row in rows] == [record["id"] for record in records]
+    assert rows[0]["scores.match"] == records[0]["scores"]["match"]  # type: ignore[index]
+
+
+def test_export_of_a_folder_without_records_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path), "--format", "csv"])
+    assert exit_info.value.code == 2
+    assert "has no completed.jsonl" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_cli_prints_where_it_wrote(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main([str(run_dir)])
+    assert capsys.readouterr().out.strip() == str(run_dir / "records.csv")
