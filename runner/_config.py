@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
+from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec
 
 
 class _Strict(BaseModel):
@@ -106,6 +107,9 @@ class RunConfig(_Strict):
         default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    scorers: list[ScorerSpec] = Field(default_factory=list, description="conf/scorer/ names, resolved.")
+    judges: list[JudgeSpec] = Field(default_factory=list, description="conf/judge/ names, resolved.")
+    rephrase: RephraseSpec | None = Field(default=None, description="A conf/rephrase/ name, resolved.")
 
     @property
     def input_folder(self) -> Path:
