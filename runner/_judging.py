@@ -14,6 +14,7 @@ the judgement. Every judge request and reply is also written to ``judge.jsonl``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class JudgeTarget:
 class _Pending:
     finished: Finished
     waiting: set[str] = field(default_factory=set)
+    """Score keys whose verdict has not come back."""
+    submitting: bool = True
+    """Set while :meth:`JudgeStage.submit` is still sending: only it may then hand the record on."""
 
 
 def judge_targets_keys(spec: JudgeSpec) -> list[tuple[str, StageModel]]:
@@ -97,7 +101,8 @@ class JudgeStage:
                 )
         self._send_verdicts.close()
         self._by_key = {target.score_key: target for target in self.targets}
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._requests = itertools.count(1)
 
     @property
     def queues(self) -> list[QueueRunner]:
@@ -111,7 +116,8 @@ class JudgeStage:
             await downstream.send(finished)
             return
         judged_id = str(record["id"])
-        pending = self._pending[judged_id] = _Pending(finished, {t.score_key for t in self.targets})
+        request = next(self._requests)  # ids may repeat in a re-judged file; this never does
+        pending = self._pending[request] = _Pending(finished, {t.score_key for t in self.targets})
         record.setdefault("scores", {})
         record.setdefault("judgements", {})
         for target in self.targets:
@@ -133,6 +139,7 @@ class JudgeStage:
                 "judge": target.judge,
                 "score_key": target.score_key,
                 "judged_id": judged_id,
+                "judge_request": request,
             }
             try:
                 await target.queue.send_prompts.send(
@@ -141,8 +148,9 @@ class JudgeStage:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._judgement(record, target, None, {"type": NOT_JUDGED, "message": "run interrupted"})
                 pending.waiting.discard(target.score_key)
+        pending.submitting = False
         if not pending.waiting:
-            del self._pending[judged_id]
+            del self._pending[request]
             await downstream.send(finished)
 
     def close(self) -> None:
@@ -164,15 +172,16 @@ class JudgeStage:
                 done = self._apply(verdict.record)
                 if done is not None:
                     await downstream.send(done)
-            for judged_id, pending in list(self._pending.items()):
+            for request, pending in list(self._pending.items()):
                 for key in pending.waiting:
                     error = {"type": NOT_JUDGED, "message": "run interrupted before the verdict"}
                     self._judgement(pending.finished.record, self._by_key[key], None, error)
-                del self._pending[judged_id]
+                del self._pending[request]
                 await downstream.send(pending.finished)
 
     def _apply(self, judge_record: dict[str, Any]) -> Finished | None:
-        pending = self._pending.get(str(judge_record["judged_id"]))
+        request = int(judge_record["judge_request"])
+        pending = self._pending.get(request)
         target = self._by_key[judge_record["score_key"]]
         if pending is None or target.score_key not in pending.waiting:
             logger.error("verdict %s matches no record waiting for it", judge_record.get("id"))
@@ -189,9 +198,9 @@ class JudgeStage:
                 pending.finished.record["scores"][target.score_key] = value
         self._judgement(pending.finished.record, target, reply_text, error)
         pending.waiting.discard(target.score_key)
-        if pending.waiting:
+        if pending.waiting or pending.submitting:
             return None
-        del self._pending[str(judge_record["judged_id"])]
+        del self._pending[request]
         return pending.finished
 
     @staticmethod

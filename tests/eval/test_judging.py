@@ -185,3 +185,29 @@ async def test_the_shipped_simulated_judge_runs_on_the_capitals_example(
     (only,) = read_jsonl(result.completed_file)
     assert only["scores"] == {"includes": False, "correctness": True}
     assert only["judgements"]["correctness"]["model_name"] == "simulated-judge"
+
+
+async def test_a_template_file_beside_the_judge_yaml_and_a_system_message(
+    project: Path, autojump_clock: Any
+) -> None:
+    judges = project / "conf" / "judge"
+    (judges / "grader.txt").write_text("Expected: {expected_response}\nAnswer: {response}\n")
+    (judges / "filed.yaml").write_text(
+        "models: [{api: scripted, model_name: judge-a}]\n"
+        "template_file: grader.txt\n"
+        "system: You are a strict grader.\n"
+        "parse: {regex: 'VERDICT:\\s*(\\w+)', labels: {'yes': 1, 'no': 0}}\n"
+    )
+    ScriptedProvider.rules["judge-a"] = lambda text: (
+        "VERDICT: yes" if fields(text)["Answer"] == fields(text)["Expected"] else "VERDICT: no"
+    )
+    config = config_for(project, PROMPTS[:2], *experiment("judges=[filed]"))
+    result = await run_quietly(config)
+    assert config.judges[0].template_file == (judges / "grader.txt").resolve()
+    sent = sorted(ScriptedProvider.sent_to("judge-a"), key=lambda s: s.text)
+    assert [s.text for s in sent] == [
+        "Expected: Berlin\nAnswer: Munich\n",
+        "Expected: Paris\nAnswer: Paris\n",
+    ]
+    assert {s.system for s in sent} == {"You are a strict grader."}
+    assert {r["id"]: r["scores"]["filed"] for r in read_jsonl(result.completed_file)} == {"q1": 1, "q2": 0}

@@ -98,6 +98,20 @@ async def test_rejudging_sends_only_to_the_judges(finished_run: Path, autojump_c
     assert not (finished_run / "judge.jsonl").exists()
 
 
+async def test_rejudging_keeps_every_record_even_with_repeated_ids(
+    finished_run: Path, autojump_clock: Any
+) -> None:
+    completed = finished_run / "completed.jsonl"
+    lines = completed.read_text().splitlines(keepends=True)
+    completed.write_text("".join(lines + lines) + '{"id": "torn", "resp')  # a resumed run, killed mid-line
+    ScriptedProvider.rules["judge-a"] = ScriptedProvider.rules["judge-b"] = lambda text: "good"
+    config = load_run_config(finished_run, ["judges=[pair]"])
+    await rejudge_run(config, environ={}, stamp="t3")
+    records = read_jsonl(finished_run / "completed-judged-t3.jsonl")
+    assert sorted(r["id"] for r in records) == ["q1", "q1", "q2", "q2", "q3", "q3"]
+    assert all(r["scores"]["pair/judge-a"] == "good" for r in records if r["id"] != "q3")
+
+
 async def test_rejudging_checks_templates_against_the_records_before_sending(
     finished_run: Path, autojump_clock: Any
 ) -> None:
