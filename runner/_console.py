@@ -20,9 +20,28 @@ def format_summary(summary: dict[str, Any], run_dir: str) -> str:
         )
         for error_type, count in tally["failed_by_type"].items():
             lines.append(f"  {error_type}: {count}")
+    lines += score_lines(summary.get("scores"))
     lines.append(f"records: {run_dir}/completed.jsonl")
     return "\n".join(lines)
 
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def score_lines(scores: dict[str, Any] | None) -> list[str]:
+    """One line per model and score: the rate and its 95% interval, or the mean, or the top labels."""
+    if not scores:
+        return []
+    lines = ["scores (n scored; null where a scorer or judge could not score)"]
+    for model, by_name in scores["models"].items():
+        for name, tally in by_name.items():
+            if "rate" in tally:
+                low, high = tally["ci95"]
+                value = f"{tally['rate']:.3f} [{low:.3f}, {high:.3f}]"
+            elif "mean" in tally:
+                value = f"mean {tally['mean']:.3f}"
+            else:
+                value = ", ".join(f"{label} {n}" for label, n in list(tally.get("labels", {}).items())[:3])
+            lines.append(f"  {model} {name}: {value} (n={tally['count']}, null {tally['errors']})")
+    return lines

@@ -6,7 +6,6 @@ records file and summary next to the old ones; neither sends anything to the run
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import trio
 
 from runner._compose import ConfigError, load_run_config
 from runner._config import RunConfig
+from runner._console import score_lines
 from runner._plan import ValidationFailed
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
 
@@ -44,5 +44,5 @@ def _main(
     except (ConfigError, ValidationFailed) as exc:
         print(f"{prog}: {exc}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
-    print(json.dumps(result.summary["scores"]["models"], indent=2, ensure_ascii=False))
+    print("\n".join(score_lines(result.summary["scores"])))
     print(f"records: {result.records_file}\nsummary: {result.summary_file}")

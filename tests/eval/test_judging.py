@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from runner._console import format_summary
 from runner._score_summary import wilson_interval
 from tests.eval.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
@@ -114,6 +115,8 @@ async def test_verdicts_are_parsed_into_scores_and_aggregated(project: Path, aut
     on_disk = json.loads((result.run_dir / "summary.json").read_text())
     assert on_disk["scores"] == scores
     assert result.summary["ok"] == 3
+    printed = format_summary(result.summary, str(result.run_dir))
+    assert f"scripted/answerer grader: 0.500 [{low:.3f}, {high:.3f}] (n=2, null 1)" in printed
     assert result.summary["failed"] == 1
 
 

@@ -139,7 +139,7 @@ async def test_prompto_score_command(finished_run: Path, autojump_clock: Any) ->
 
     done = await prompto_score("scorers=[loose]")
     assert done.returncode == 0, done.stderr.decode()
-    assert b'"loose"' in done.stdout
+    assert b"scripted/answerer loose: 1.000 [" in done.stdout
     scored = Path(done.stdout.decode().split("records: ", 1)[1].splitlines()[0])
     assert scored.parent == finished_run
     assert scored.name.startswith("completed-scored-")
