@@ -29,7 +29,7 @@ from runner._provider_set import ProviderSet
 from runner._queue import Finished
 from runner._score_summary import ScoreSummary
 from runner._scoring import build_scorers, score_record
-from runner._stage_checks import RECORD_KEYS, check_judge_templates, check_scorers, check_stage_models
+from runner._stage_checks import check_judge_templates, check_scorers, check_stage_models
 from runner._stage_queue import StageFile
 from runner._writer import write_records
 
@@ -89,14 +89,12 @@ async def rejudge_run(
     folder = RunFolder(config.output_dir)
     plan = Plan(prompt_file=folder.completed)
     run_environ = effective_environ(config, environ)
-    first = next(read_records(folder.completed), None) if folder.completed.is_file() else None
-    if first is None:
-        plan.add_problem(None, f"'{folder.completed}' holds no record")
+    if not folder.completed.is_file():
+        plan.add_problem(None, f"'{folder.completed}' does not exist")
+    elif config.judges:
+        check_judge_templates(config, plan, read_records(folder.completed))
     if not config.judges:
         plan.add_problem(None, "no judges: name them with judges=[correctness]")
-    if first is not None:
-        keys = frozenset(first) | RECORD_KEYS
-        check_judge_templates(config, plan, keys, str(first.get("id")))
     check_stage_models(config.model_copy(update={"rephrase": None}), plan, run_environ)
     if plan.problem_count:
         raise ValidationFailed(plan)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
+from typing import Any
 
 from providers import ProviderContext, UnknownApiError
 from runner._config import RunConfig
@@ -69,15 +70,16 @@ def check_stage_models(config: RunConfig, plan: Plan, environ: Mapping[str, str]
         _check_model(config, plan, where, model, environ)
 
 
-def check_judge_templates(config: RunConfig, plan: Plan, keys: frozenset[str], first_id: str) -> None:
-    """Check judge templates against records already written (re-judging a finished run)."""
-    for judge in config.judges:
-        template = _template(plan, f"judge '{judge.name}'", judge.template_text)
-        if template is not None:
-            for name in template.missing(keys):
-                plan.add_problem(
-                    None, f"{template.where}: placeholder {{{name}}} is not a key of record '{first_id}'"
-                )
+def check_judge_templates(config: RunConfig, plan: Plan, records: Iterable[Mapping[str, Any]]) -> None:
+    """Check judge templates against the answered records of a finished run (re-judging it)."""
+    templates = [_template(plan, f"judge '{j.name}'", j.template_text) for j in config.judges]
+    missing: dict[tuple[str, str], _Missing] = {}
+    for record in records:
+        if record.get("error") is None:
+            _note_missing(
+                [t for t in templates if t is not None], record.keys(), str(record.get("id")), missing
+            )
+    _add_missing(plan, missing, "record")
 
 
 def _check_model(
@@ -119,14 +121,23 @@ def _check_placeholders(
         for line in file:
             data = json.loads(line)
             prompt_id = str(data["id"])
-            for templates, extra in ((judge_templates, judged_extra), (rephrase_templates, REPHRASER_KEYS)):
-                keys = data.keys() | extra
-                for template in templates:
-                    for name in template.missing(keys):
-                        entry = missing.setdefault((template.where, name), _Missing(0, prompt_id))
-                        entry.count += 1
+            _note_missing(judge_templates, data.keys() | judged_extra, prompt_id, missing)
+            _note_missing(rephrase_templates, data.keys() | REPHRASER_KEYS, prompt_id, missing)
+    _add_missing(plan, missing, "prompt")
+
+
+def _note_missing(
+    templates: list[Template], keys: Set[str], item_id: str, missing: dict[tuple[str, str], _Missing]
+) -> None:
+    for template in templates:
+        for name in template.missing(keys):
+            entry = missing.setdefault((template.where, name), _Missing(0, item_id))
+            entry.count += 1
+
+
+def _add_missing(plan: Plan, missing: dict[tuple[str, str], _Missing], what: str) -> None:
     for (where, name), entry in missing.items():
-        others = f" (nor of {entry.count - 1} other prompt(s))" if entry.count > 1 else ""
+        others = f" (nor of {entry.count - 1} other {what}(s))" if entry.count > 1 else ""
         plan.add_problem(
-            None, f"{where}: placeholder {{{name}}} is not a key of prompt '{entry.first_id}'{others}"
+            None, f"{where}: placeholder {{{name}}} is not a key of {what} '{entry.first_id}'{others}"
         )
