@@ -14,6 +14,7 @@ the judgement. Every judge request and reply is also written to ``judge.jsonl``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Sequence
@@ -166,6 +167,10 @@ class JudgeStage:
 
     async def collect(self, downstream: trio.MemorySendChannel[Finished]) -> None:
         """Read every verdict into its record; at the end, hand on records whose verdicts never came."""
+        with contextlib.closing(self._file):
+            await self._collect(downstream)
+
+    async def _collect(self, downstream: trio.MemorySendChannel[Finished]) -> None:
         async with downstream, self._receive_verdicts:
             async for verdict in self._receive_verdicts:
                 self._file.write(verdict.record)

@@ -149,6 +149,7 @@ class RephraseStage:
                 async for finished in self._receive_replies:
                     await self._apply(finished.record)
             finally:
+                self._file.close()
                 for send, _ in self._query_channels.values():
                     send.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import trio
 
@@ -73,13 +73,26 @@ def stage_prompt(data: dict[str, Any], model: StageModel, queue: str, config: Ru
 
 
 class StageFile:
-    """A stage's own records file in the run folder (``judge.jsonl``, ``rephrase.jsonl``)."""
+    """A stage's own records file in the run folder (``judge.jsonl``, ``rephrase.jsonl``).
+
+    Opened on the first record and kept open; each record is flushed as it is written, as the run's
+    writer does. The stage closes it when its last record is in.
+    """
 
     def __init__(self, path: Path, secrets: Callable[[], list[str]]) -> None:
         self.path = path
         self._secrets = secrets
+        self._file: BinaryIO | None = None
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record and flush (a small synchronous write, as the run's writer does)."""
-        with self.path.open("ab") as file:
-            file.write(encode_record(record, self._secrets()))
+        """Append one record and flush."""
+        if self._file is None:
+            self._file = self.path.open("ab")
+        self._file.write(encode_record(record, self._secrets()))
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

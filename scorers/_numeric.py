@@ -9,16 +9,12 @@ from typing import Any
 
 from scorers._types import Scorer, ScorerInputError, field_text, response_text
 
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"[-+]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def parse_numbers(text: str) -> list[float]:
     """Every number written in ``text``, in order (``1,234.5`` reads as 1234.5)."""
-    return [
-        float(found.replace(",", ""))
-        for found in (m.group(0) for m in _NUMBER.finditer(text))
-        if any(ch.isdigit() for ch in found)
-    ]
+    return [float(found.group(0).replace(",", "")) for found in _NUMBER.finditer(text)]
 
 
 def numeric(
