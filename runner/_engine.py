@@ -6,6 +6,9 @@
                  │                        ├── queue "gemini"
                  └─ Ctrl-C watcher        └── ...
 
+Records pass through :class:`runner._stages.Stages` (scorers, judges) on their way to the writer;
+its judge and rephrase queues run beside the experiment's, and a rephrasing feeds the experiment's.
+
 Ctrl-C cancels the queues (in-flight requests are abandoned, never recorded as answered); the writer
 is outside that cancel scope and drains every record already finished before the summary is
 written. A second Ctrl-C stops at once.
@@ -29,7 +32,7 @@ import trio
 from dotenv import dotenv_values
 
 from runner._config import RunConfig
-from runner._judging import judge_targets_keys
+from runner._judging import judge_score_keys
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
 from runner._prompt_file import PromptFileError
@@ -168,11 +171,6 @@ async def _run_queues(
                 channel.close()  # a queue cancelled before it started still holds its channel
             stages.close_unstarted()
     return summary, interrupted.value, time.monotonic() - started
-
-
-def judge_score_keys(config: RunConfig) -> dict[str, list[str]]:
-    """Each judge's score keys, one per judge model (for agreement in the summary)."""
-    return {judge.name: [key for key, _ in judge_targets_keys(judge)] for judge in config.judges}
 
 
 class _Interrupted:

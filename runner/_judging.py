@@ -68,6 +68,11 @@ def judge_targets_keys(spec: JudgeSpec) -> list[tuple[str, StageModel]]:
     return [(f"{spec.name}/{model.model_name}", model) for model in spec.models]
 
 
+def judge_score_keys(config: RunConfig) -> dict[str, list[str]]:
+    """Each judge's score keys, one per judge model (for agreement in the summary)."""
+    return {judge.name: [key for key, _ in judge_targets_keys(judge)] for judge in config.judges}
+
+
 class JudgeStage:
     """Judges records passed to :meth:`submit`; hands every record on once its verdicts are in."""
 

@@ -21,8 +21,8 @@ from typing import Any
 import trio
 
 from runner._config import RunConfig
-from runner._engine import effective_environ, judge_score_keys
-from runner._judging import JudgeStage
+from runner._engine import effective_environ
+from runner._judging import JudgeStage, judge_score_keys
 from runner._outputs import RunFolder
 from runner._plan import Plan, ValidationFailed
 from runner._provider_set import ProviderSet
