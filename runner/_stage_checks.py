@@ -117,13 +117,28 @@ def _check_placeholders(
         return
     missing: dict[tuple[str, str], _Missing] = {}
     judged_extra = RECORD_KEYS | (REPHRASE_KEYS if config.rephrase is not None else frozenset())
+    ids: set[str] = set()
     with plan.prompt_file.open("rb") as file:
         for line in file:
             data = json.loads(line)
             prompt_id = str(data["id"])
+            ids.add(prompt_id)
             _note_missing(judge_templates, data.keys() | judged_extra, prompt_id, missing)
             _note_missing(rephrase_templates, data.keys() | REPHRASER_KEYS, prompt_id, missing)
     _add_missing(plan, missing, "prompt")
+    if config.rephrase is not None:
+        _check_variant_ids(plan, ids, config.rephrase.n * len(config.rephrase.templates))
+
+
+def _check_variant_ids(plan: Plan, ids: set[str], variants: int) -> None:
+    """A rephrasing is sent as ``<id>-r<k>``: no prompt of the file may already have that id."""
+    for prompt_id in sorted(ids):
+        taken = [f"{prompt_id}-r{k}" for k in range(1, variants + 1) if f"{prompt_id}-r{k}" in ids]
+        if taken:
+            plan.add_problem(
+                None,
+                f"prompt '{prompt_id}': its rephrasings would be sent as {taken[0]}, an id the file uses",
+            )
 
 
 def _note_missing(

@@ -69,6 +69,18 @@ async def test_rephrase_template_placeholders_are_checked_too(project: Path) -> 
     assert ScriptedProvider.history == []
 
 
+async def test_rephrasing_ids_may_not_collide_with_the_files_ids(project: Path) -> None:
+    (project / "conf" / "rephrase").mkdir()
+    (project / "conf" / "rephrase" / "r.yaml").write_text(
+        "model: {api: scripted, model_name: r}\ntemplates: ['Reword: {prompt}']\nn: 2\n"
+    )
+    prompts = [{"id": "a", "prompt": "x"}, {"id": "a-r2", "prompt": "y"}]
+    config = config_for(project, prompts, *SCRIPTED, "rephrase=r")
+    with pytest.raises(ValidationFailed, match="prompt 'a': its rephrasings would be sent as a-r2"):
+        await run_quietly(config)
+    assert ScriptedProvider.history == []
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
