@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from runner._rephrasing import RephraseParseError, parse_rephrasings
 from tests.eval.helpers import config_for, read_jsonl, run_quietly
@@ -164,3 +166,29 @@ def test_parse_rephrasings() -> None:
         parse_rephrasings("No list here.", "list", 2)
     with pytest.raises(RephraseParseError, match="empty"):
         parse_rephrasings("  ", "single", 1)
+
+
+async def test_ctrl_c_in_the_middle_of_a_chain_keeps_what_was_answered(
+    project: Path, autojump_clock: Any
+) -> None:
+    config = config_for(
+        project,
+        PROMPTS,
+        "experiment.api=scripted",
+        "experiment.model_name=answerer",
+        "rephrase=reword",
+        "judges=[grade]",
+    )
+
+    async def interrupt() -> None:
+        await trio.sleep(15)  # a's variants are answered and judged; b still waits for the rephraser
+        signal.raise_signal(signal.SIGINT)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(interrupt)
+        result = await run_quietly(config)
+    assert result.summary["status"] == "interrupted"
+    records = read_jsonl(result.completed_file)
+    assert sorted(r["id"] for r in records) == ["a", "a-r1", "a-r2", "a-r3", "a-r4"]
+    assert all(r["scores"]["grade"] in (0, 1) for r in records)
+    assert [r["rephrase_source"] for r in read_jsonl(result.run_dir / "rephrase.jsonl")] == ["a", "a"]
