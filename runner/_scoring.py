@@ -11,8 +11,10 @@ import functools
 import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner._eval_config import ScorerSpec
@@ -26,11 +28,25 @@ class ScorerBuildError(ValueError):
 
 
 def import_callable(target: str) -> Any:
-    """The object at ``pkg.module.name`` (or ``pkg.module:name``)."""
+    """The object at ``pkg.module.name`` (or ``pkg.module:name``).
+
+    A module of the user's project (``./my_scorers.py`` or ``./my_package/``) is found even when the
+    command was started as a console script, whose import path does not hold the working directory.
+    """
     module_name, _, attribute = target.replace(":", ".").rpartition(".")
     if not module_name:
         raise ImportError(f"'{target}' is not an import path of the form pkg.module.function")
-    value = getattr(importlib.import_module(module_name), attribute, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".", 1)[0]
+        cwd = Path.cwd()
+        in_project = (cwd / f"{top}.py").is_file() or (cwd / top).is_dir()
+        if exc.name != top or not in_project or str(cwd) in sys.path:
+            raise
+        sys.path.append(str(cwd))
+        module = importlib.import_module(module_name)
+    value = getattr(module, attribute, None)
     if not callable(value):
         raise ImportError(f"'{target}' is not a function or class in module '{module_name}'")
     return value

@@ -137,9 +137,21 @@ async def test_prompto_score_command(finished_run: Path, autojump_clock: Any) ->
             command, cwd=finished_run.parent, env=env, capture_stdout=True, capture_stderr=True, check=False
         )
 
-    done = await prompto_score("scorers=[loose]")
+    # A user's own scorer, in a module of the project (not on PYTHONPATH), named by its conf/scorer/ YAML.
+    project = finished_run.parent
+    (project / "my_scorers.py").write_text(
+        "def short_answer(*, max_words):\n"
+        "    def score(record):\n"
+        "        return len(str(record['response']).split()) <= max_words\n"
+        "    return score\n"
+    )
+    (project / "conf" / "scorer" / "short.yaml").write_text(
+        "_target_: my_scorers.short_answer\nmax_words: 1\n"
+    )
+    done = await prompto_score("scorers=[loose,short]")
     assert done.returncode == 0, done.stderr.decode()
     assert b"scripted/answerer loose: 1.000 [" in done.stdout
+    assert b"scripted/answerer short: 0.500 [" in done.stdout  # "paris" yes, "Berlin, of course" no
     scored = Path(done.stdout.decode().split("records: ", 1)[1].splitlines()[0])
     assert scored.parent == finished_run
     assert scored.name.startswith("completed-scored-")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +192,22 @@ async def test_custom_scorers_by_target() -> None:
 def test_a_scorer_that_cannot_be_built_names_itself(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ScorerBuildError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_scorers([ScorerSpec.model_validate(spec)])
+
+
+def test_a_scorer_module_in_the_project_folder_is_found_without_pythonpath(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "project_scorers_xyz.py").write_text(
+        "def shout(record):\n    return record['response'].isupper()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    # As under a console script: neither '' nor the project folder is on the import path.
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "project_scorers_xyz", raising=False)
+    spec = ScorerSpec.model_validate(
+        {"name": "loud", "_target_": "project_scorers_xyz.shout", "_partial_": True}
+    )
+    (built,) = build_scorers([spec])
+    assert built.scorer(record("HELLO")) is True
+    with pytest.raises(ScorerBuildError, match="No module named 'not_in_project_xyz'"):
+        build_scorers([ScorerSpec.model_validate({"name": "x", "_target_": "not_in_project_xyz.f"})])
