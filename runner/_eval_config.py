@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from providers import EndpointSettings
 from scorers import ScoreValue
 
 
@@ -52,6 +53,22 @@ class StageModel(_Strict):
         default=None, gt=0, description="Queries per minute for this model's queue (default: max_queries)."
     )
     max_in_flight: int | None = Field(default=None, gt=0)
+    endpoint: EndpointSettings | None = Field(
+        default=None, description="Where to reach this model, if not the api's entry in endpoints."
+    )
+
+
+def stage_endpoint(
+    judges: list[JudgeSpec], rephrase: RephraseSpec | None, api: str, model_name: str
+) -> EndpointSettings | None:
+    """The endpoint a judge or rephrasing model of this api and name sets for itself, if any."""
+    models = [model for judge in judges for model in judge.models]
+    if rephrase is not None:
+        models.append(rephrase.model)
+    for model in models:
+        if (model.api, model.model_name) == (api, model_name) and model.endpoint is not None:
+            return model.endpoint
+    return None
 
 
 class VerdictSpec(_Strict):

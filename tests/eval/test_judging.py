@@ -214,3 +214,20 @@ async def test_a_template_file_beside_the_judge_yaml_and_a_system_message(
     ]
     assert {s.system for s in sent} == {"You are a strict grader."}
     assert {r["id"]: r["scores"]["filed"] for r in read_jsonl(result.completed_file)} == {"q1": 1, "q2": 0}
+
+
+async def test_a_judge_model_can_bring_its_own_endpoint(project: Path, autojump_clock: Any) -> None:
+    (project / "conf" / "judge" / "own.yaml").write_text(
+        "models:\n"
+        "  - api: simulated\n"
+        "    model_name: sim-judge\n"
+        "    endpoint: {options: {response_template: 'VERDICT: no', latency_s: 2}}\n"
+        "template: '{response}'\n"
+        "parse: {regex: 'VERDICT: (\\w+)', labels: {'yes': 1, 'no': 0}}\n"
+    )
+    config = config_for(project, PROMPTS[:1], *experiment("judges=[own]"))
+    assert config.endpoint_for("simulated", "sim-judge").options["response_template"] == "VERDICT: no"
+    assert config.endpoint_for("simulated", "other").options == {}
+    result = await run_quietly(config)
+    (only,) = read_jsonl(result.completed_file)
+    assert only["scores"] == {"own": 0}
