@@ -4,24 +4,35 @@ The public surface is listed in ``__all__`` (a test guards it); everything else 
 """
 
 from runner._api import load_config, run, run_async
-from runner._compose import ConfigError
+from runner._compose import ConfigError, load_run_config
 from runner._config import ApiLimit, ExperimentConfig, ModelConfig, QueueLimit, RateLimits, RunConfig
 from runner._engine import RunResult, run_experiment
+from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
+from runner._rescore import RescoreResult, rejudge_run, rescore_run
 
 __all__ = [
     "ApiLimit",
     "ConfigError",
     "ExperimentConfig",
+    "JudgeSpec",
     "ModelConfig",
     "PromptFileError",
     "QueueLimit",
     "RateLimits",
+    "RephraseSpec",
+    "RescoreResult",
     "RunConfig",
     "RunResult",
+    "ScorerSpec",
+    "StageModel",
     "ValidationFailed",
+    "VerdictSpec",
     "load_config",
+    "load_run_config",
+    "rejudge_run",
+    "rescore_run",
     "run",
     "run_async",
     "run_experiment",

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from runner._compose_groups import GroupLookupError, resolve_stage_groups
 from runner._config import PipelineConfig, RunConfig
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -48,6 +49,12 @@ def user_conf_overrides(cwd: Path | None = None) -> list[str]:
     return [f"hydra.searchpath=[file://{user_conf.resolve()}]"]
 
 
+def stage_search_dirs(cwd: Path | None = None) -> list[Path]:
+    """Where ``conf/scorer/``, ``conf/judge/`` and ``conf/rephrase/`` entries are looked up, in order."""
+    user_conf = (cwd or Path.cwd()) / "conf"
+    return [user_conf, CONF_DIR] if user_conf.is_dir() and user_conf.resolve() != CONF_DIR else [CONF_DIR]
+
+
 def register_resolvers() -> None:
     """Register the ``${run_name:...}`` resolver the Hydra run directory uses (idempotent)."""
     OmegaConf.register_new_resolver("run_name", run_name, replace=True)
@@ -72,6 +79,10 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
     assert isinstance(container, dict)
     container.pop("hydra", None)
     container.pop("rerun", None)
+    try:
+        resolve_stage_groups(container, stage_search_dirs())
+    except GroupLookupError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return RunConfig.model_validate(container)
     except ValidationError as exc:
@@ -118,11 +129,6 @@ def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
     return settings, to_run_config(cfg)
 
 
-def has_setting(key: str) -> bool:
-    """Whether the shipped config has a top-level ``key`` (features that other versions may lack)."""
-    return key in compose_config([])
-
-
 def _rerun_config(cfg: DictConfig) -> DictConfig:
     run_dir = Path(str(cfg.rerun))
     saved = run_dir / ".hydra" / "config.yaml"
@@ -138,6 +144,27 @@ def _rerun_config(cfg: DictConfig) -> DictConfig:
     loaded.output_dir = cfg.output_dir
     loaded.rerun = None
     return loaded
+
+
+def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """A finished run's config (``.hydra/config.yaml``) with ``key=value`` overrides applied.
+
+    ``prompto-score`` and ``prompto-judge`` use it: ``scorers=[match,regex]`` or ``judges=[...]``
+    replace the run's own, and everything else is as the run had it.
+    """
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"'{run_dir}' is not a run folder: it has no .hydra/config.yaml")
+    loaded = OmegaConf.load(saved)
+    assert isinstance(loaded, DictConfig)
+    loaded.output_dir = str(run_dir)
+    try:
+        cfg = OmegaConf.merge(loaded, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from None
+    assert isinstance(cfg, DictConfig)
+    cfg.rerun = None
+    return to_run_config(cfg)
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
+from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, stage_endpoint
 
 
 class _Strict(BaseModel):
@@ -122,6 +123,9 @@ class RunConfig(_Strict):
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    scorers: list[ScorerSpec] = Field(default_factory=list, description="conf/scorer/ names, resolved.")
+    judges: list[JudgeSpec] = Field(default_factory=list, description="conf/judge/ names, resolved.")
+    rephrase: RephraseSpec | None = Field(default=None, description="A conf/rephrase/ name, resolved.")
 
     @property
     def input_folder(self) -> Path:
@@ -148,14 +152,15 @@ class RunConfig(_Strict):
         return self.model is not None and (self.model.api, self.model.model_name) == (api, model_name)
 
     def endpoint_for(self, api: str, model_name: str) -> EndpointSettings:
-        """The model config's endpoint for its own model, else the api's entry in ``endpoints``."""
+        """The model config's or a judge's / rephraser's own endpoint, else the api's ``endpoints`` entry."""
         if (
             self.model is not None
             and self.uses_model(api, model_name)
             and self.model.endpoint != EndpointSettings()
         ):
             return self.model.endpoint
-        return self.endpoints.get(api, EndpointSettings())
+        own = stage_endpoint(self.judges, self.rephrase, api, model_name)
+        return own or self.endpoints.get(api, EndpointSettings())
 
     def provider_target(self, api: str, model_name: str) -> str | None:
         """A user's own provider class for this api/model, if one is named."""

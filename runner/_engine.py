@@ -6,6 +6,9 @@
                  │                        ├── queue "gemini"
                  └─ Ctrl-C watcher        └── ...
 
+Records pass through :class:`runner._stages.Stages` (scorers, judges) on their way to the writer;
+its judge and rephrase queues run beside the experiment's, and a rephrasing feeds the experiment's.
+
 Ctrl-C cancels the queues (in-flight requests are abandoned, never recorded as answered); the writer
 is outside that cancel scope and drains every record already finished before the summary is
 written. A second Ctrl-C stops at once.
@@ -30,6 +33,7 @@ import trio
 from dotenv import dotenv_values
 
 from runner._config import RunConfig
+from runner._judging import judge_score_keys
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
 from runner._progress_view import show_progress
@@ -37,6 +41,9 @@ from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
 from runner._report import write_report
+from runner._score_summary import ScoreSummary, attach_scores
+from runner._stage_checks import check_stages
+from runner._stages import Stages
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
 
@@ -80,6 +87,8 @@ def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) ->
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
         plan = build_plan(config, input_copy, normalized, environ=environ)
+    if not plan.problem_count:
+        check_stages(config, plan, environ)
     if plan.problem_count:
         raise ValidationFailed(plan)
     return plan, sha256
@@ -109,13 +118,19 @@ async def run_experiment(
             len(plan.queues),
             ", ".join(f"{q.key} ({q.count} at {q.limit.max_queries:g}/min)" for q in plan.queues.values()),
         )
-        summary, interrupted, wall_time = await _run_queues(config, plan, folder, run_environ, interrupt)
+        scores = ScoreSummary(judge_score_keys(config))
+        summary, interrupted, wall_time = await _run_queues(
+            config, plan, folder, run_environ, scores, interrupt
+        )
         result = summary.build(
             wall_time_s=wall_time,
             interrupted=interrupted,
             experiment=config.experiment.run_name,
             input_sha256=sha256,
+            **({"scores": scores.as_dict()} if config.scorers or config.judges else {}),
         )
+        if "scores" in result:
+            attach_scores(result, result["scores"])
         folder.write_summary(result)
         if config.report.auto:
             report = await trio.to_thread.run_sync(write_report, folder.path, config.report.samples_per_model)
@@ -140,9 +155,9 @@ async def _run_queues(
     plan: Plan,
     folder: RunFolder,
     environ: Mapping[str, str],
+    scores: ScoreSummary,
     interrupt: trio.Event | None,
 ) -> tuple[SummaryBuilder, bool, float]:
-    summary = SummaryBuilder({key: queue.count for key, queue in plan.queues.items()})
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
         for queue in plan.queues.values()
@@ -152,15 +167,19 @@ async def _run_queues(
     started = time.monotonic()
     folder.completed.touch()
     async with ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers:
+        stages = Stages(config, plan, providers, folder, providers.secrets)
+        summary = SummaryBuilder(stages.planned(plan))
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
-            QueueRunner(queue, plan.prompt_file, config, providers, channel)
-            for queue, channel in zip(plan.queues.values(), queue_channels, strict=True)
+            QueueRunner(queue, plan.prompt_file, config, providers, channel, source=stages.query_source(key))
+            for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
         ]
-        writer = partial(write_records, folder.completed, receive_results, secrets=providers.secrets)
+        send_staged, receive_staged = trio.open_memory_channel[Finished](RESULT_BUFFER)
+        writer = partial(write_records, folder.completed, receive_staged, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(writer, on_record=[summary.add]))
+            nursery.start_soon(partial(writer, on_record=[summary.add, scores.add]))
+            nursery.start_soon(stages.run, receive_results, send_staged)
             with trio.CancelScope() as queues_scope:
                 async with trio.open_nursery() as watch_nursery:
                     if interrupt is not None:
@@ -169,11 +188,12 @@ async def _run_queues(
                         watch_nursery.start_soon(_cancel_on_sigint, queues_scope, interrupted)
                     watch_nursery.start_soon(show_progress, queues, config.progress)
                     async with trio.open_nursery() as queue_nursery:
-                        for queue in queues:
+                        for queue in [*queues, *stages.queues]:
                             queue_nursery.start_soon(queue.run)
                     watch_nursery.cancel_scope.cancel()
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
+            stages.close_unstarted()
     return summary, interrupted.value, time.monotonic() - started
 
 

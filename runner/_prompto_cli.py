@@ -17,7 +17,7 @@ prompto flag                  override
 ``--max-attempts/-ma N``      ``max_attempts=N``
 ``--parallel/-p``             ``parallel=true``
 ``--max-queries-json/-mqj J`` ``rate_limits={apis: ..., groups: ...}`` (see :mod:`runner._prompto_limits`)
-``--scorers/--scorer/-s a,b`` ``scorers=[a,b]`` (where this version has scorers)
+``--scorers/--scorer/-s a,b`` ``scorers=[a,b]``
 ============================  ==============================================
 
 ``--move-to-input/-m`` moves the file into the data folder's ``input/`` first, as prompto does.
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from runner import _cli
 from runner._commands import EXIT_INVALID, EXIT_OK, OVERRIDES_HELP, check_text, pipeline_main
-from runner._compose import ConfigError, has_setting
+from runner._compose import ConfigError
 from runner._overrides import override
 from runner._prompto_limits import load_max_queries_json
 
@@ -81,10 +81,6 @@ def settings_overrides(args: argparse.Namespace) -> list[str]:
     if args.max_queries_json is not None:
         overrides.append(override("rate_limits", load_max_queries_json(args.max_queries_json), prefix="++"))
     if args.scorers is not None:
-        if not has_setting("scorers"):
-            raise ConfigError(
-                "--scorers: this version of prompto-run has no `scorers` setting to pass them to"
-            )
         names = [name.strip() for name in args.scorers.split(",") if name.strip()]
         overrides.append(override("scorers", names))
     return [*overrides, *args.overrides]

@@ -103,8 +103,14 @@ class QueueRunner:
         config: RunConfig,
         providers: ProviderSet,
         results: trio.MemorySendChannel[Finished],
+        *,
+        source: trio.MemoryReceiveChannel[ResolvedPrompt] | None = None,
     ) -> None:
+        """``source``: prompts produced while the run goes on (a judge's, a rephrasing's) instead of
+        the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished."""
         self.key = plan.key
+        self._source = source
+        self._fed = 0
         self._plan = plan
         self._prompt_file = prompt_file
         self._config = config
@@ -124,7 +130,7 @@ class QueueRunner:
         """Totals so far (``retrying``: failed attempts waiting to be sent again)."""
         return QueueStatistics(
             key=self.key,
-            total=self._plan.count,
+            total=self._plan.count or self._fed,
             done=self._done,
             ok=self._ok,
             failed=self._done - self._ok,
@@ -143,13 +149,21 @@ class QueueRunner:
             nursery.cancel_scope.cancel()
 
     async def _feed(self) -> None:
-        with self._prompt_file.open("rb") as file:
-            for offset in self._plan.offsets:
-                prompt = resolve_prompt(read_dict_at(file, offset), self._config)
-                self._unfinished += 1
-                await self._send_job.send(Job(prompt))
+        if self._source is None:
+            with self._prompt_file.open("rb") as file:
+                for offset in self._plan.offsets:
+                    await self._enqueue(resolve_prompt(read_dict_at(file, offset), self._config))
+        else:
+            async with self._source:
+                async for prompt in self._source:
+                    await self._enqueue(prompt)
         self._feeding_done = True
         self._close_if_done()
+
+    async def _enqueue(self, prompt: ResolvedPrompt) -> None:
+        self._unfinished += 1
+        self._fed += 1
+        await self._send_job.send(Job(prompt))
 
     async def _dispatch(self, attempts: trio.Nursery) -> None:
         async with self._receive_job:

@@ -161,9 +161,27 @@ def test_a_bad_max_queries_json_exits_2_before_anything_runs(
     assert (workspace / "data" / "input" / "exp.jsonl").is_file()
 
 
-def test_scorers_need_a_version_with_scorers(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_pipeline_main(["--scorers", "exact,includes", "--once"]) == 2
-    assert "--scorers: this version of prompto-run has no `scorers` setting" in capsys.readouterr().err
+def test_scorers_flag_scores_every_record_as_prompto_does(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "prompt": "Paris", "expected_response": "simulated-fast: Paris"},
+        {"id": "b", "prompt": "Rome", "expected_response": "Lyon"},
+    ]
+    write_jsonl(tmp_path / "scored.jsonl", rows)
+
+    result = run_prompto(
+        "run_experiment",
+        "-f",
+        "scored.jsonl",
+        "--scorers",
+        "match,includes",
+        "model=simulated_fast",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [run_dir] = [p.parent for p in tmp_path.glob("outputs/scored/*/summary.json")]
+    scores = {r["id"]: r["scores"] for r in read_jsonl(run_dir / "completed.jsonl")}
+    assert scores == {"a": {"match": True, "includes": True}, "b": {"match": False, "includes": False}}
 
 
 def test_unknown_prompto_flags_are_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:

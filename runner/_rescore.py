@@ -1,0 +1,151 @@
+"""Scoring and judging a finished run again, without sending anything to the run's own models.
+
+``prompto-score RUN_DIR scorers=[...]`` re-scores every record of ``completed.jsonl``;
+``prompto-judge RUN_DIR judges=[...]`` sends each answered record to the judges (and only to them).
+Either writes a new file next to the old one (``completed-scored-<time>.jsonl``,
+``completed-judged-<time>.jsonl``; judge requests in ``judge-<time>.jsonl``) with its summary
+(``summary-scored-<time>.json``...); the run's own files are never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from runner._config import RunConfig
+from runner._engine import effective_environ
+from runner._judging import JudgeStage, judge_score_keys
+from runner._outputs import RunFolder
+from runner._plan import Plan, ValidationFailed
+from runner._provider_set import ProviderSet
+from runner._queue import Finished
+from runner._score_summary import ScoreSummary
+from runner._scoring import build_scorers, score_record
+from runner._stage_checks import check_judge_templates, check_scorers, check_stage_models
+from runner._stage_queue import StageFile
+from runner._writer import write_records
+
+logger = logging.getLogger("prompto_run")
+
+RECORD_BUFFER = 256
+RESCORE_QUEUE = "rescore"
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    """The file written and its summary."""
+
+    records_file: Path
+    summary_file: Path
+    summary: dict[str, Any]
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every record of a ``completed.jsonl``; a torn last line (a killed run) is skipped with a warning."""
+    with path.open("rb") as file:
+        for line_no, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                logger.warning("%s line %d is not a complete record; skipped", path, line_no)
+
+
+async def rescore_run(config: RunConfig, *, stamp: str | None = None) -> RescoreResult:
+    """Score every answered record of the run in ``config.output_dir`` with ``config.scorers``."""
+    folder = RunFolder(config.output_dir)
+    plan = Plan(prompt_file=folder.completed)
+    if not folder.completed.is_file():
+        plan.add_problem(None, f"'{folder.completed}' does not exist")
+    if not config.scorers:
+        plan.add_problem(None, "no scorers: name them with scorers=[match,includes]")
+    check_scorers(config, plan)
+    if plan.problem_count:
+        raise ValidationFailed(plan)
+    scorers = build_scorers(config.scorers)
+    name = _stamped(folder, "completed-scored", stamp)
+    scores = ScoreSummary()
+    with name.records.open("wb") as out:
+        for record in read_records(folder.completed):
+            await score_record(record, scorers)
+            out.write((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
+            scores.add_record(record)
+    return _finish(name, scores, config)
+
+
+async def rejudge_run(
+    config: RunConfig, *, environ: Mapping[str, str] | None = None, stamp: str | None = None
+) -> RescoreResult:
+    """Send every answered record of the run to ``config.judges``; nothing goes to the run's models."""
+    folder = RunFolder(config.output_dir)
+    plan = Plan(prompt_file=folder.completed)
+    run_environ = effective_environ(config, environ)
+    if not folder.completed.is_file():
+        plan.add_problem(None, f"'{folder.completed}' does not exist")
+    elif config.judges:
+        check_judge_templates(config, plan, read_records(folder.completed))
+    if not config.judges:
+        plan.add_problem(None, "no judges: name them with judges=[correctness]")
+    check_stage_models(config.model_copy(update={"rephrase": None}), plan, run_environ)
+    if plan.problem_count:
+        raise ValidationFailed(plan)
+    name = _stamped(folder, "completed-judged", stamp)
+    scores = ScoreSummary(judge_score_keys(config))
+    async with ProviderSet(config, run_environ) as providers:
+        judge = JudgeStage(
+            config.judges,
+            config,
+            providers,
+            folder.completed,
+            StageFile(folder.path / f"judge-{name.stamp}.jsonl", providers.secrets),
+        )
+        send_records, receive_records = trio.open_memory_channel[Finished](RECORD_BUFFER)
+        writer = partial(write_records, name.records, receive_records, secrets=providers.secrets)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(writer, on_record=[scores.add]))
+            nursery.start_soon(judge.collect, send_records.clone())
+            for queue in judge.queues:
+                nursery.start_soon(queue.run)
+            async with send_records:
+                for record in read_records(folder.completed):
+                    await judge.submit(Finished(RESCORE_QUEUE, record), send_records)
+            judge.close()
+    return _finish(name, scores, config)
+
+
+@dataclass(frozen=True)
+class _Stamped:
+    records: Path
+    summary: Path
+    stamp: str
+
+
+def _stamped(folder: RunFolder, prefix: str, stamp: str | None) -> _Stamped:
+    stamp = stamp or datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return _Stamped(
+        folder.path / f"{prefix}-{stamp}.jsonl",
+        folder.path / f"summary-{prefix.removeprefix('completed-')}-{stamp}.json",
+        stamp,
+    )
+
+
+def _finish(name: _Stamped, scores: ScoreSummary, config: RunConfig) -> RescoreResult:
+    summary = {
+        "experiment": config.experiment.run_name,
+        "source": "completed.jsonl",
+        "records_file": name.records.name,
+        "scorers": [scorer.name for scorer in config.scorers],
+        "judges": [judge.name for judge in config.judges],
+        "scores": scores.as_dict(),
+    }
+    name.summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return RescoreResult(name.records, name.summary, summary)
