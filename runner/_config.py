@@ -106,6 +106,9 @@ class RunConfig(_Strict):
         default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    resume: Path | None = Field(
+        default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
+    )
 
     @property
     def input_folder(self) -> Path:

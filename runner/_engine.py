@@ -34,6 +34,9 @@ from runner._plan import Plan, ValidationFailed, build_plan
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
+from runner._redact_log import secrets_scrubbed
+from runner._resume import Resumed, resume_folder
+from runner._routing import queue_key
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
 
@@ -66,8 +69,13 @@ def effective_environ(config: RunConfig, base: Mapping[str, str] | None = None) 
     return environ
 
 
-def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) -> tuple[Plan, str]:
-    """Copy the prompt file into the run folder and validate it; raise :class:`ValidationFailed`."""
+def prepare(
+    config: RunConfig, folder: RunFolder, environ: Mapping[str, str], resumed: Resumed | None = None
+) -> tuple[Plan, str]:
+    """Copy the prompt file into the run folder and validate it; raise :class:`ValidationFailed`.
+
+    When resuming, prompts already answered are left out of the plan.
+    """
     source = config.resolve_prompt_file()
     if not source.is_file():
         raise PromptFileError(
@@ -76,7 +84,8 @@ def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) ->
         )
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
-        plan = build_plan(config, input_copy, normalized, environ=environ)
+        include = resumed.is_unanswered if resumed is not None else None
+        plan = build_plan(config, input_copy, normalized, include=include, environ=environ)
     if plan.problem_count:
         raise ValidationFailed(plan)
     return plan, sha256
@@ -92,7 +101,11 @@ async def run_experiment(
     folder.path.mkdir(parents=True, exist_ok=True)
     with _run_log(folder, enabled=log_to_file):
         run_environ = effective_environ(config, environ)
-        plan, sha256 = prepare(config, folder, run_environ)
+        summary = SummaryBuilder({})
+        resumed = _resume(config, folder, summary) if config.resume is not None else None
+        plan, sha256 = prepare(config, folder, run_environ, resumed)
+        for key, queue in plan.queues.items():
+            summary.plan(key, queue.count)
         logger.info(
             "experiment %s: %d prompts in %d queue(s): %s",
             config.experiment.run_name,
@@ -100,12 +113,13 @@ async def run_experiment(
             len(plan.queues),
             ", ".join(f"{q.key} ({q.count} at {q.limit.max_queries:g}/min)" for q in plan.queues.values()),
         )
-        summary, interrupted, wall_time = await _run_queues(config, plan, folder, run_environ)
+        interrupted, wall_time = await _run_queues(config, plan, folder, run_environ, summary)
         result = summary.build(
             wall_time_s=wall_time,
             interrupted=interrupted,
             experiment=config.experiment.run_name,
             input_sha256=sha256,
+            **({"resumed": resumed.as_summary()} if resumed is not None else {}),
         )
         folder.write_summary(result)
         logger.info(
@@ -123,10 +137,22 @@ async def run_experiment(
     return RunResult(folder.path, result)
 
 
+def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder) -> Resumed:
+    """Keep the folder's answered records (counted in the summary); the rest will be sent again."""
+
+    def count_kept(record: dict[str, Any]) -> None:
+        group = record.get("group")
+        api, model_name = str(record.get("api")), str(record.get("model_name"))
+        key = queue_key(config, api, model_name, None if group is None else str(group))
+        summary.plan(key, 1)
+        summary.add(Finished(key, record))
+
+    return resume_folder(folder, on_kept=count_kept)
+
+
 async def _run_queues(
-    config: RunConfig, plan: Plan, folder: RunFolder, environ: Mapping[str, str]
-) -> tuple[SummaryBuilder, bool, float]:
-    summary = SummaryBuilder({key: queue.count for key, queue in plan.queues.items()})
+    config: RunConfig, plan: Plan, folder: RunFolder, environ: Mapping[str, str], summary: SummaryBuilder
+) -> tuple[bool, float]:
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
         for queue in plan.queues.values()
@@ -135,7 +161,10 @@ async def _run_queues(
     interrupted = _Interrupted()
     started = time.monotonic()
     folder.completed.touch()
-    async with ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers:
+    async with (
+        ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
+        secrets_scrubbed(logger, providers.secrets),
+    ):
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
@@ -155,7 +184,7 @@ async def _run_queues(
                     watch_nursery.cancel_scope.cancel()
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
-    return summary, interrupted.value, time.monotonic() - started
+    return interrupted.value, time.monotonic() - started
 
 
 class _Interrupted:

@@ -59,6 +59,11 @@ def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
     folder.path.mkdir(parents=True, exist_ok=True)
     target = folder.path / f"input-{source.name}"
     digest = hashlib.sha256()
+    if target.exists() and target.samefile(source):  # a resumed run reads its own copy
+        with source.open("rb") as reader:
+            while chunk := reader.read(COPY_CHUNK):
+                digest.update(chunk)
+        return target, digest.hexdigest()
     with source.open("rb") as reader, target.open("wb") as writer:
         while chunk := reader.read(COPY_CHUNK):
             digest.update(chunk)

@@ -40,6 +40,7 @@ from runner._provider_set import ProviderSet
 from runner._records import completed_record, not_sent_record, utc_timestamp
 from runner._resolve import ResolvedPrompt, resolve_prompt
 from runner._retry import Action, decide
+from runner._token_bucket import TokenBucket, estimate_tokens, usage_tokens
 
 logger = logging.getLogger("prompto_run")
 
@@ -52,9 +53,12 @@ class UnexpectedProviderError(ProviderError):
     error_type = "unexpected"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
-    """A prompt on its way through the queue, with what earlier attempts achieved."""
+    """A prompt on its way through the queue, with what earlier attempts achieved.
+
+    Compared by identity: it is the borrower the queue's ``max_in_flight`` limiter lends to.
+    """
 
     prompt: ResolvedPrompt
     attempts: int = 0
@@ -62,6 +66,8 @@ class Job:
     """Replies to the turns of a multi-turn prompt answered so far (kept across retries)."""
     input_tokens: int | None = None
     output_tokens: int | None = None
+    reserved_tokens: int = 0
+    """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
 
     def add_usage(self, usage: Usage) -> None:
         """Add one reply's token counts to the prompt's totals."""
@@ -114,6 +120,8 @@ class QueueRunner:
         self.limiter = RateLimiter(rate)
         max_in_flight = plan.limit.max_in_flight
         self._in_flight_limit = trio.CapacityLimiter(max_in_flight) if max_in_flight else None
+        tpm = plan.limit.max_tokens_per_minute
+        self.tokens = TokenBucket(tpm) if tpm else None
         self._send_job, self._receive_job = trio.open_memory_channel[Job](JOB_BUFFER)
         self._unfinished = 0
         self._feeding_done = False
@@ -157,6 +165,11 @@ class QueueRunner:
                 if job.attempts:
                     self._retrying -= 1
                 if self._stopped_reason is None:
+                    if self.tokens is not None:
+                        prompt = job.prompt
+                        request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+                        job.reserved_tokens = estimate_tokens(request)
+                        await self.tokens.take(job.reserved_tokens)
                     if self._in_flight_limit is not None:
                         await self._in_flight_limit.acquire_on_behalf_of(job)
                     await self.limiter.acquire()
@@ -203,9 +216,11 @@ class QueueRunner:
             )
             await self._finish(record, ok=True)
             return
-        await self._handle_failure(job, error, sent_at, latency)
+        await self._handle_failure(job, error, sent_at, started, latency)
 
-    async def _handle_failure(self, job: Job, error: ProviderError, sent_at: str, latency: float) -> None:
+    async def _handle_failure(
+        self, job: Job, error: ProviderError, sent_at: str, started: float, latency: float
+    ) -> None:
         decision = decide(error, job.attempts, self._config.max_attempts)
         logger.info(
             "queue %s: prompt %s attempt %d failed (%s: %s) -> %s",
@@ -213,7 +228,7 @@ class QueueRunner:
         )
         if decision.action is Action.RETRY:
             if isinstance(error, RateLimited):
-                self.limiter.note_rate_limited()
+                self.limiter.note_rate_limited(sent_at=started)
             if decision.pause_s:
                 self.limiter.pause_until(trio.current_time() + decision.pause_s)
             self._retrying += 1
@@ -240,7 +255,7 @@ class QueueRunner:
         conversation = prompt.conversation
         if not conversation.multi_turn:
             completion = await self._send(
-                provider, conversation.first_request(prompt.model_name, prompt.parameters)
+                provider, conversation.first_request(prompt.model_name, prompt.parameters), job
             )
             job.add_usage(completion.usage)
             return completion.text, completion.finish_reason
@@ -254,19 +269,28 @@ class QueueRunner:
                 history += [Message("user", turn), Message("assistant", reply)]
             history.append(Message("user", user_turns[index]))
             request = ChatRequest(prompt.model_name, tuple(history), prompt.parameters)
-            completion = await self._send(provider, request)
+            if index > first_in_attempt and self.tokens is not None:
+                job.reserved_tokens = estimate_tokens(request)
+                await self.tokens.take(job.reserved_tokens)
+            completion = await self._send(provider, request, job)
             job.replies.append(completion.text)
             job.add_usage(completion.usage)
             finish_reason = completion.finish_reason
         return list(job.replies), finish_reason
 
-    async def _send(self, provider: Provider, request: ChatRequest) -> Completion:
+    async def _send(self, provider: Provider, request: ChatRequest, job: Job) -> Completion:
+        """One request under the deadline; its reply corrects the token estimate and the server's limits."""
         timeout = self._config.request_timeout_s
         try:
             with trio.fail_after(timeout):
-                return await provider.complete(request)
+                completion = await provider.complete(request)
         except trio.TooSlowError:
             raise RequestTimeout(f"no reply within {timeout:g} s (request_timeout_s)") from None
+        if self.tokens is not None:
+            self.tokens.settle(job.reserved_tokens, usage_tokens(completion.usage))
+        if completion.rate_limit is not None:
+            self.limiter.note_server_limits(completion.rate_limit, in_flight=self._in_flight - 1)
+        return completion
 
     def _release_in_flight(self, job: Job) -> None:
         if self._in_flight_limit is not None:

@@ -77,6 +77,11 @@ class SummaryBuilder:
         model = f"{record.get('api')}/{record.get('model_name')}"
         self._models.setdefault(model, _Tally()).add(record)
 
+    def plan(self, queue: str, count: int) -> None:
+        """Add ``count`` prompts to those planned for ``queue``."""
+        self._queue_sizes[queue] = self._queue_sizes.get(queue, 0) + count
+        self._queues.setdefault(queue, _Tally())
+
     @property
     def finished(self) -> int:
         """Records counted so far."""
