@@ -95,7 +95,7 @@ class RateLimiter:
 
         A refusal of a request sent before the last slowdown is ignored (it reflects the old rate).
         """
-        if sent_at is not None and sent_at < self._slowed_at:
+        if sent_at is not None and sent_at <= self._slowed_at:
             return
         self._slowdown = min(MAX_SLOWDOWN, self._slowdown * 2.0)
         self._slowed_at = trio.current_time()
