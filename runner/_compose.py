@@ -45,14 +45,28 @@ def user_conf_overrides(cwd: Path | None = None) -> list[str]:
     return [f"hydra.searchpath=[file://{user_conf.resolve()}]"]
 
 
+def resume_run_dir(resume: str | None, new_run_dir: str) -> str:
+    """Hydra's run directory: the folder being resumed, else a new one."""
+    return str(resume) if resume else new_run_dir
+
+
+def hydra_output_subdir(resume: str | None) -> str | None:
+    """Where Hydra saves the composed config: nowhere when resuming (the folder's own config stands)."""
+    return None if resume else ".hydra"
+
+
 def register_resolvers() -> None:
-    """Register the ``${run_name:...}`` resolver the Hydra run directory uses (idempotent)."""
+    """Register the resolvers the Hydra run directory uses (idempotent)."""
     OmegaConf.register_new_resolver("run_name", run_name, replace=True)
+    OmegaConf.register_new_resolver("resume_run_dir", resume_run_dir, replace=True)
+    OmegaConf.register_new_resolver("hydra_output_subdir", hydra_output_subdir, replace=True)
 
 
 def to_run_config(cfg: DictConfig) -> RunConfig:
     """Validate a composed config, or raise :class:`ConfigError`."""
-    if cfg.get("rerun"):
+    if cfg.get("resume"):
+        cfg = _resume_config(cfg)
+    elif cfg.get("rerun"):
         cfg = _rerun_config(cfg)
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -75,20 +89,37 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
         raise ConfigError(describe_validation_error(exc, RunConfig)) from None
 
 
-def _rerun_config(cfg: DictConfig) -> DictConfig:
-    run_dir = Path(str(cfg.rerun))
+def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
+    """A run folder's saved config, reading its own copy of the prompt file."""
     saved = run_dir / ".hydra" / "config.yaml"
     copies = sorted(run_dir.glob("input-*"))
     if not saved.is_file() or not copies:
         raise ConfigError(
-            f"`rerun={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
+            f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
             "that every prompto-run leaves behind."
         )
     loaded = OmegaConf.load(saved)
     assert isinstance(loaded, DictConfig)
+    if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
+        loaded.experiment.name = Path(str(loaded.experiment.file)).stem
     loaded.experiment.file = str(copies[0].resolve())
-    loaded.output_dir = cfg.output_dir
     loaded.rerun = None
+    return loaded
+
+
+def _rerun_config(cfg: DictConfig) -> DictConfig:
+    loaded = _saved_run_config(Path(str(cfg.rerun)), "rerun")
+    loaded.output_dir = cfg.output_dir
+    loaded.resume = None
+    return loaded
+
+
+def _resume_config(cfg: DictConfig) -> DictConfig:
+    """Finish a run in its own folder, with the config and prompt file it started with."""
+    run_dir = Path(str(cfg.resume)).resolve()
+    loaded = _saved_run_config(run_dir, "resume")
+    loaded.output_dir = str(run_dir)
+    loaded.resume = str(run_dir)
     return loaded
 
 

@@ -57,7 +57,8 @@ class RunFolder:
 def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
     """Copy the prompt file into the run folder (streamed), returning the copy and its sha256."""
     folder.path.mkdir(parents=True, exist_ok=True)
-    target = folder.path / f"input-{source.name}"
+    is_run_copy = source.name.startswith("input-") and (source.parent / "input.sha256").is_file()
+    target = folder.path / (source.name if is_run_copy else f"input-{source.name}")
     digest = hashlib.sha256()
     if target.exists() and target.samefile(source):  # a resumed run reads its own copy
         with source.open("rb") as reader:

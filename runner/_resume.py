@@ -114,6 +114,9 @@ def resume_folder(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] =
         side.flush()
         os.fsync(side.fileno())
     partial.replace(completed)
+    side_file = folder.path / FAILED_BEFORE_RESUME
+    if side_file.stat().st_size == 0:
+        side_file.unlink()
     logger.info(
         "resume: %d prompts already answered are kept; %d failed or unsent records moved to %s",
         *(resumed.kept, resumed.moved, FAILED_BEFORE_RESUME),

@@ -47,8 +47,16 @@ class Logged:
 class FakeChatServer:
     """Start with :func:`serving`; script with :meth:`script`; read :attr:`requests`."""
 
-    def __init__(self, *, failure_rate: float = 0.0, seed: int = 0, valid_keys: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        failure_rate: float = 0.0,
+        seed: int = 0,
+        valid_keys: tuple[str, ...] = (),
+        delay_s: float = 0.0,
+    ) -> None:
         self.failure_rate = failure_rate
+        self.delay_s = delay_s
         self.valid_keys = set(valid_keys)
         self.requests: list[Logged] = []
         self.rate_limit_headers: dict[str, str] = {}
@@ -83,7 +91,7 @@ class FakeChatServer:
             ],
             "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 2},
         }
-        return Reply(200, body, dict(self.rate_limit_headers))
+        return Reply(200, body, dict(self.rate_limit_headers), hang_s=self.delay_s)
 
 
 class _Handler(BaseHTTPRequestHandler):
