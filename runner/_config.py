@@ -72,6 +72,16 @@ class ModelConfig(_Strict):
     rate_limit: QueueLimit | None = None
 
 
+class CacheConfig(_Strict):
+    """The opt-in response cache (see :mod:`runner._cache`)."""
+
+    enabled: bool = False
+    dir: Path = Field(default=Path(".cache/prompto-run"), description="Holds responses.sqlite.")
+    sampled: bool = Field(
+        default=False, description="Also reuse replies sampled at temperature > 0 or with no temperature set."
+    )
+
+
 class ExperimentConfig(_Strict):
     """One experiment: its prompt file and defaults for prompt dicts that lack them."""
 
@@ -106,6 +116,7 @@ class RunConfig(_Strict):
         default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     resume: Path | None = Field(
         default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
     )

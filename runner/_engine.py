@@ -28,6 +28,7 @@ from typing import Any
 import trio
 from dotenv import dotenv_values
 
+from runner._cache import open_cache
 from runner._config import RunConfig
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
@@ -164,11 +165,12 @@ async def _run_queues(
     async with (
         ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
         secrets_scrubbed(logger, providers.secrets),
+        open_cache(config.cache) as cache,
     ):
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
-            QueueRunner(queue, plan.prompt_file, config, providers, channel)
+            QueueRunner(queue, plan.prompt_file, config, providers, channel, cache=cache)
             for queue, channel in zip(plan.queues.values(), queue_channels, strict=True)
         ]
         writer = partial(write_records, folder.completed, receive_results, secrets=providers.secrets)

@@ -32,6 +32,7 @@ from providers import (
     RequestTimeout,
     Usage,
 )
+from runner._cache import CachedReply, ResponseCache, cache_key
 from runner._config import RunConfig
 from runner._limiter import RateLimiter
 from runner._plan import QueuePlan
@@ -67,6 +68,8 @@ class Job:
     input_tokens: int | None = None
     output_tokens: int | None = None
     reserved_tokens: int = 0
+    cache_key: str | None = None
+    """Set when the reply may be stored in the response cache."""
     """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
 
     def add_usage(self, usage: Usage) -> None:
@@ -109,6 +112,8 @@ class QueueRunner:
         config: RunConfig,
         providers: ProviderSet,
         results: trio.MemorySendChannel[Finished],
+        *,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.key = plan.key
         self._plan = plan
@@ -116,6 +121,7 @@ class QueueRunner:
         self._config = config
         self._providers = providers
         self._results = results
+        self._cache = cache
         rate = plan.limit.max_queries or config.max_queries
         self.limiter = RateLimiter(rate)
         max_in_flight = plan.limit.max_in_flight
@@ -164,6 +170,8 @@ class QueueRunner:
             async for job in self._receive_job:
                 if job.attempts:
                     self._retrying -= 1
+                if not job.attempts and self._cache is not None and await self._answer_from_cache(job):
+                    continue
                 if self._stopped_reason is None:
                     if self.tokens is not None:
                         prompt = job.prompt
@@ -204,6 +212,8 @@ class QueueRunner:
         if error is None:
             self.limiter.note_success()
             usage = Usage(job.input_tokens, job.output_tokens)
+            if self._cache is not None and job.cache_key is not None:
+                await self._cache.put(job.cache_key, CachedReply(response, finish_reason, usage))
             record = completed_record(
                 job.prompt,
                 response=response,
@@ -291,6 +301,29 @@ class QueueRunner:
         if completion.rate_limit is not None:
             self.limiter.note_server_limits(completion.rate_limit, in_flight=self._in_flight - 1)
         return completion
+
+    async def _answer_from_cache(self, job: Job) -> bool:
+        """Finish the job from the response cache if it holds the reply (nothing is sent)."""
+        assert self._cache is not None
+        prompt = job.prompt
+        if not self._cache.applies_to(prompt):
+            return False
+        job.cache_key = cache_key(prompt, self._config.endpoint_for(prompt.api, prompt.model_name))
+        cached = await self._cache.get(job.cache_key)
+        if cached is None:
+            return False
+        record = completed_record(
+            prompt,
+            response=cached.response,
+            error=None,
+            attempts=0,
+            timestamp_sent=None,
+            latency_s=None,
+            usage=cached.usage,
+            finish_reason=cached.finish_reason,
+        )
+        await self._finish({**record, "cached": True}, ok=True)
+        return True
 
     def _release_in_flight(self, job: Job) -> None:
         if self._in_flight_limit is not None:

@@ -40,7 +40,7 @@ class FakeChatProvider(Provider):
             context.settings.base_url or "",
             headers={"authorization": f"Bearer {self._key}"},
             # One local server: a couple of clients are plenty (each costs a TLS context to create).
-            expected_concurrency=min(context.expected_concurrency, 64),
+            expected_concurrency=min(context.expected_concurrency, 32),
         )
 
     @classmethod
