@@ -36,7 +36,7 @@ from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
 from runner._redact_log import secrets_scrubbed
-from runner._resume import Resumed, resume_folder
+from runner._resume import Resumed, rewrite_completed, scan_completed
 from runner._routing import queue_key
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
@@ -105,6 +105,8 @@ async def run_experiment(
         summary = SummaryBuilder({})
         resumed = _resume(config, folder, summary) if config.resume is not None else None
         plan, sha256 = prepare(config, folder, run_environ, resumed)
+        if resumed is not None:
+            rewrite_completed(folder)  # only now that the plan is valid: a failed resume changes nothing
         for key, queue in plan.queues.items():
             summary.plan(key, queue.count)
         logger.info(
@@ -148,7 +150,12 @@ def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder) -> Re
         summary.plan(key, 1)
         summary.add(Finished(key, record))
 
-    return resume_folder(folder, on_kept=count_kept)
+    resumed = scan_completed(folder, on_kept=count_kept)
+    logger.info(
+        "resume: %d prompts already answered are kept; %d failed or unsent records will be retried",
+        *(resumed.kept, resumed.moved),
+    )
+    return resumed
 
 
 async def _run_queues(

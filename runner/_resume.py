@@ -1,17 +1,18 @@
 """Resuming a run in its own folder: keep every answer already paid for, retry everything else.
 
-Before a resumed run sends anything, ``completed.jsonl`` is put in order:
+A resume reads ``completed.jsonl`` twice:
 
-1. A torn last line (a ``kill -9`` in the middle of a write) is cut off: the file is truncated to its
-   last complete line. A last line that is whole JSON but lacks its newline is kept.
-2. The file is rewritten keeping only answered records (``error`` is null), one per id. Failed and
-   not-sent records, and any line that is not a JSON object, move to ``failed-before-resume.jsonl``
-   for audit. The rewrite goes to a temporary file that replaces the original atomically, so a crash
+1. :func:`scan_completed` (read only): the ids of answered records (``error`` is null), one hash each
+   (8 bytes a prompt), tell the validation pass which prompts to leave out. If validation then fails,
+   the folder is left exactly as it was.
+2. :func:`rewrite_completed`, once the plan is valid: the file is rewritten keeping only the first
+   answer per id. Failed and not-sent records, and any line that is not a JSON object, move to
+   ``failed-before-resume.jsonl`` for audit; a torn last line (a ``kill -9`` in the middle of a write)
+   is dropped. The rewrite goes to a temporary file that replaces the original atomically, so a crash
    during resume leaves either the old file or the new one, never a mix.
-3. The ids of the kept records (one hash each, 8 bytes a prompt) tell the validation pass which
-   prompts to leave out; only the rest is queued and appended to the same file.
 
-So after any number of interruptions and resumes, the file holds each prompt exactly once.
+The queues then append to the same file, so after any number of interruptions and resumes it holds
+each prompt exactly once.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,6 @@ from runner._outputs import RunFolder
 logger = logging.getLogger("prompto_run")
 
 FAILED_BEFORE_RESUME = "failed-before-resume.jsonl"
-TAIL_CHUNK = 1 << 16
 
 
 @dataclass
@@ -53,75 +54,70 @@ class Resumed:
         return {"kept": self.kept, "moved_to_side_file": self.moved, "torn_bytes_dropped": self.torn_bytes}
 
 
-def drop_torn_tail(path: Path) -> int:
-    """Cut a torn last line off ``path``; returns how many bytes were dropped (0 if none)."""
-    with path.open("r+b") as file:
-        size = file.seek(0, os.SEEK_END)
-        end = size
-        while end > 0:
-            start = max(0, end - TAIL_CHUNK)
-            file.seek(start)
-            chunk = file.read(end - start)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                last_complete = start + newline + 1
-                break
-            end = start
-        else:
-            last_complete = 0
-        if last_complete == size:
-            return 0
-        file.seek(last_complete)
-        tail = file.read()
-        if _is_record(tail):
-            file.seek(0, os.SEEK_END)
-            file.write(b"\n")
-            return 0
-        file.truncate(last_complete)
-        return len(tail)
-
-
-def resume_folder(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] = lambda _: None) -> Resumed:
-    """Put ``completed.jsonl`` in order for a resume (module docs); ``on_kept`` sees each kept record."""
+def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] = lambda _: None) -> Resumed:
+    """What ``completed.jsonl`` already holds (nothing is changed); ``on_kept`` sees each answer kept."""
     resumed = Resumed()
-    completed = folder.completed
+    for raw, kind, record in _classified(folder.completed):
+        if kind is _Kind.ANSWER:
+            assert record is not None
+            resumed.answered.add(hash(str(record["id"])))
+            resumed.kept += 1
+            on_kept(record)
+        elif kind is _Kind.TORN:
+            resumed.torn_bytes = len(raw)
+        elif kind is _Kind.MOVED:
+            resumed.moved += 1
+    return resumed
+
+
+def rewrite_completed(folder: RunFolder) -> None:
+    """Keep only the first answer per id in ``completed.jsonl``; move the rest to the side file."""
+    completed, side_file = folder.completed, folder.path / FAILED_BEFORE_RESUME
     if not completed.exists():
-        return resumed
-    resumed.torn_bytes = drop_torn_tail(completed)
-    if resumed.torn_bytes:
-        logger.warning("resume: dropped a torn last line (%d bytes) from %s", resumed.torn_bytes, completed)
+        return
     partial = completed.with_name(completed.name + ".resume-partial")
-    with (
-        completed.open("rb") as source,
-        partial.open("wb") as kept,
-        (folder.path / FAILED_BEFORE_RESUME).open("ab") as side,
-    ):
-        for raw in source:
-            record = _parse(raw)
-            key = hash(str(record["id"])) if record is not None and "id" in record else None
-            if record is not None and key is not None and record.get("error") is None:
-                if key not in resumed.answered:
-                    resumed.answered.add(key)
-                    resumed.kept += 1
-                    kept.write(raw)
-                    on_kept(record)
-                continue  # a second answer to the same id: the first one stands
-            if raw.strip():
-                side.write(raw)
-                resumed.moved += 1
-        kept.flush()
-        os.fsync(kept.fileno())
-        side.flush()
-        os.fsync(side.fileno())
+    with partial.open("wb") as kept, side_file.open("ab") as side:
+        for raw, kind, _ in _classified(completed):
+            line = raw if raw.endswith(b"\n") else raw + b"\n"
+            if kind is _Kind.ANSWER:
+                kept.write(line)
+            elif kind is _Kind.MOVED:
+                side.write(line)
+            elif kind is _Kind.TORN:
+                logger.warning("resume: dropped a torn last line (%d bytes) from %s", len(raw), completed)
+        for file in (kept, side):
+            file.flush()
+            os.fsync(file.fileno())
     partial.replace(completed)
-    side_file = folder.path / FAILED_BEFORE_RESUME
     if side_file.stat().st_size == 0:
         side_file.unlink()
-    logger.info(
-        "resume: %d prompts already answered are kept; %d failed or unsent records moved to %s",
-        *(resumed.kept, resumed.moved, FAILED_BEFORE_RESUME),
-    )
-    return resumed
+
+
+class _Kind(Enum):
+    ANSWER = "answer"
+    """The first answered record of its id: kept."""
+    MOVED = "moved"
+    """A failure, a not-sent record, a second answer to an id, or a line that is not a record."""
+    TORN = "torn"
+    """An unreadable last line without its newline: a write cut short."""
+    BLANK = "blank"
+
+
+def _classified(path: Path) -> Iterator[tuple[bytes, _Kind, dict[str, Any] | None]]:
+    if not path.exists():
+        return
+    answered: set[int] = set()
+    with path.open("rb") as file:
+        for raw in file:
+            record = _parse(raw)
+            if record is None:
+                kind = _Kind.BLANK if not raw.strip() else _Kind.MOVED if raw.endswith(b"\n") else _Kind.TORN
+            elif "id" in record and record.get("error") is None and hash(str(record["id"])) not in answered:
+                answered.add(hash(str(record["id"])))
+                kind = _Kind.ANSWER
+            else:
+                kind = _Kind.MOVED
+            yield raw, kind, record
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
@@ -130,7 +126,3 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _is_record(raw: bytes) -> bool:
-    return _parse(raw) is not None

@@ -15,7 +15,7 @@ import pytest
 from runner import ConfigError, load_config, run_experiment
 from runner._api import _save_config
 from runner._outputs import RunFolder
-from runner._resume import FAILED_BEFORE_RESUME, drop_torn_tail, resume_folder
+from runner._resume import FAILED_BEFORE_RESUME, rewrite_completed, scan_completed
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply, serving
 
@@ -69,18 +69,24 @@ async def test_resuming_a_finished_run_sends_nothing(tmp_path: Path, server: Fak
     assert not (resumed.run_dir / FAILED_BEFORE_RESUME).exists()
 
 
-def test_torn_tail_is_cut_to_the_last_complete_line(tmp_path: Path) -> None:
-    path = tmp_path / "completed.jsonl"
-    path.write_bytes(b'{"id": 1, "error": null}\n{"id": 2, "err')
-    assert drop_torn_tail(path) == 14
-    assert path.read_bytes() == b'{"id": 1, "error": null}\n'
-    path.write_bytes(b'{"id": 1, "resp')  # torn first line
-    assert drop_torn_tail(path) == 15
-    assert path.read_bytes() == b""
-    path.write_bytes(b'{"id": 1, "error": null}')  # whole record, only its newline lost
-    assert drop_torn_tail(path) == 0
-    assert path.read_bytes() == b'{"id": 1, "error": null}\n'
-    assert drop_torn_tail(path) == 0
+@pytest.mark.parametrize(
+    ("content", "kept", "torn"),
+    [
+        (b'{"id": 1, "error": null}\n{"id": 2, "err', b'{"id": 1, "error": null}\n', 14),
+        (b'{"id": 1, "resp', b"", 15),  # torn first line
+        (b'{"id": 1, "error": null}', b'{"id": 1, "error": null}\n', 0),  # whole, only its newline lost
+        (b"", b"", 0),
+    ],
+)
+def test_torn_last_line_is_dropped(tmp_path: Path, content: bytes, kept: bytes, torn: int) -> None:
+    folder = RunFolder(tmp_path)
+    folder.completed.write_bytes(content)
+
+    assert scan_completed(folder).torn_bytes == torn
+    rewrite_completed(folder)
+
+    assert folder.completed.read_bytes() == kept
+    assert not (tmp_path / FAILED_BEFORE_RESUME).exists()
 
 
 def test_resume_keeps_one_answer_per_id_and_moves_the_rest(tmp_path: Path) -> None:
@@ -94,15 +100,17 @@ def test_resume_keeps_one_answer_per_id_and_moves_the_rest(tmp_path: Path) -> No
     text = "".join(json.dumps(line) + "\n" for line in lines) + "not json at all\n"
     folder.completed.write_text(text)
 
-    resumed = resume_folder(folder)
+    resumed = scan_completed(folder)
+    assert folder.completed.read_text() == text  # scanning changes nothing
+    rewrite_completed(folder)
 
     kept = [json.loads(line) for line in folder.completed.read_text().splitlines()]
     assert [(r["id"], r["response"]) for r in kept] == [("a", "1"), ("c", "3")]
-    assert (resumed.kept, resumed.moved) == (2, 2)
+    assert (resumed.kept, resumed.moved) == (2, 3)
     assert resumed.is_unanswered("b")
     assert not resumed.is_unanswered("a")
     side = (tmp_path / FAILED_BEFORE_RESUME).read_text().splitlines()
-    assert side == [json.dumps(lines[1]), "not json at all"]
+    assert side == [json.dumps(lines[1]), json.dumps(lines[2]), "not json at all"]
     assert not list(tmp_path.glob("*.resume-partial"))
 
 
