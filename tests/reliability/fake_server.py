@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -96,6 +99,8 @@ class FakeChatServer:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real APIs
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
@@ -117,6 +122,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
 
+    def do_GET(self) -> None:
+        """``/stats``: how many requests arrived (for a server in another process)."""
+        body = json.dumps({"requests": len(self.server.fake.requests)}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -125,6 +139,28 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     fake: FakeChatServer
+
+
+@contextmanager
+def serving_in_subprocess(failure_rate: float, seed: int = 0) -> Iterator[str]:
+    """A server in its own process (no GIL shared with the engine under test); yields its base URL."""
+    command = [sys.executable, "-m", "tests.reliability.fake_server", str(failure_rate), str(seed)]
+    root = Path(__file__).resolve().parents[2]
+    with subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            yield process.stdout.readline().strip()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            process.stdout.close() if process.stdout else None
+
+
+def _main() -> None:
+    failure_rate, seed = float(sys.argv[1]), int(sys.argv[2])
+    with serving(FakeChatServer(failure_rate=failure_rate, seed=seed)) as fake:
+        print(fake.url, flush=True)
+        threading.Event().wait()
 
 
 @contextmanager
@@ -141,3 +177,7 @@ def serving(fake: FakeChatServer) -> Iterator[FakeChatServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+if __name__ == "__main__":
+    _main()
