@@ -45,7 +45,7 @@ def load_config(
     with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="prompto_run"):
         cfg = compose("config", overrides=all_overrides)
     if cfg.get("resume"):
-        return to_run_config(cfg)  # the run folder's own config and folder
+        return to_run_config(cfg, all_overrides)  # the run folder's own config and folder
     if output_dir is None:
         name = run_name(cfg.experiment.get("name"), cfg.experiment.get("file"), cfg.get("rerun"))
         output_dir = Path("outputs") / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

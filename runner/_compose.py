@@ -20,6 +20,8 @@ from runner._config import RunConfig
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The shipped ``conf/`` folder."""
+RESUME_MAY_CHANGE = ("max_queries", "max_attempts", "request_timeout_s", "rate_limits", "cache", "env_file")
+"""Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
 class ConfigError(ValueError):
@@ -62,10 +64,13 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("hydra_output_subdir", hydra_output_subdir, replace=True)
 
 
-def to_run_config(cfg: DictConfig) -> RunConfig:
-    """Validate a composed config, or raise :class:`ConfigError`."""
+def to_run_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> RunConfig:
+    """Validate a composed config, or raise :class:`ConfigError`.
+
+    ``overrides`` (the command line's) matter only when resuming: see :data:`RESUME_MAY_CHANGE`.
+    """
     if cfg.get("resume"):
-        cfg = _resume_config(cfg)
+        cfg = _resume_config(cfg, overrides)
     elif cfg.get("rerun"):
         cfg = _rerun_config(cfg)
     try:
@@ -114,10 +119,21 @@ def _rerun_config(cfg: DictConfig) -> DictConfig:
     return loaded
 
 
-def _resume_config(cfg: DictConfig) -> DictConfig:
+def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
     """Finish a run in its own folder, with the config and prompt file it started with."""
     run_dir = Path(str(cfg.resume)).resolve()
     loaded = _saved_run_config(run_dir, "resume")
+    changes = [o.lstrip("+") for o in overrides if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
+    if refused:
+        raise ConfigError(
+            f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
+            f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
+        )
+    if changes:
+        merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
+        assert isinstance(merged, DictConfig)
+        loaded = merged
     loaded.output_dir = str(run_dir)
     loaded.resume = str(run_dir)
     return loaded

@@ -11,7 +11,8 @@ The engine steers it:
 * :meth:`RateLimiter.note_rate_limited` halves the rate (down to 1/16) while the server keeps refusing.
   A burst of refusals to requests that were all sent before the last slowdown counts once: those
   requests left at the old rate, so they say nothing about the new one;
-* :meth:`RateLimiter.note_success` brings the rate back toward the configured one, 10% a reply;
+* :meth:`RateLimiter.note_success` brings the rate back toward the configured one, 10% a reply (only
+  replies to requests sent after the last slowdown count: earlier ones prove nothing about it);
 * :meth:`RateLimiter.note_server_limits` obeys ``x-ratelimit-*``: with ``remaining`` requests left
   before the server's window resets, permits are spaced ``reset / remaining`` apart until it does, and
   when nothing is left (counting requests already in flight) the queue pauses until the reset.
@@ -115,8 +116,10 @@ class RateLimiter:
             self._server_interval = reset_s / (requests - in_flight)
             self._server_interval_until = now + reset_s
 
-    def note_success(self) -> None:
-        """A reply arrived: move back toward the configured rate."""
+    def note_success(self, sent_at: float | None = None) -> None:
+        """A reply to a request sent at ``sent_at`` arrived: move back toward the configured rate."""
+        if sent_at is not None and sent_at <= self._slowed_at:
+            return
         self._slowdown = max(1.0, self._slowdown * RECOVERY_PER_SUCCESS)
 
     def statistics(self) -> LimiterStatistics:

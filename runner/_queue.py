@@ -210,7 +210,7 @@ class QueueRunner:
         self._in_flight -= 1
         self._release_in_flight(job)
         if error is None:
-            self.limiter.note_success()
+            self.limiter.note_success(sent_at=started)
             usage = Usage(job.input_tokens, job.output_tokens)
             if self._cache is not None and job.cache_key is not None:
                 await self._cache.put(job.cache_key, CachedReply(response, finish_reason, usage))

@@ -150,8 +150,12 @@ async def test_burst_of_refusals_slows_once(autojump_clock: trio.testing.MockClo
     for _ in range(100):
         limiter.note_rate_limited()
     assert limiter.interval == pytest.approx(MAX_SLOWDOWN)
+    for _ in range(100):  # replies to requests sent before the last slowdown: no recovery yet
+        limiter.note_success(sent_at=1.0)
+    assert limiter.interval == pytest.approx(MAX_SLOWDOWN)
+    await trio.sleep(1)
     for _ in range(100):
-        limiter.note_success()
+        limiter.note_success(sent_at=1.5)
     assert limiter.interval == pytest.approx(1.0)
 
 

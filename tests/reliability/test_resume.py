@@ -148,6 +148,8 @@ def test_cli_resume_after_the_process_is_stopped(tmp_path: Path, stop: signal.Si
             if line.endswith(b"}") and json.loads(line)["error"] is None
         }
         assert 60 <= len(answered_before) < 300
+        if stop == signal.SIGINT:  # a graceful stop says how to finish
+            assert f"prompto-run resume={run_dir}" in (tmp_path / "first.log").read_text()
         server.requests.clear()
 
         resumed = subprocess.run(
@@ -179,3 +181,20 @@ def _wait_for_records(cwd: Path, process: subprocess.Popen[bytes], at_least: int
         assert process.poll() is None, (cwd / "first.log").read_text()
         time.sleep(0.01)
     raise AssertionError("the run wrote too few records")
+
+
+async def test_resume_may_change_pacing_and_retries_only(tmp_path: Path, server: FakeChatServer) -> None:
+    config = make_config(tmp_path, server.url, [{"id": 1, "prompt": "p"}], max_attempts=2)
+    _save_config(config)
+    await run_experiment(config, ENVIRON)
+
+    resumed = load_config(
+        overrides=[f"resume={config.output_dir}", "max_attempts=9", "+rate_limits.apis.fakechat=30"]
+    )
+
+    assert resumed.max_attempts == 9
+    assert resumed.rate_limits.apis["fakechat"].max_queries == 30
+    assert resumed.experiment.api == "fakechat"
+    assert resumed.resume == resumed.output_dir == config.output_dir.resolve()
+    with pytest.raises(ConfigError, match=r"cannot change \['experiment.model_name=other'\]"):
+        load_config(overrides=[f"resume={config.output_dir}", "experiment.model_name=other"])
