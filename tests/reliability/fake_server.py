@@ -31,6 +31,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang_s: float = 0.0
     """Sleep this long before answering (a hung server)."""
+    drop: bool = False
+    """Close the connection without answering (a crashed upstream)."""
 
 
 def error_reply(status: int, message: str, code: str | None = None, **headers: str) -> Reply:
@@ -109,6 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.fake.next_reply(users[-1] if users else "", self.headers.get("authorization", ""))
         if reply.hang_s:
             time.sleep(reply.hang_s)
+        if reply.drop:
+            self.close_connection = True
+            return
         body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)

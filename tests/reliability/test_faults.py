@@ -33,6 +33,7 @@ FAULTS: dict[str, tuple[list[Reply], int, str | None]] = {
     "not found": ([error_reply(404, "model not found")], 1, "not_found"),
     "unprocessable": ([error_reply(422, "invalid schema")], 1, "bad_request"),
     "hang": ([Reply(hang_s=1.5)], 2, None),
+    "dropped connection": ([Reply(drop=True)], 2, None),
     "html proxy page": ([Reply(200, HTML_PAGE)], 1, "malformed_reply"),
     "html 502 page": ([Reply(502, HTML_PAGE)], 2, None),
     "truncated json": ([Reply(200, b'{"choices": [{"message": {"content": "hal')], 1, "malformed_reply"),
@@ -124,3 +125,15 @@ async def test_server_rate_limit_headers_pause_the_queue_until_reset(
     gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:], strict=False)]
     # each reply said "none left until the window resets in 0.2 s": the next request waited for it
     assert min(gaps) >= 0.19
+
+
+async def test_connection_refused_is_retried_then_recorded(tmp_path: Path) -> None:
+    with serving(FakeChatServer()) as server:
+        url = server.url  # the port is closed once the block ends
+    config = make_config(tmp_path, url, [{"id": 1, "prompt": "anyone there?"}], max_attempts=3)
+
+    result = await run_experiment(config, ENVIRON)
+
+    [record] = read_records(result.run_dir).values()
+    assert (record["error"]["type"], record["attempts"]) == ("connection_error", 3)
+    assert "ConnectError" in record["error"]["message"]

@@ -13,11 +13,18 @@ import trio.testing
 import providers
 from providers import (
     AuthError,
+    BadRequest,
     ChatRequest,
     Completion,
+    ConnectionFailed,
+    MalformedReply,
     Message,
+    NotFound,
+    QuotaExhausted,
     RateLimited,
     RateLimitState,
+    RequestTimeout,
+    SafetyBlocked,
     ServerError,
     Usage,
 )
@@ -226,3 +233,55 @@ async def test_tokens_per_minute_paces_the_queue(
 
     # two fit in the first minute's bucket; each next one waits for 2000 tokens (30 s)
     assert ScriptedProvider.times() == pytest.approx([0.0, 0.01, 30.0, 60.0], abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [
+        (RateLimited("slow down", status=429), 3),
+        (ServerError("overloaded", status=529), 3),
+        (RequestTimeout("timed out"), 3),
+        (ConnectionFailed("reset"), 3),
+        (QuotaExhausted("insufficient_quota", status=429), 1),
+        (SafetyBlocked("blocked by the safety filter"), 1),
+        (BadRequest("context too long", status=400), 1),
+        (NotFound("no such model", status=404), 1),
+        (MalformedReply("not JSON: '<html>'", status=200), 1),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+async def test_what_is_retried(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, error: Exception, attempts: int
+) -> None:
+    ScriptedProvider.script["p"] = [error] * 3
+    config = config_for(tmp_path, [{"id": 1, "prompt": "p"}], max_attempts=3)
+
+    result = await run_experiment(config, log_to_file=False)
+
+    [record] = read_records(result.run_dir).values()
+    assert len(ScriptedProvider.sent) == record["attempts"] == attempts
+    assert record["error"]["type"] == type(error).error_type  # type: ignore[attr-defined]
+
+
+async def test_a_retry_goes_to_the_back_of_the_queue(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    ScriptedProvider.script["p0"] = [ServerError("oops", status=500)]
+    prompts = [{"id": f"p{i}", "prompt": f"p{i}"} for i in range(4)]
+
+    await run_experiment(config_for(tmp_path, prompts), log_to_file=False)
+
+    assert [prompt for _, prompt in ScriptedProvider.sent] == ["p0", "p1", "p2", "p3", "p0"]
+
+
+async def test_max_in_flight_caps_requests_awaiting_a_reply(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    ScriptedProvider.latency_s = 5.0
+    limits = RateLimits(apis={"scripted": ApiLimit(max_queries=6000, max_in_flight=3)})
+    prompts = [{"id": i, "prompt": f"p{i}"} for i in range(9)]
+
+    await run_experiment(config_for(tmp_path, prompts, parallel=True, rate_limits=limits), log_to_file=False)
+
+    starts = [round(at) for at in ScriptedProvider.times()]
+    assert starts == [0, 0, 0, 5, 5, 5, 10, 10, 10]
