@@ -30,6 +30,7 @@ from dotenv import dotenv_values
 
 from runner._cache import open_cache
 from runner._config import RunConfig
+from runner._lock import folder_lock
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
 from runner._prompt_file import PromptFileError
@@ -100,7 +101,7 @@ async def run_experiment(
     """Run the experiment ``config`` describes into ``config.output_dir``."""
     folder = RunFolder(config.output_dir)
     folder.path.mkdir(parents=True, exist_ok=True)
-    with _run_log(folder, enabled=log_to_file):
+    with folder_lock(folder.path), _run_log(folder, enabled=log_to_file):
         run_environ = effective_environ(config, environ)
         summary = SummaryBuilder({})
         resumed = _resume(config, folder, summary) if config.resume is not None else None

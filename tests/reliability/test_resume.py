@@ -14,6 +14,7 @@ import pytest
 
 from runner import ConfigError, load_config, run_experiment
 from runner._api import _save_config
+from runner._lock import FolderBusy, folder_lock
 from runner._outputs import RunFolder
 from runner._resume import FAILED_BEFORE_RESUME, rewrite_completed, scan_completed
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
@@ -198,3 +199,18 @@ async def test_resume_may_change_pacing_and_retries_only(tmp_path: Path, server:
     assert resumed.resume == resumed.output_dir == config.output_dir.resolve()
     with pytest.raises(ConfigError, match=r"cannot change \['experiment.model_name=other'\]"):
         load_config(overrides=[f"resume={config.output_dir}", "experiment.model_name=other"])
+
+
+async def test_resume_refuses_a_folder_still_being_written(tmp_path: Path, server: FakeChatServer) -> None:
+    config = make_config(tmp_path, server.url, [{"id": 1, "prompt": "p"}])
+    _save_config(config)
+    first = await run_experiment(config, ENVIRON)
+    (first.run_dir / "completed.jsonl").write_text("")
+    server.requests.clear()
+
+    with folder_lock(first.run_dir), pytest.raises(FolderBusy, match="in use by a running prompto-run"):
+        await run_experiment(config.model_copy(update={"resume": first.run_dir}), ENVIRON)
+
+    assert server.requests == []
+    await run_experiment(config.model_copy(update={"resume": first.run_dir}), ENVIRON)  # free again
+    assert len(server.requests) == 1
