@@ -5,13 +5,22 @@ The public surface is listed in ``__all__`` (a test guards it); everything else 
 
 from runner._api import load_config, run, run_async
 from runner._compose import ConfigError
-from runner._config import ApiLimit, ExperimentConfig, ModelConfig, QueueLimit, RateLimits, RunConfig
+from runner._config import (
+    ApiLimit,
+    CacheConfig,
+    ExperimentConfig,
+    ModelConfig,
+    QueueLimit,
+    RateLimits,
+    RunConfig,
+)
 from runner._engine import RunResult, run_experiment
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
 
 __all__ = [
     "ApiLimit",
+    "CacheConfig",
     "ConfigError",
     "ExperimentConfig",
     "ModelConfig",

@@ -68,9 +68,9 @@ class Job:
     input_tokens: int | None = None
     output_tokens: int | None = None
     reserved_tokens: int = 0
+    """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
     cache_key: str | None = None
     """Set when the reply may be stored in the response cache."""
-    """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
 
     def add_usage(self, usage: Usage) -> None:
         """Add one reply's token counts to the prompt's totals."""

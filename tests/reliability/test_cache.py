@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from runner import run_experiment
+from runner import CacheConfig, run_experiment
 from runner._cache import FILE_NAME, is_deterministic
-from runner._config import CacheConfig
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply
 
@@ -96,7 +95,7 @@ import sys, trio
 from pathlib import Path
 from providers import Usage
 from runner._cache import CachedReply, open_cache
-from runner._config import CacheConfig
+from runner import CacheConfig
 
 async def main(tag):
     async with open_cache(CacheConfig(enabled=True, dir=Path(sys.argv[1]))) as cache:
