@@ -5,7 +5,15 @@ The public surface is listed in ``__all__`` (a test guards it); everything else 
 
 from runner._api import load_config, run, run_async
 from runner._compose import ConfigError, load_run_config
-from runner._config import ApiLimit, ExperimentConfig, ModelConfig, QueueLimit, RateLimits, RunConfig
+from runner._config import (
+    ApiLimit,
+    CacheConfig,
+    ExperimentConfig,
+    ModelConfig,
+    QueueLimit,
+    RateLimits,
+    RunConfig,
+)
 from runner._engine import RunResult, run_experiment
 from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
 from runner._plan import ValidationFailed
@@ -14,6 +22,7 @@ from runner._rescore import RescoreResult, rejudge_run, rescore_run
 
 __all__ = [
     "ApiLimit",
+    "CacheConfig",
     "ConfigError",
     "ExperimentConfig",
     "JudgeSpec",

@@ -35,7 +35,10 @@ def load_config(
 
     The run folder defaults to ``outputs/<experiment name>/<timestamp>/`` under the working directory.
     """
-    cfg = compose_config([*([f"+experiment={experiment}"] if experiment else []), *overrides])
+    all_overrides = [*([f"+experiment={experiment}"] if experiment else []), *overrides]
+    cfg = compose_config(all_overrides)
+    if cfg.get("resume"):
+        return to_run_config(cfg, all_overrides)  # the run folder's own config and folder
     if output_dir is None:
         name = run_name(cfg.experiment.get("name"), cfg.experiment.get("file"), cfg.get("rerun"))
         output_dir = Path("outputs") / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

@@ -7,6 +7,7 @@ import sys
 
 import hydra
 import trio
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config, user_conf_overrides
@@ -23,13 +24,15 @@ EXIT_INVALID = 2
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _main(cfg: DictConfig) -> None:
     try:
-        config = to_run_config(cfg)
+        config = to_run_config(cfg, HydraConfig.get().overrides.task)
         result = trio.run(run_experiment, config, None, False)
     except (ConfigError, ValidationFailed, PromptFileError) as exc:
         logger.error("%s", exc)
         print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
     print_summary(result.summary, str(result.run_dir))
+    if result.summary["status"] != "complete" or result.summary["failed"]:
+        print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ from runner._config import PipelineConfig, RunConfig
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The shipped ``conf/`` folder."""
+RESUME_MAY_CHANGE = ("max_queries", "max_attempts", "request_timeout_s", "rate_limits", "cache", "env_file")
+"""Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
 class ConfigError(ValueError):
@@ -55,14 +57,31 @@ def stage_search_dirs(cwd: Path | None = None) -> list[Path]:
     return [user_conf, CONF_DIR] if user_conf.is_dir() and user_conf.resolve() != CONF_DIR else [CONF_DIR]
 
 
+def resume_run_dir(resume: str | None, new_run_dir: str) -> str:
+    """Hydra's run directory: the folder being resumed, else a new one."""
+    return str(resume) if resume else new_run_dir
+
+
+def hydra_output_subdir(resume: str | None) -> str | None:
+    """Where Hydra saves the composed config: nowhere when resuming (the folder's own config stands)."""
+    return None if resume else ".hydra"
+
+
 def register_resolvers() -> None:
-    """Register the ``${run_name:...}`` resolver the Hydra run directory uses (idempotent)."""
+    """Register the resolvers the Hydra run directory uses (idempotent)."""
     OmegaConf.register_new_resolver("run_name", run_name, replace=True)
+    OmegaConf.register_new_resolver("resume_run_dir", resume_run_dir, replace=True)
+    OmegaConf.register_new_resolver("hydra_output_subdir", hydra_output_subdir, replace=True)
 
 
-def to_run_config(cfg: DictConfig) -> RunConfig:
-    """Validate a composed config, or raise :class:`ConfigError`."""
-    if cfg.get("rerun"):
+def to_run_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> RunConfig:
+    """Validate a composed config, or raise :class:`ConfigError`.
+
+    ``overrides`` (the command line's) matter only when resuming: see :data:`RESUME_MAY_CHANGE`.
+    """
+    if cfg.get("resume"):
+        cfg = _resume_config(cfg, overrides)
+    elif cfg.get("rerun"):
         cfg = _rerun_config(cfg)
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -129,19 +148,20 @@ def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
     return settings, to_run_config(cfg)
 
 
-def _rerun_config(cfg: DictConfig) -> DictConfig:
-    run_dir = Path(str(cfg.rerun))
+def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
+    """A run folder's saved config, reading its own copy of the prompt file."""
     saved = run_dir / ".hydra" / "config.yaml"
     copies = sorted(run_dir.glob("input-*"))
     if not saved.is_file() or not copies:
         raise ConfigError(
-            f"`rerun={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
+            f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
             "that every prompto-run leaves behind."
         )
     loaded = OmegaConf.load(saved)
     assert isinstance(loaded, DictConfig)
+    if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
+        loaded.experiment.name = Path(str(loaded.experiment.file)).stem
     loaded.experiment.file = str(copies[0].resolve())
-    loaded.output_dir = cfg.output_dir
     loaded.rerun = None
     return loaded
 
@@ -165,6 +185,33 @@ def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
     assert isinstance(cfg, DictConfig)
     cfg.rerun = None
     return to_run_config(cfg)
+
+
+def _rerun_config(cfg: DictConfig) -> DictConfig:
+    loaded = _saved_run_config(Path(str(cfg.rerun)), "rerun")
+    loaded.output_dir = cfg.output_dir
+    loaded.resume = None
+    return loaded
+
+
+def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """Finish a run in its own folder, with the config and prompt file it started with."""
+    run_dir = Path(str(cfg.resume)).resolve()
+    loaded = _saved_run_config(run_dir, "resume")
+    changes = [o.lstrip("+") for o in overrides if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
+    if refused:
+        raise ConfigError(
+            f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
+            f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
+        )
+    if changes:
+        merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
+        assert isinstance(merged, DictConfig)
+        loaded = merged
+    loaded.output_dir = str(run_dir)
+    loaded.resume = str(run_dir)
+    return loaded
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:

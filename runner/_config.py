@@ -73,6 +73,16 @@ class ModelConfig(_Strict):
     rate_limit: QueueLimit | None = None
 
 
+class CacheConfig(_Strict):
+    """The opt-in response cache (see :mod:`runner._cache`)."""
+
+    enabled: bool = False
+    dir: Path = Field(default=Path(".cache/prompto-run"), description="Holds responses.sqlite.")
+    sampled: bool = Field(
+        default=False, description="Also reuse replies sampled at temperature > 0 or with no temperature set."
+    )
+
+
 class ExperimentConfig(_Strict):
     """One experiment: its prompt file and defaults for prompt dicts that lack them."""
 
@@ -126,6 +136,10 @@ class RunConfig(_Strict):
     scorers: list[ScorerSpec] = Field(default_factory=list, description="conf/scorer/ names, resolved.")
     judges: list[JudgeSpec] = Field(default_factory=list, description="conf/judge/ names, resolved.")
     rephrase: RephraseSpec | None = Field(default=None, description="A conf/rephrase/ name, resolved.")
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    resume: Path | None = Field(
+        default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
+    )
 
     @property
     def input_folder(self) -> Path:

@@ -32,15 +32,20 @@ from typing import Any
 import trio
 from dotenv import dotenv_values
 
+from runner._cache import open_cache
 from runner._config import RunConfig
 from runner._judging import judge_score_keys
+from runner._lock import folder_lock
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
 from runner._progress_view import show_progress
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
+from runner._redact_log import secrets_scrubbed
 from runner._report import write_report
+from runner._resume import Resumed, rewrite_completed, scan_completed
+from runner._routing import queue_key
 from runner._score_summary import ScoreSummary, attach_scores
 from runner._stage_checks import check_stages
 from runner._stages import Stages
@@ -76,8 +81,13 @@ def effective_environ(config: RunConfig, base: Mapping[str, str] | None = None) 
     return environ
 
 
-def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) -> tuple[Plan, str]:
-    """Copy the prompt file into the run folder and validate it; raise :class:`ValidationFailed`."""
+def prepare(
+    config: RunConfig, folder: RunFolder, environ: Mapping[str, str], resumed: Resumed | None = None
+) -> tuple[Plan, str]:
+    """Copy the prompt file into the run folder and validate it; raise :class:`ValidationFailed`.
+
+    When resuming, prompts already answered are left out of the plan.
+    """
     source = config.resolve_prompt_file()
     if not source.is_file():
         raise PromptFileError(
@@ -86,7 +96,8 @@ def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) ->
         )
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
-        plan = build_plan(config, input_copy, normalized, environ=environ)
+        include = resumed.is_unanswered if resumed is not None else None
+        plan = build_plan(config, input_copy, normalized, include=include, environ=environ)
     if not plan.problem_count:
         check_stages(config, plan, environ)
     if plan.problem_count:
@@ -108,9 +119,14 @@ async def run_experiment(
     """
     folder = RunFolder(config.output_dir)
     folder.path.mkdir(parents=True, exist_ok=True)
-    with _run_log(folder, enabled=log_to_file):
+    with folder_lock(folder.path), _run_log(folder, enabled=log_to_file):
         run_environ = effective_environ(config, environ)
-        plan, sha256 = prepare(config, folder, run_environ)
+        summary = SummaryBuilder({})
+        scores = ScoreSummary(judge_score_keys(config))
+        resumed = _resume(config, folder, summary, scores) if config.resume is not None else None
+        plan, sha256 = prepare(config, folder, run_environ, resumed)
+        if resumed is not None:
+            rewrite_completed(folder)  # only now that the plan is valid: a failed resume changes nothing
         logger.info(
             "experiment %s: %d prompts in %d queue(s): %s",
             config.experiment.run_name,
@@ -118,15 +134,15 @@ async def run_experiment(
             len(plan.queues),
             ", ".join(f"{q.key} ({q.count} at {q.limit.max_queries:g}/min)" for q in plan.queues.values()),
         )
-        scores = ScoreSummary(judge_score_keys(config))
-        summary, interrupted, wall_time = await _run_queues(
-            config, plan, folder, run_environ, scores, interrupt
+        interrupted, wall_time = await _run_queues(
+            config, plan, folder, run_environ, summary, scores, interrupt
         )
         result = summary.build(
             wall_time_s=wall_time,
             interrupted=interrupted,
             experiment=config.experiment.run_name,
             input_sha256=sha256,
+            **({"resumed": resumed.as_summary()} if resumed is not None else {}),
             **({"scores": scores.as_dict()} if config.scorers or config.judges else {}),
         )
         if "scores" in result:
@@ -150,14 +166,34 @@ async def run_experiment(
     return RunResult(folder.path, result)
 
 
+def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, scores: ScoreSummary) -> Resumed:
+    """Keep the folder's answered records (counted in the summary); the rest will be sent again."""
+
+    def count_kept(record: dict[str, Any]) -> None:
+        group = record.get("group")
+        api, model_name = str(record.get("api")), str(record.get("model_name"))
+        key = queue_key(config, api, model_name, None if group is None else str(group))
+        summary.plan(key, 1)
+        summary.add(Finished(key, record))
+        scores.add(Finished(key, record))
+
+    resumed = scan_completed(folder, on_kept=count_kept)
+    logger.info(
+        "resume: %d prompts already answered are kept; %d failed or unsent records will be retried",
+        *(resumed.kept, resumed.moved),
+    )
+    return resumed
+
+
 async def _run_queues(
     config: RunConfig,
     plan: Plan,
     folder: RunFolder,
     environ: Mapping[str, str],
+    summary: SummaryBuilder,
     scores: ScoreSummary,
     interrupt: trio.Event | None,
-) -> tuple[SummaryBuilder, bool, float]:
+) -> tuple[bool, float]:
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
         for queue in plan.queues.values()
@@ -166,13 +202,26 @@ async def _run_queues(
     interrupted = _Interrupted()
     started = time.monotonic()
     folder.completed.touch()
-    async with ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers:
+    async with (
+        ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
+        secrets_scrubbed(logger, providers.secrets),
+        open_cache(config.cache) as cache,
+    ):
         stages = Stages(config, plan, providers, folder, providers.secrets)
-        summary = SummaryBuilder(stages.planned(plan))
+        for key, count in stages.planned(plan).items():
+            summary.plan(key, count)
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
-            QueueRunner(queue, plan.prompt_file, config, providers, channel, source=stages.query_source(key))
+            QueueRunner(
+                queue,
+                plan.prompt_file,
+                config,
+                providers,
+                channel,
+                source=stages.query_source(key),
+                cache=cache,
+            )
             for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
         ]
         send_staged, receive_staged = trio.open_memory_channel[Finished](RESULT_BUFFER)
@@ -194,7 +243,7 @@ async def _run_queues(
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
             stages.close_unstarted()
-    return summary, interrupted.value, time.monotonic() - started
+    return interrupted.value, time.monotonic() - started
 
 
 @dataclass

@@ -5,9 +5,17 @@ an idle queue does not bank permits and then burst. The ticker keeps an absolute
 (``next_at += interval``) so that scheduling latency does not accumulate into drift; if no one took
 a permit for a whole interval, the schedule restarts from now instead of catching up.
 
-The engine steers it: :meth:`RateLimiter.pause_until` honours a server's retry-after, and
-:meth:`RateLimiter.note_rate_limited` / :meth:`RateLimiter.note_success` slow the queue down while the
-server keeps refusing and bring it back to the configured rate as replies succeed.
+The engine steers it:
+
+* :meth:`RateLimiter.pause_until` honours a server's retry-after;
+* :meth:`RateLimiter.note_rate_limited` halves the rate (down to 1/16) while the server keeps refusing.
+  A burst of refusals to requests that were all sent before the last slowdown counts once: those
+  requests left at the old rate, so they say nothing about the new one;
+* :meth:`RateLimiter.note_success` brings the rate back toward the configured one, 10% a reply (only
+  replies to requests sent after the last slowdown count: earlier ones prove nothing about it);
+* :meth:`RateLimiter.note_server_limits` obeys ``x-ratelimit-*``: with ``remaining`` requests left
+  before the server's window resets, permits are spaced ``reset / remaining`` apart until it does, and
+  when nothing is left (counting requests already in flight) the queue pauses until the reset.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import math
 from dataclasses import dataclass
 
 import trio
+
+from providers import RateLimitState
 
 MAX_SLOWDOWN = 16.0
 RECOVERY_PER_SUCCESS = 0.9
@@ -42,13 +52,19 @@ class RateLimiter:
         self._base_interval = 60.0 / per_minute
         self._slowdown = 1.0
         self._paused_until = -math.inf
+        self._slowed_at = -math.inf
+        self._server_interval = 0.0
+        self._server_interval_until = -math.inf
         self._permits_issued = 0
         self._send_permit, self._receive_permit = trio.open_memory_channel[None](0)
 
     @property
     def interval(self) -> float:
-        """Seconds between permits now (the configured interval times any slowdown)."""
-        return self._base_interval * self._slowdown
+        """Seconds between permits now: the configured interval times any slowdown, or the server's."""
+        own = self._base_interval * self._slowdown
+        if trio.current_time() < self._server_interval_until:
+            return max(own, self._server_interval)
+        return own
 
     async def run(self) -> None:
         """The ticker: runs until cancelled."""
@@ -75,12 +91,35 @@ class RateLimiter:
         """Issue no permit before ``deadline`` (``trio.current_time()`` scale)."""
         self._paused_until = max(self._paused_until, deadline)
 
-    def note_rate_limited(self) -> None:
-        """The server refused for rate: halve the rate (down to 1/16 of the configured one)."""
-        self._slowdown = min(MAX_SLOWDOWN, self._slowdown * 2.0)
+    def note_rate_limited(self, sent_at: float | None = None) -> None:
+        """The server refused a request sent at ``sent_at``: halve the rate (down to 1/16 of the configured).
 
-    def note_success(self) -> None:
-        """A reply arrived: move back toward the configured rate."""
+        A refusal of a request sent before the last slowdown is ignored (it reflects the old rate).
+        """
+        if sent_at is not None and sent_at <= self._slowed_at:
+            return
+        self._slowdown = min(MAX_SLOWDOWN, self._slowdown * 2.0)
+        self._slowed_at = trio.current_time()
+
+    def note_server_limits(self, state: RateLimitState, in_flight: int = 0) -> None:
+        """Keep under the limits the server reported on a reply (``in_flight``: requests still out)."""
+        now = trio.current_time()
+        requests, tokens = state.remaining_requests, state.remaining_tokens
+        if tokens is not None and tokens <= 0 and state.reset_tokens_s:
+            self.pause_until(now + state.reset_tokens_s)
+        reset_s = state.reset_requests_s
+        if requests is None or not reset_s or reset_s <= 0:
+            return
+        if requests <= in_flight:
+            self.pause_until(now + reset_s)
+        else:
+            self._server_interval = reset_s / (requests - in_flight)
+            self._server_interval_until = now + reset_s
+
+    def note_success(self, sent_at: float | None = None) -> None:
+        """A reply to a request sent at ``sent_at`` arrived: move back toward the configured rate."""
+        if sent_at is not None and sent_at <= self._slowed_at:
+            return
         self._slowdown = max(1.0, self._slowdown * RECOVERY_PER_SUCCESS)
 
     def statistics(self) -> LimiterStatistics:

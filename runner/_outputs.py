@@ -61,9 +61,12 @@ def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
     A prompt file already there as ``input-*`` (the pipeline moves files in) is hashed, not copied.
     """
     folder.path.mkdir(parents=True, exist_ok=True)
-    in_place = source.name.startswith("input-") and source.parent.resolve() == folder.path.resolve()
-    target = source if in_place else folder.path / f"input-{source.name}"
+    is_run_copy = source.name.startswith("input-") and (
+        (source.parent / "input.sha256").is_file() or source.parent.resolve() == folder.path.resolve()
+    )
+    target = folder.path / (source.name if is_run_copy else f"input-{source.name}")
     digest = hashlib.sha256()
+    in_place = target.exists() and target.samefile(source)  # a resumed run, or a file the pipeline moved here
     with source.open("rb") as reader, nullcontext() if in_place else target.open("wb") as writer:
         while chunk := reader.read(COPY_CHUNK):
             digest.update(chunk)

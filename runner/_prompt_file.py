@@ -64,7 +64,7 @@ def _jsonl_lines(path: Path) -> Iterator[PromptLine]:
             line_no += 1
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
                 _skip_rest_of_line(file)
-                yield PromptLine(line_no, None, f"line is longer than the {MAX_LINE_BYTES:,}-byte limit")
+                yield PromptLine(line_no, None, f"line is longer than the {_size(MAX_LINE_BYTES)} limit")
             elif raw.strip():
                 yield _parse_json_line(raw, line_no)
 
@@ -153,3 +153,7 @@ def _cell_value(cell: str) -> Any:
         return json.loads(cell)
     except json.JSONDecodeError:
         return cell
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes // 2**20} MiB" if n_bytes % 2**20 == 0 else f"{n_bytes:,}-byte"

@@ -32,6 +32,7 @@ from providers import (
     RequestTimeout,
     Usage,
 )
+from runner._cache import CachedReply, ResponseCache, cache_key
 from runner._config import RunConfig
 from runner._limiter import RateLimiter
 from runner._plan import QueuePlan
@@ -40,6 +41,7 @@ from runner._provider_set import ProviderSet
 from runner._records import completed_record, not_sent_record, utc_timestamp
 from runner._resolve import ResolvedPrompt, resolve_prompt
 from runner._retry import Action, decide
+from runner._token_bucket import TokenBucket, estimate_tokens, usage_tokens
 
 logger = logging.getLogger("prompto_run")
 
@@ -52,9 +54,12 @@ class UnexpectedProviderError(ProviderError):
     error_type = "unexpected"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
-    """A prompt on its way through the queue, with what earlier attempts achieved."""
+    """A prompt on its way through the queue, with what earlier attempts achieved.
+
+    Compared by identity: it is the borrower the queue's ``max_in_flight`` limiter lends to.
+    """
 
     prompt: ResolvedPrompt
     attempts: int = 0
@@ -62,6 +67,10 @@ class Job:
     """Replies to the turns of a multi-turn prompt answered so far (kept across retries)."""
     input_tokens: int | None = None
     output_tokens: int | None = None
+    reserved_tokens: int = 0
+    """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
+    cache_key: str | None = None
+    """Set when the reply may be stored in the response cache."""
 
     def add_usage(self, usage: Usage) -> None:
         """Add one reply's token counts to the prompt's totals."""
@@ -105,6 +114,7 @@ class QueueRunner:
         results: trio.MemorySendChannel[Finished],
         *,
         source: trio.MemoryReceiveChannel[ResolvedPrompt] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         """``source``: prompts produced while the run goes on (a judge's, a rephrasing's) instead of
         the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished."""
@@ -116,10 +126,13 @@ class QueueRunner:
         self._config = config
         self._providers = providers
         self._results = results
+        self._cache = cache
         rate = plan.limit.max_queries or config.max_queries
         self.limiter = RateLimiter(rate)
         max_in_flight = plan.limit.max_in_flight
         self._in_flight_limit = trio.CapacityLimiter(max_in_flight) if max_in_flight else None
+        tpm = plan.limit.max_tokens_per_minute
+        self.tokens = TokenBucket(tpm) if tpm else None
         self._send_job, self._receive_job = trio.open_memory_channel[Job](JOB_BUFFER)
         self._unfinished = 0
         self._feeding_done = False
@@ -170,7 +183,14 @@ class QueueRunner:
             async for job in self._receive_job:
                 if job.attempts:
                     self._retrying -= 1
+                if not job.attempts and self._cache is not None and await self._answer_from_cache(job):
+                    continue
                 if self._stopped_reason is None:
+                    if self.tokens is not None:
+                        prompt = job.prompt
+                        request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+                        job.reserved_tokens = estimate_tokens(request)
+                        await self.tokens.take(job.reserved_tokens)
                     if self._in_flight_limit is not None:
                         await self._in_flight_limit.acquire_on_behalf_of(job)
                     await self.limiter.acquire()
@@ -203,8 +223,10 @@ class QueueRunner:
         self._in_flight -= 1
         self._release_in_flight(job)
         if error is None:
-            self.limiter.note_success()
+            self.limiter.note_success(sent_at=started)
             usage = Usage(job.input_tokens, job.output_tokens)
+            if self._cache is not None and job.cache_key is not None:
+                await self._cache.put(job.cache_key, CachedReply(response, finish_reason, usage))
             record = completed_record(
                 job.prompt,
                 response=response,
@@ -217,9 +239,11 @@ class QueueRunner:
             )
             await self._finish(record, ok=True)
             return
-        await self._handle_failure(job, error, sent_at, latency)
+        await self._handle_failure(job, error, sent_at, started, latency)
 
-    async def _handle_failure(self, job: Job, error: ProviderError, sent_at: str, latency: float) -> None:
+    async def _handle_failure(
+        self, job: Job, error: ProviderError, sent_at: str, started: float, latency: float
+    ) -> None:
         decision = decide(error, job.attempts, self._config.max_attempts)
         logger.info(
             "queue %s: prompt %s attempt %d failed (%s: %s) -> %s",
@@ -227,7 +251,7 @@ class QueueRunner:
         )
         if decision.action is Action.RETRY:
             if isinstance(error, RateLimited):
-                self.limiter.note_rate_limited()
+                self.limiter.note_rate_limited(sent_at=started)
             if decision.pause_s:
                 self.limiter.pause_until(trio.current_time() + decision.pause_s)
             self._retrying += 1
@@ -254,7 +278,7 @@ class QueueRunner:
         conversation = prompt.conversation
         if not conversation.multi_turn:
             completion = await self._send(
-                provider, conversation.first_request(prompt.model_name, prompt.parameters)
+                provider, conversation.first_request(prompt.model_name, prompt.parameters), job
             )
             job.add_usage(completion.usage)
             return completion.text, completion.finish_reason
@@ -268,19 +292,51 @@ class QueueRunner:
                 history += [Message("user", turn), Message("assistant", reply)]
             history.append(Message("user", user_turns[index]))
             request = ChatRequest(prompt.model_name, tuple(history), prompt.parameters)
-            completion = await self._send(provider, request)
+            if index > first_in_attempt and self.tokens is not None:
+                job.reserved_tokens = estimate_tokens(request)
+                await self.tokens.take(job.reserved_tokens)
+            completion = await self._send(provider, request, job)
             job.replies.append(completion.text)
             job.add_usage(completion.usage)
             finish_reason = completion.finish_reason
         return list(job.replies), finish_reason
 
-    async def _send(self, provider: Provider, request: ChatRequest) -> Completion:
+    async def _send(self, provider: Provider, request: ChatRequest, job: Job) -> Completion:
+        """One request under the deadline; its reply corrects the token estimate and the server's limits."""
         timeout = self._config.request_timeout_s
         try:
             with trio.fail_after(timeout):
-                return await provider.complete(request)
+                completion = await provider.complete(request)
         except trio.TooSlowError:
             raise RequestTimeout(f"no reply within {timeout:g} s (request_timeout_s)") from None
+        if self.tokens is not None:
+            self.tokens.settle(job.reserved_tokens, usage_tokens(completion.usage))
+        if completion.rate_limit is not None:
+            self.limiter.note_server_limits(completion.rate_limit, in_flight=self._in_flight - 1)
+        return completion
+
+    async def _answer_from_cache(self, job: Job) -> bool:
+        """Finish the job from the response cache if it holds the reply (nothing is sent)."""
+        assert self._cache is not None
+        prompt = job.prompt
+        if not self._cache.applies_to(prompt):
+            return False
+        job.cache_key = cache_key(prompt, self._config.endpoint_for(prompt.api, prompt.model_name))
+        cached = await self._cache.get(job.cache_key)
+        if cached is None:
+            return False
+        record = completed_record(
+            prompt,
+            response=cached.response,
+            error=None,
+            attempts=0,
+            timestamp_sent=None,
+            latency_s=None,
+            usage=cached.usage,
+            finish_reason=cached.finish_reason,
+        )
+        await self._finish({**record, "cached": True}, ok=True)
+        return True
 
     def _release_in_flight(self, job: Job) -> None:
         if self._in_flight_limit is not None:

@@ -27,11 +27,13 @@ class _Tally:
     latencies: array[float] = field(default_factory=lambda: array("d"))
     input_tokens: int = 0
     output_tokens: int = 0
+    cached: int = 0
 
     def add(self, record: dict[str, Any]) -> None:
         self.finished += 1
         self.attempts += record.get("attempts") or 0
         self.retried += (record.get("attempts") or 0) > 1
+        self.cached += bool(record.get("cached"))
         error = record.get("error")
         if error is None:
             self.ok += 1
@@ -53,6 +55,7 @@ class _Tally:
             "retried": self.retried,
             "attempts": self.attempts,
             "not_sent": self.failed_by_type.get("not_sent", 0),
+            "cached": self.cached,
             "latency_s": {
                 "median": round(statistics.median(latencies), 6) if latencies else None,
                 "p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 6)
@@ -80,6 +83,11 @@ class SummaryBuilder:
         self._models.setdefault(model, _Tally()).add(record)
         if record.get("group") is not None:
             self._groups.setdefault(str(record["group"]), _Tally()).add(record)
+
+    def plan(self, queue: str, count: int) -> None:
+        """Add ``count`` prompts to those planned for ``queue``."""
+        self._queue_sizes[queue] = self._queue_sizes.get(queue, 0) + count
+        self._queues.setdefault(queue, _Tally())
 
     @property
     def finished(self) -> int:

@@ -1,0 +1,152 @@
+"""The opt-in response cache: reuse a reply already paid for when the very same request comes again.
+
+One SQLite file (``<cache.dir>/responses.sqlite``) in WAL mode, so that several runs (a sweep, a judge
+re-run in another terminal) can read and write it at once. The key is a SHA-256 of the api, the
+endpoint's base URL, the model, the prompt as written and the parameters; media files named by the
+prompt are keyed by name, size and modification time, so an edited image is a miss.
+
+Only deterministic requests are cached unless ``cache.sampled`` is set: a prompt whose ``temperature``
+(at the top of ``parameters`` or one level down, e.g. Gemini's ``generation_config``) is 0. A prompt
+that sets no temperature samples at the API's default, so it is not cached by default either.
+
+SQLite calls run in a worker thread (``trio.to_thread``), one at a time, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from providers import EndpointSettings, MediaPart, Usage
+from runner._config import CacheConfig
+from runner._resolve import ResolvedPrompt
+
+logger = logging.getLogger("prompto_run")
+
+FILE_NAME = "responses.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    reply TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedReply:
+    """What a finished prompt's record needs from its reply."""
+
+    response: str | list[str]
+    finish_reason: str | None
+    usage: Usage
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"response": self.response, "finish_reason": self.finish_reason, "usage": self.usage.as_record()}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CachedReply:
+        value = json.loads(text)
+        usage = value.get("usage") or {}
+        return cls(value["response"], value.get("finish_reason"), Usage(**usage))
+
+
+def is_deterministic(parameters: Mapping[str, Any]) -> bool:
+    """Whether the parameters ask for temperature 0 (where they set one at all)."""
+    for scope in (parameters, *(v for v in parameters.values() if isinstance(v, Mapping))):
+        if "temperature" in scope:
+            temperature = scope["temperature"]
+            return isinstance(temperature, int | float) and temperature == 0
+    return False
+
+
+def cache_key(prompt: ResolvedPrompt, endpoint: EndpointSettings) -> str:
+    """The request's identity: api, endpoint, model, prompt, parameters (and media files' versions)."""
+    media = []
+    for message in prompt.conversation.messages:
+        for part in () if isinstance(message.content, str) else message.content:
+            if isinstance(part, MediaPart) and part.path is not None:
+                stat = part.path.stat()
+                media.append([str(part.path), stat.st_size, stat.st_mtime_ns])
+    identity = {
+        "api": prompt.api,
+        "base_url": endpoint.base_url,
+        "model": prompt.model_name,
+        "prompt": prompt.data["prompt"],
+        "parameters": prompt.parameters,
+        "media": media,
+    }
+    canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ResponseCache:
+    """Look up and store replies; open with :func:`open_cache`."""
+
+    def __init__(self, connection: sqlite3.Connection, *, sampled: bool) -> None:
+        self._connection = connection
+        self._sampled = sampled
+        self._one_at_a_time = trio.CapacityLimiter(1)
+        self.hits = 0
+
+    def applies_to(self, prompt: ResolvedPrompt) -> bool:
+        """Whether this prompt's reply may be reused (deterministic, or ``sampled`` set)."""
+        return self._sampled or is_deterministic(prompt.parameters)
+
+    async def get(self, key: str) -> CachedReply | None:
+        """The stored reply for ``key``, if any."""
+        row = await trio.to_thread.run_sync(self._select, key, limiter=self._one_at_a_time)
+        if row is None:
+            return None
+        self.hits += 1
+        return CachedReply.from_json(row)
+
+    async def put(self, key: str, reply: CachedReply) -> None:
+        """Store a reply; a cache that cannot be written is logged, never fails the run."""
+        try:
+            await trio.to_thread.run_sync(self._insert, key, reply.to_json(), limiter=self._one_at_a_time)
+        except sqlite3.Error as exc:
+            logger.warning("response cache: could not store a reply (%s); the run goes on", exc)
+
+    def _select(self, key: str) -> str | None:
+        row = self._connection.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _insert(self, key: str, reply: str) -> None:
+        self._connection.execute("INSERT OR REPLACE INTO replies (key, reply) VALUES (?, ?)", (key, reply))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(_SCHEMA)
+    return connection
+
+
+@asynccontextmanager
+async def open_cache(config: CacheConfig) -> AsyncIterator[ResponseCache | None]:
+    """The run's cache, or ``None`` when ``cache.enabled`` is false."""
+    if not config.enabled:
+        yield None
+        return
+    connection = await trio.to_thread.run_sync(_connect, config.dir / FILE_NAME)
+    try:
+        yield ResponseCache(connection, sampled=config.sampled)
+    finally:
+        connection.close()
