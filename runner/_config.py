@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
+from runner._shard import Shard, ShardRate
 
 
 class _Strict(BaseModel):
@@ -106,6 +107,8 @@ class RunConfig(_Strict):
         default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
     )
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    shard: Shard | None = Field(default=None, description="`i/n`: send only the i-th of n parts (0-based).")
+    shard_rate: ShardRate = Field(default="split", description="`split`: 1/n of each rate per shard.")
 
     @property
     def input_folder(self) -> Path:

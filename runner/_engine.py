@@ -76,7 +76,8 @@ def prepare(config: RunConfig, folder: RunFolder, environ: Mapping[str, str]) ->
         )
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
-        plan = build_plan(config, input_copy, normalized, environ=environ)
+        include = config.shard.includes if config.shard is not None else None
+        plan = build_plan(config, input_copy, normalized, include=include, environ=environ)
     if plan.problem_count:
         raise ValidationFailed(plan)
     return plan, sha256
@@ -106,6 +107,7 @@ async def run_experiment(
             interrupted=interrupted,
             experiment=config.experiment.run_name,
             input_sha256=sha256,
+            **({"shard": str(config.shard)} if config.shard is not None else {}),
         )
         folder.write_summary(result)
         logger.info(
