@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
 from runner._shard import Shard, ShardRate
+from runner._shared_limiter import SharedLimiterSettings
 
 
 class _Strict(BaseModel):
@@ -58,6 +59,9 @@ class RateLimits(_Strict):
 
     apis: dict[str, ApiLimit] = Field(default_factory=dict)
     groups: dict[str, QueueLimit] = Field(default_factory=dict)
+    shared: SharedLimiterSettings | None = Field(
+        default=None, description="Pace queues jointly with other jobs through Redis (off by default)."
+    )
 
 
 class ModelConfig(_Strict):

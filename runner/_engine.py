@@ -29,11 +29,14 @@ import trio
 from dotenv import dotenv_values
 
 from runner._config import RunConfig
+from runner._limiter import SharedTokens
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
+from runner._routing import queue_limit
+from runner._shared_limiter import SharedBuckets, open_shared_buckets
 from runner._summary import SummaryBuilder
 from runner._writer import write_records
 
@@ -137,12 +140,17 @@ async def _run_queues(
     interrupted = _Interrupted()
     started = time.monotonic()
     folder.completed.touch()
-    async with ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers:
+    async with (
+        ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
+        open_shared_buckets(config.rate_limits.shared) as shared,
+    ):
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
-            QueueRunner(queue, plan.prompt_file, config, providers, channel)
-            for queue, channel in zip(plan.queues.values(), queue_channels, strict=True)
+            QueueRunner(
+                queue, plan.prompt_file, config, providers, channel, _shared_bucket(config, shared, key)
+            )
+            for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
         ]
         writer = partial(write_records, folder.completed, receive_results, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:
@@ -158,6 +166,13 @@ async def _run_queues(
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
     return summary, interrupted.value, time.monotonic() - started
+
+
+def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: str) -> SharedTokens | None:
+    """The queue's bucket in Redis, filled at its configured rate (whole, even when shards split it)."""
+    if shared is None:
+        return None
+    return shared.bucket(key, queue_limit(config, key).max_queries or config.max_queries)
 
 
 class _Interrupted:

@@ -33,7 +33,7 @@ from providers import (
     Usage,
 )
 from runner._config import RunConfig
-from runner._limiter import RateLimiter
+from runner._limiter import RateLimiter, SharedTokens
 from runner._plan import QueuePlan
 from runner._prompt_file import read_dict_at
 from runner._provider_set import ProviderSet
@@ -103,6 +103,7 @@ class QueueRunner:
         config: RunConfig,
         providers: ProviderSet,
         results: trio.MemorySendChannel[Finished],
+        shared: SharedTokens | None = None,
     ) -> None:
         self.key = plan.key
         self._plan = plan
@@ -111,7 +112,7 @@ class QueueRunner:
         self._providers = providers
         self._results = results
         rate = plan.limit.max_queries or config.max_queries
-        self.limiter = RateLimiter(rate)
+        self.limiter = RateLimiter(rate, shared)
         max_in_flight = plan.limit.max_in_flight
         self._in_flight_limit = trio.CapacityLimiter(max_in_flight) if max_in_flight else None
         self._send_job, self._receive_job = trio.open_memory_channel[Job](JOB_BUFFER)

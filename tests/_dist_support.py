@@ -19,17 +19,33 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMING_FIELDS = ("timestamp_sent", "latency_s")
 
 
+def _environ() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
+
+
 def run_module(code: str, args: Sequence[str], *, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """``python -c CODE ARGS...`` on this worktree's sources (the installed scripts run main's)."""
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
-        env=environ,
+        env=_environ(),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def start_module(code: str, args: Sequence[str]) -> subprocess.Popen[str]:
+    """``python -c CODE ARGS...`` started in the background; read its output with ``communicate()``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=_environ(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
