@@ -128,6 +128,12 @@ def _check_shard_set(runs: Sequence[ShardRun]) -> None:
     repeated = [f"{i}/{count}" for i, seen in sorted(indices.items()) if seen > 1]
     problems = [f"shard {s} has no run folder" for s in missing]
     problems += [f"shard {s} ran more than once (remove the extra run folder)" for s in repeated]
+    problems += [
+        f"{run.folder.path} (shard {run.shard}) has no {file.name}: it stopped before running"
+        for run in runs
+        for file in (run.folder.prompts, run.folder.completed)
+        if not file.is_file()
+    ]
     if len({_input_sha256(run) for run in runs}) > 1:
         problems.append("the shards read different input files (input.sha256 differs)")
     if problems:
@@ -201,7 +207,8 @@ def _records(run: ShardRun) -> Iterator[tuple[bytes, dict[str, Any]]]:
 
 def _queue_of(config: RunConfig, record: dict[str, Any]) -> str:
     group = record.get("group")
-    return queue_key(config, str(record.get("api")), str(record.get("model_name")), group and str(group))
+    api, model_name = str(record.get("api")), str(record.get("model_name"))
+    return queue_key(config, api, model_name, None if group is None else str(group))
 
 
 def _shard_summary(run: ShardRun) -> dict[str, Any]:

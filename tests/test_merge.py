@@ -140,6 +140,16 @@ async def test_a_run_without_shard_is_refused(
     )
 
 
+async def test_a_shard_that_never_started_is_named(
+    sharded_sweep: Path, capsys: pytest.CaptureFixture[str], autojump_clock: trio.abc.Clock
+) -> None:
+    (sharded_sweep / "2" / "prompts.jsonl").unlink()
+    (sharded_sweep / "2" / "completed.jsonl").unlink()
+    error = _merge_fails(sharded_sweep, capsys)
+    assert f"{sharded_sweep / '2'} (shard 2/3) has no prompts.jsonl: it stopped before running" in error
+    assert f"{sharded_sweep / '2'} (shard 2/3) has no completed.jsonl" in error
+
+
 def test_an_empty_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"no run folders (with .hydra/config.yaml) under {tmp_path}" in _merge_fails(tmp_path, capsys)
 

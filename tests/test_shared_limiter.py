@@ -169,3 +169,18 @@ def test_the_shared_limiter_is_off_by_default() -> None:
     config = load_config(overrides=["experiment.file=x.jsonl"], output_dir="unused")
     assert config.rate_limits.shared is None
     assert json.loads(config.model_dump_json())["rate_limits"]["shared"] is None
+
+
+@pytest.mark.redis
+async def test_redis_going_away_mid_run_is_a_clear_error(redis_url: str) -> None:
+    from redis import Redis
+
+    async with open_shared_buckets(SharedLimiterSettings(url=redis_url)) as shared:
+        assert shared is not None
+        bucket = shared.bucket("openai", per_minute=6000)
+        await bucket.take()
+        Redis.from_url(redis_url).shutdown(nosave=True)
+        with pytest.raises(
+            SharedLimiterError, match=f"shared rate limiter: Redis at {redis_url} failed for "
+        ):
+            await bucket.take()
