@@ -81,6 +81,10 @@ def test_each_launcher_preset_composes_onto_its_plugin(preset: str, plugin: str,
         )
     assert cfg.hydra.launcher._target_ == f"hydra_plugins.{target}"
     if preset == "ray_cluster":
+        # hydra-ray-launcher fills in object_store_memory unless the key is present; Ray rejects it
+        # when joining a cluster (checked by hand against `ray start --head`, Ray 2.60).
         assert cfg.hydra.launcher.ray.init.address == "auto"
+        assert "object_store_memory" in cfg.hydra.launcher.ray.init
+        assert cfg.hydra.launcher.ray.init.object_store_memory is None
     if preset == "local_processes":
         assert cfg.hydra.launcher.n_jobs == 4

@@ -12,7 +12,7 @@ import trio
 from runner import ConfigError, load_config, run_async
 from runner._limiter import RateLimiter
 from runner._shared_limiter import SharedLimiterError, SharedLimiterSettings, open_shared_buckets
-from tests._dist_support import free_port, redis_url, start_module, write_prompts
+from tests._dist_support import free_port, prompto_run, redis_url, start_module, write_prompts
 
 __all__ = ["redis_url"]  # the fixture, imported for this module's tests
 
@@ -184,3 +184,18 @@ async def test_redis_going_away_mid_run_is_a_clear_error(redis_url: str) -> None
             SharedLimiterError, match=f"shared rate limiter: Redis at {redis_url} failed for "
         ):
             await bucket.take()
+
+
+def test_the_cli_exits_2_when_redis_cannot_be_reached(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
+    result = prompto_run(
+        f"experiment.file={prompts}",
+        "model=simulated_fast",
+        f"rate_limits.shared={{url: '{url}'}}",
+        f"hydra.run.dir={tmp_path}/run",
+    )
+    assert result.returncode == 2
+    assert f"prompto-run: rate_limits.shared: cannot reach Redis at {url}: " in result.stderr
+    assert result.stderr.endswith("Nothing was sent.\n")
+    assert (tmp_path / "run" / "completed.jsonl").read_text() == ""
