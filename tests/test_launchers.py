@@ -60,6 +60,15 @@ def test_a_ray_sweep_runs_three_models_on_a_local_ray_instance(tmp_path: Path) -
     assert "RayLauncher" in (sweep / "multirun.yaml").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not _has("hydra_plugins.hydra_submitit_launcher"), reason="needs the slurm extra")
+def test_a_submitit_sweep_runs_three_models_as_submitit_jobs(tmp_path: Path) -> None:
+    # submitit's local executor: the same pickled job and submitit runner as on SLURM, minus sbatch.
+    sweep = _sweep_three_models(tmp_path, "hydra/launcher=submitit_local")
+    assert "LocalLauncher" in (sweep / "multirun.yaml").read_text()
+    assert list((sweep / ".submitit").iterdir())
+
+
 @pytest.mark.parametrize(
     ("preset", "plugin", "target"),
     [
