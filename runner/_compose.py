@@ -134,5 +134,4 @@ def saved_run_config(run_dir: Path) -> RunConfig:
     loaded = OmegaConf.load(saved)
     assert isinstance(loaded, DictConfig)
     loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
-    loaded.rerun = None
-    return to_run_config(loaded)
+    return to_run_config(loaded)  # a rerun's config names the run it repeated: that one is read too

@@ -69,22 +69,34 @@ def find_shard_runs(sweep_dir: Path) -> list[ShardRun]:
 
 
 def group_shards(runs: Sequence[ShardRun]) -> dict[str, list[ShardRun]]:
-    """Runs of the same experiment (equal configs but for ``shard`` and the folder), by label.
+    """Runs of the same experiment, by label: equal configs but for ``shard``, the run folder and
+    the prompt file's path (a shard repeated with ``rerun=`` reads the copy in its first folder;
+    that the shards read the same input is checked on its hash).
 
     A group's label is made of the overrides that set it apart from the other groups (``model=a``).
     """
     by_config: dict[str, list[ShardRun]] = {}
     for run in runs:
-        identity = run.config.model_copy(update={"shard": None, "output_dir": Path(".")})
+        experiment = run.config.experiment.model_copy(update={"file": Path(".")})
+        identity = run.config.model_copy(
+            update={"shard": None, "output_dir": Path("."), "experiment": experiment}
+        )
         by_config.setdefault(identity.model_dump_json(), []).append(run)
-    common = set.intersection(*(set(group[0].overrides) for group in by_config.values()))
+    named = [_naming_overrides(group) for group in by_config.values()]
+    common = set.intersection(*(set(overrides) for overrides in named))
     groups: dict[str, list[ShardRun]] = {}
-    for number, group in enumerate(by_config.values()):
-        label = ",".join(o for o in group[0].overrides if o not in common).replace("/", "_")
+    for number, (group, overrides) in enumerate(zip(by_config.values(), named, strict=True)):
+        label = ",".join(o for o in overrides if o not in common).replace("/", "_")
         groups[label if label and label not in groups else f"{label}-{number}".lstrip("-")] = sorted(
             group, key=lambda run: run.shard.index
         )
     return groups
+
+
+def _naming_overrides(group: Sequence[ShardRun]) -> tuple[str, ...]:
+    """The overrides of a shard run as part of the sweep (not of one repeated with ``rerun=``)."""
+    swept = [run.overrides for run in group if not any(o.startswith("rerun=") for o in run.overrides)]
+    return (swept or [group[0].overrides])[0]
 
 
 def check_shards(runs: Sequence[ShardRun]) -> Counter[str]:

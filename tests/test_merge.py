@@ -179,3 +179,12 @@ def test_a_sweep_of_models_and_shards_merges_per_model(tmp_path: Path) -> None:
     assert f"16 records from 2 shards (16 ok, 0 failed) -> {sweep}/merged/model=sim_a/completed.jsonl" in (
         merged.stdout
     )
+
+    # A shard that went wrong is repeated into the sweep with rerun= (same config, same input copy).
+    sim_b_records = read_records(sweep / "merged" / "model=sim_b" / "completed.jsonl")
+    (sweep / "3").rename(tmp_path / "failed-3")
+    repeated = prompto_run(f"rerun={tmp_path / 'failed-3'}", f"hydra.run.dir={sweep / '3'}")
+    assert repeated.returncode == 0, repeated.stderr
+    merged_again = prompto_merge(str(sweep))
+    assert merged_again.returncode == 0, merged_again.stderr
+    assert read_records(sweep / "merged" / "model=sim_b" / "completed.jsonl") == sim_b_records
