@@ -27,13 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import trio
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.commands.core import Script
 
 TOKEN_BUCKET_LUA = """
 -- KEYS[1]: the bucket. ARGV[1]: tokens per second. ARGV[2]: capacity (burst).
@@ -82,7 +83,7 @@ def redacted(url: str) -> str:
 class RedisBucket:
     """One queue's shared bucket; :meth:`take` returns when this process may send one request."""
 
-    def __init__(self, script: Any, key: str, per_minute: float, burst: int, url: str) -> None:
+    def __init__(self, script: Script, key: str, per_minute: float, burst: int, url: str) -> None:
         self.key = key
         self._script = script
         self._args = [repr(per_minute / 60.0), str(burst)]
