@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -129,6 +130,12 @@ async def test_a_run_with_the_shared_limiter_uses_one_bucket_per_queue(
     assert keys == ["lab:group:g0", "lab:group:g1"]
 
 
+@pytest.fixture
+def redis_client() -> None:
+    pytest.importorskip("redis", reason="needs the redis extra")
+
+
+@pytest.mark.usefixtures("redis_client")
 async def test_an_unreachable_redis_stops_the_run_before_anything_is_sent(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
@@ -145,6 +152,7 @@ async def test_an_unreachable_redis_stops_the_run_before_anything_is_sent(tmp_pa
     assert (tmp_path / "run" / "completed.jsonl").read_text() == ""
 
 
+@pytest.mark.usefixtures("redis_client")
 def test_the_url_password_is_not_shown(tmp_path: Path) -> None:
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     with pytest.raises(SharedLimiterError) as caught:
@@ -186,6 +194,7 @@ async def test_redis_going_away_mid_run_is_a_clear_error(redis_url: str) -> None
             await bucket.take()
 
 
+@pytest.mark.usefixtures("redis_client")
 def test_the_cli_exits_2_when_redis_cannot_be_reached(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
@@ -199,3 +208,11 @@ def test_the_cli_exits_2_when_redis_cannot_be_reached(tmp_path: Path) -> None:
     assert f"prompto-run: rate_limits.shared: cannot reach Redis at {url}: " in result.stderr
     assert result.stderr.endswith("Nothing was sent.\n")
     assert (tmp_path / "run" / "completed.jsonl").read_text() == ""
+
+
+def test_without_the_redis_extra_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # what `import redis` sees when it is not installed
+    with pytest.raises(
+        SharedLimiterError, match=r"needs the redis client: pip install 'prompto-run\[redis\]'"
+    ):
+        trio.run(_open, SharedLimiterSettings())
