@@ -15,6 +15,7 @@ from runner._console import print_summary
 from runner._engine import run_experiment
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
+from runner._shared_limiter import SharedLimiterError
 
 logger = logging.getLogger("prompto_run")
 
@@ -26,7 +27,7 @@ def _main(cfg: DictConfig) -> None:
     try:
         config = to_run_config(cfg, HydraConfig.get().overrides.task)
         result = trio.run(run_experiment, config, None, False)
-    except (ConfigError, ValidationFailed, PromptFileError) as exc:
+    except (ConfigError, ValidationFailed, PromptFileError, SharedLimiterError) as exc:
         logger.error("%s", exc)
         print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)

@@ -246,3 +246,14 @@ def _closest_key(model: type[BaseModel], location: Sequence[str]) -> str | None:
         current = annotation
     matches = difflib.get_close_matches(location[-1], list(current.model_fields), n=1)
     return ".".join([*location[:-1], matches[0]]) if matches else None
+
+
+def saved_run_config(run_dir: Path) -> RunConfig:
+    """The validated config a finished run saved in ``RUN_DIR/.hydra/config.yaml``."""
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder: it has no .hydra/config.yaml")
+    loaded = OmegaConf.load(saved)
+    assert isinstance(loaded, DictConfig)
+    loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
+    return to_run_config(loaded)  # a rerun's config names the run it repeated: that one is read too

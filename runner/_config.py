@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
 from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, stage_endpoint
+from runner._shard import Shard, ShardRate
+from runner._shared_limiter import SharedLimiterSettings
 
 
 class _Strict(BaseModel):
@@ -58,6 +60,9 @@ class RateLimits(_Strict):
 
     apis: dict[str, ApiLimit] = Field(default_factory=dict)
     groups: dict[str, QueueLimit] = Field(default_factory=dict)
+    shared: SharedLimiterSettings | None = Field(
+        default=None, description="Pace queues jointly with other jobs through Redis (off by default)."
+    )
 
 
 class ModelConfig(_Strict):
@@ -140,6 +145,8 @@ class RunConfig(_Strict):
     resume: Path | None = Field(
         default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
     )
+    shard: Shard | None = Field(default=None, description="`i/n`: send only the i-th of n parts (0-based).")
+    shard_rate: ShardRate = Field(default="split", description="`split`: 1/n of each rate per shard.")
 
     @property
     def input_folder(self) -> Path:

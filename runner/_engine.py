@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -35,6 +35,7 @@ from dotenv import dotenv_values
 from runner._cache import open_cache
 from runner._config import RunConfig
 from runner._judging import judge_score_keys
+from runner._limiter import SharedTokens
 from runner._lock import folder_lock
 from runner._outputs import RunFolder, copy_input
 from runner._plan import Plan, ValidationFailed, build_plan
@@ -45,8 +46,9 @@ from runner._queue import Finished, QueueRunner
 from runner._redact_log import secrets_scrubbed
 from runner._report import write_report
 from runner._resume import Resumed, rewrite_completed, scan_completed
-from runner._routing import queue_key
+from runner._routing import queue_key, queue_limit
 from runner._score_summary import ScoreSummary, attach_scores
+from runner._shared_limiter import SharedBuckets, open_shared_buckets
 from runner._stage_checks import check_stages
 from runner._stages import Stages
 from runner._summary import SummaryBuilder
@@ -96,13 +98,27 @@ def prepare(
         )
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
-        include = resumed.is_unanswered if resumed is not None else None
-        plan = build_plan(config, input_copy, normalized, include=include, environ=environ)
+        plan = build_plan(config, input_copy, normalized, include=_included(config, resumed), environ=environ)
     if not plan.problem_count:
         check_stages(config, plan, environ)
     if plan.problem_count:
         raise ValidationFailed(plan)
     return plan, sha256
+
+
+def _included(config: RunConfig, resumed: Resumed | None) -> Callable[[str], bool] | None:
+    """Which prompt ids this run sends: not those already answered (resume), only its shard's."""
+    tests = [
+        test
+        for test in (
+            resumed.is_unanswered if resumed is not None else None,
+            config.shard.includes if config.shard is not None else None,
+        )
+        if test is not None
+    ]
+    if not tests:
+        return None
+    return lambda prompt_id: all(test(prompt_id) for test in tests)
 
 
 async def run_experiment(
@@ -144,6 +160,7 @@ async def run_experiment(
             input_sha256=sha256,
             **({"resumed": resumed.as_summary()} if resumed is not None else {}),
             **({"scores": scores.as_dict()} if config.scorers or config.judges else {}),
+            **({"shard": str(config.shard)} if config.shard is not None else {}),
         )
         if "scores" in result:
             attach_scores(result, result["scores"])
@@ -206,6 +223,7 @@ async def _run_queues(
         ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
         secrets_scrubbed(logger, providers.secrets),
         open_cache(config.cache) as cache,
+        open_shared_buckets(config.rate_limits.shared) as shared,
     ):
         stages = Stages(config, plan, providers, folder, providers.secrets)
         for key, count in stages.planned(plan).items():
@@ -221,6 +239,7 @@ async def _run_queues(
                 channel,
                 source=stages.query_source(key),
                 cache=cache,
+                shared=_shared_bucket(config, shared, key),
             )
             for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
         ]
@@ -244,6 +263,13 @@ async def _run_queues(
                 channel.close()  # a queue cancelled before it started still holds its channel
             stages.close_unstarted()
     return interrupted.value, time.monotonic() - started
+
+
+def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: str) -> SharedTokens | None:
+    """The queue's bucket in Redis, filled at its configured rate (whole, even when shards split it)."""
+    if shared is None:
+        return None
+    return shared.bucket(key, queue_limit(config, key).max_queries or config.max_queries)
 
 
 @dataclass

@@ -16,12 +16,17 @@ The engine steers it:
 * :meth:`RateLimiter.note_server_limits` obeys ``x-ratelimit-*``: with ``remaining`` requests left
   before the server's window resets, permits are spaced ``reset / remaining`` apart until it does, and
   when nothing is left (counting requests already in flight) the queue pauses until the reset.
+
+Jobs that share an API key can also share its limit: given ``shared`` (a bucket in Redis, see
+:mod:`runner._shared_limiter`), :meth:`RateLimiter.acquire` takes a token from it after the local
+permit, waiting as long as the bucket says.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
@@ -42,12 +47,20 @@ class LimiterStatistics:
     """``trio.current_time()`` until which the queue is paused, if it is."""
 
 
+class SharedTokens(Protocol):
+    """A rate limit shared with other processes."""
+
+    async def take(self) -> None:
+        """Return when this process may send one more request."""
+
+
 class RateLimiter:
     """Permits at ``per_minute`` per minute; run :meth:`run` in a nursery, take with :meth:`acquire`."""
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(self, per_minute: float, shared: SharedTokens | None = None) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
+        self._shared = shared
         self.configured_per_minute = per_minute
         self._base_interval = 60.0 / per_minute
         self._slowdown = 1.0
@@ -83,6 +96,8 @@ class RateLimiter:
     async def acquire(self) -> None:
         """Wait for the next permit (and for any pause that began while it was on its way)."""
         await self._receive_permit.receive()
+        if self._shared is not None:
+            await self._shared.take()
         # A pause may be extended while we sleep: re-check rather than wait on an event.
         while trio.current_time() < self._paused_until:  # noqa: ASYNC110
             await trio.sleep_until(self._paused_until)

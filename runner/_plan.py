@@ -20,6 +20,7 @@ from runner._prompt_file import read_prompt_lines
 from runner._prompts import PromptError
 from runner._resolve import derived_id, resolve_prompt
 from runner._routing import queue_limit
+from runner._shard import job_limit
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -128,7 +129,8 @@ def build_plan(
             continue
         queue = plan.queues.get(prompt.queue)
         if queue is None:
-            queue = plan.queues[prompt.queue] = QueuePlan(prompt.queue, queue_limit(config, prompt.queue))
+            limit = job_limit(queue_limit(config, prompt.queue), config.shard, config.shard_rate)
+            queue = plan.queues[prompt.queue] = QueuePlan(prompt.queue, limit)
         queue.offsets.append(normalized.tell())
         normalized.write(json.dumps(data, ensure_ascii=False).encode() + b"\n")
         queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4

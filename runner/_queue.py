@@ -34,7 +34,7 @@ from providers import (
 )
 from runner._cache import CachedReply, ResponseCache, cache_key
 from runner._config import RunConfig
-from runner._limiter import RateLimiter
+from runner._limiter import RateLimiter, SharedTokens
 from runner._plan import QueuePlan
 from runner._prompt_file import read_dict_at
 from runner._provider_set import ProviderSet
@@ -115,6 +115,7 @@ class QueueRunner:
         *,
         source: trio.MemoryReceiveChannel[ResolvedPrompt] | None = None,
         cache: ResponseCache | None = None,
+        shared: SharedTokens | None = None,
     ) -> None:
         """``source``: prompts produced while the run goes on (a judge's, a rephrasing's) instead of
         the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished."""
@@ -128,7 +129,7 @@ class QueueRunner:
         self._results = results
         self._cache = cache
         rate = plan.limit.max_queries or config.max_queries
-        self.limiter = RateLimiter(rate)
+        self.limiter = RateLimiter(rate, shared)
         max_in_flight = plan.limit.max_in_flight
         self._in_flight_limit = trio.CapacityLimiter(max_in_flight) if max_in_flight else None
         tpm = plan.limit.max_tokens_per_minute

@@ -92,6 +92,7 @@ def test_prompto_run_experiment_runs_as_prompto_run_and_keeps_its_config(
     assert config["rate_limits"] == {
         "apis": {"simulated": {"max_queries": 600, "models": {"sim-b": 1200}}, "judges": 300},
         "groups": {"simulated": 600, "judges": 300},
+        "shared": None,
     }
     assert (config["max_queries"], config["max_attempts"], config["parallel"]) == (120, 3, True)
     assert "- experiment.file='exp.jsonl'" in (run_dir / ".hydra" / "overrides.yaml").read_text()
