@@ -93,12 +93,17 @@ class LlamaCppProvider(Provider):
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
-        """Bad options, a missing or non-GGUF model file, llama-cpp-python not installed."""
+        """Bad options, a base_url, a missing or non-GGUF model file, llama-cpp-python not installed."""
         problems = []
         try:
             LlamaCppOptions.model_validate(context.settings.options)
         except ValidationError as exc:
             problems.append(f"api 'llamacpp' options: {exc}")
+        if context.settings.base_url is not None:
+            problems.append(
+                "api 'llamacpp' runs the model in this process and has no base_url "
+                "(a llama.cpp server speaks the OpenAI-compatible API)"
+            )
         if (problem := model.model_file_problem(context.model_name)) is not None:
             problems.append(problem)
         try:

@@ -107,6 +107,12 @@ def test_check_config_rejects_unknown_options(gguf_file: Path) -> None:
     assert any("n_ctxx" in problem and "mode" in problem for problem in problems)
 
 
+def test_check_config_rejects_a_base_url(gguf_file: Path) -> None:
+    settings = EndpointSettings(base_url="http://localhost:8080/v1")
+    problems = LlamaCppProvider.check_config(ProviderContext(model_name=str(gguf_file), settings=settings))
+    assert any("no base_url" in problem for problem in problems)
+
+
 def test_check_request_rejects_media_and_unknown_modes() -> None:
     image = MediaPart(kind="image", url="https://example.org/cat.png")
     request = ChatRequest(model_name=BUNDLED_MODEL, messages=(Message("user", (TextPart("what?"), image)),))
