@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from providers._base import Provider
 
 _BUILTIN: dict[str, str] = {
+    "llamacpp": "providers.llamacpp:LlamaCppProvider",
     "simulated": "providers.simulated:SimulatedProvider",
     "openai": "providers.openai:OpenAIProvider",
     "azure-openai": "providers.azure_openai:AzureOpenAIProvider",
