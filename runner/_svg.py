@@ -14,7 +14,7 @@ from html import escape
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 BAR_COLOR = PALETTE[0]
-CHAR_W = 7.0
+CHAR_W = 7.6
 """Approximate width of one character of the 12 px label font, to fit the label column to its labels."""
 PLOT_W = 420
 ROW_H = 26
@@ -30,7 +30,7 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
 
 
 def _label_width(labels: Iterable[str]) -> int:
-    return int(min(600, max(120, CHAR_W * max((len(label) for label in labels), default=0) + 12)))
+    return int(min(600, max(120, CHAR_W * max((len(label) for label in labels), default=0) + 16)))
 
 
 def _nice_max(value: float) -> float:
