@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,32 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
         check=False,
     )
+
+
+def start_python(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``python ARGS...`` from this checkout's sources, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", "/usr/bin")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def interrupt_once_written(
+    process: subprocess.Popen[str], root: Path, pattern: str, records: int
+) -> tuple[str, str]:
+    """Press Ctrl-C once the ``completed.jsonl`` matching ``pattern`` holds ``records`` records."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        completed = list(root.glob(pattern))
+        if completed and len(read_jsonl(completed[0])) >= records:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=30)
 
 
 @dataclass

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, read_jsonl, run_cli, write_jsonl
+from tests.conftest import REPO_ROOT, interrupt_once_written, read_jsonl, run_cli, start_python, write_jsonl
 
 DATA = f"data_folder={REPO_ROOT / 'data'}"
 
@@ -122,22 +118,8 @@ def test_ctrl_c_keeps_every_finished_record_and_says_how_many(tmp_path: Path) ->
     write_jsonl(
         prompts, [{"id": i, "prompt": f"p{i}", "api": "simulated", "model_name": "m"} for i in range(200)]
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "runner", f"experiment.file={prompts}", "max_queries=600"],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", "/usr/bin")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        completed = list(tmp_path.glob("outputs/*/*/completed.jsonl"))
-        if completed and len(read_jsonl(completed[0])) >= 5:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    process = start_python("-m", "runner", f"experiment.file={prompts}", "max_queries=600", cwd=tmp_path)
+    stdout, stderr = interrupt_once_written(process, tmp_path, "outputs/*/*/completed.jsonl", records=5)
 
     assert process.returncode == 0, stderr
     [run_dir] = run_dirs(tmp_path)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ from runner._compose import compose_config, to_pipeline_config
 from runner._config import PipelineConfig, RunConfig
 from runner._pipeline import PipelineReport, run_pipeline
 from runner._watch import FileState, InputWatcher
-from tests.conftest import REPO_ROOT, Script, read_jsonl, write_jsonl
+from tests.conftest import Script, interrupt_once_written, read_jsonl, start_python, write_jsonl
 
 
 def settings(workspace: Path, *overrides: str) -> tuple[PipelineConfig, RunConfig]:
@@ -268,29 +265,11 @@ def test_ctrl_c_stops_the_pipeline_command_with_the_run_folder_resumable(workspa
     rows = [{"id": i, "prompt": f"p{i}", "api": "simulated", "model_name": "m"} for i in range(200)]
     write_jsonl(workspace / "data" / "input" / "long.jsonl", rows)
     code = "from runner._commands import pipeline; pipeline()"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            code,
-            "max_queries=600",
-            "pipeline.stable_for_s=0",
-            "pipeline.poll_interval_s=0.1",
-        ],
-        cwd=workspace,
-        env={"PYTHONPATH": str(REPO_ROOT), "PATH": os.environ.get("PATH", "/usr/bin")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    settings = ("max_queries=600", "pipeline.stable_for_s=0", "pipeline.poll_interval_s=0.1")
+    process = start_python("-c", code, *settings, cwd=workspace)
+    stdout, stderr = interrupt_once_written(
+        process, workspace, "data/output/long/*/completed.jsonl", records=3
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        completed = list(workspace.glob("data/output/long/*/completed.jsonl"))
-        if completed and len(read_jsonl(completed[0])) >= 3:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
 
     assert process.returncode == 0, stderr
     [run_dir] = [p.parent for p in workspace.glob("data/output/long/*/completed.jsonl")]
