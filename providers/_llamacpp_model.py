@@ -113,10 +113,37 @@ def load(model_name: str, settings: Mapping[str, Any]) -> Llama:
         _route_llama_logs(llama_cpp)
         _recent_errors.clear()
         try:
-            return llama_cpp.Llama(model_path=str(path), verbose=False, **settings)  # type: ignore[no-any-return]
+            with without_extra_buffer_types(llama_cpp):
+                return llama_cpp.Llama(model_path=str(path), verbose=False, **settings)  # type: ignore[no-any-return]
         except ValueError as exc:  # llama.cpp logged why; llama-cpp-python only says that it failed
             why = "; ".join(_recent_errors) or str(exc)
             raise BadRequest(f"could not load {path}: {why}") from exc
+
+
+@contextlib.contextmanager
+def without_extra_buffer_types(llama_cpp: ModuleType) -> Iterator[None]:
+    """Load with llama.cpp's ``use_extra_bufts`` off: no weight repacking, hence no AMX kernels.
+
+    llama.cpp's AMX matrix multiply (built on CPUs that have AMX, such as Xeon Sapphire Rapids)
+    crashes the process with a segmentation fault on the bundled Gemma model (llama-cpp-python
+    0.3.36). ``Llama()`` takes no argument for this field, so its default is swapped for the length
+    of one load, under :data:`_load_lock`. The cost is the repacked kernels' speed-up on some
+    quantisations; plain kernels serve every model.
+    """
+    low_level = llama_cpp.llama_cpp
+    default_params = low_level.llama_model_default_params
+
+    def paramswithout_extra_buffer_types() -> Any:
+        params = default_params()
+        if hasattr(params, "use_extra_bufts"):  # older releases have no such field, and no AMX path
+            params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = paramswithout_extra_buffer_types
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = default_params
 
 
 def complete_text(llama: Llama, prompt: str, parameters: Mapping[str, Any]) -> dict[str, Any]:

@@ -46,12 +46,15 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
-        *(sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", ALIAS),
+        *(sys.executable, "-m", "tests.providers.llama_server", "--model", str(model_path)),
+        *("--model_alias", ALIAS),
         *("--chat_format", "gemma", "--n_ctx", str(N_CTX), "--verbose", "False"),
         *("--host", "127.0.0.1", "--port", str(port)),
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2]
+        )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_until_ready(base_url, process, log_path)
