@@ -29,7 +29,7 @@ from providers import (
     Usage,
 )
 from runner import ApiLimit, ExperimentConfig, RateLimits, RunConfig, run_experiment
-from runner._limiter import MAX_SLOWDOWN, RateLimiter
+from runner._limiter import MAX_CATCH_UP_S, MAX_SLOWDOWN, RateLimiter
 from runner._token_bucket import TokenBucket, estimate_tokens
 from tests.reliability.conftest import read_records, write_prompts
 from tests.reliability.scripted import OtherScriptedProvider, ScriptedProvider
@@ -164,6 +164,29 @@ async def test_burst_of_refusals_slows_once(autojump_clock: trio.testing.MockClo
     for _ in range(100):
         limiter.note_success(sent_at=1.5)
     assert limiter.interval == pytest.approx(1.0)
+
+
+async def test_a_late_consumer_gets_the_permits_it_owes_but_an_idle_one_does_not(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(30_000)  # a permit every 2 ms
+    permits: list[float] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(limiter.run)
+        for _ in range(100):  # a busy loop: late by 10 ms every 10th permit
+            await limiter.acquire()
+            permits.append(trio.current_time())
+            if len(permits) % 10 == 0:
+                await trio.sleep(0.010)
+        # the stalls were made up with permits back to back: 100 permits on the 2 ms schedule
+        assert permits[-1] == pytest.approx(99 * 0.002, abs=0.011)
+        await trio.sleep(1.0)  # idle for longer than MAX_CATCH_UP_S: no burst of 500 owed permits
+        idle_over = trio.current_time()
+        for _ in range(10):
+            await limiter.acquire()
+        assert trio.current_time() - idle_over == pytest.approx(9 * 0.002)
+        nursery.cancel_scope.cancel()
+    assert MAX_CATCH_UP_S < 1.0
 
 
 async def test_server_limits_space_permits_until_reset(autojump_clock: trio.testing.MockClock) -> None:
