@@ -16,6 +16,7 @@ from typing import IO
 
 from providers import Provider, ProviderContext, UnknownApiError, import_target, provider_class
 from runner._config import QueueLimit, RunConfig
+from runner._id_set import IdSet
 from runner._prompt_file import read_prompt_lines
 from runner._prompts import PromptError
 from runner._resolve import derived_id, resolve_prompt
@@ -96,7 +97,7 @@ def build_plan(
     sharding use it.
     """
     plan = Plan(prompt_file=Path(getattr(normalized, "name", "")))
-    seen_ids: set[int] = set()
+    seen_ids = IdSet()
     checked_apis: dict[str, type[Provider] | None] = {}
     for line in read_prompt_lines(source):
         if line.data is None:
@@ -109,10 +110,9 @@ def build_plan(
             plan.add_problem(line.line_no, "'id' must be a string or an integer")
             continue
         prompt_id = str(data["id"])
-        if hash(prompt_id) in seen_ids:
+        if not seen_ids.add(prompt_id):
             plan.add_problem(line.line_no, f"duplicate id {prompt_id!r}")
             continue
-        seen_ids.add(hash(prompt_id))
         try:
             prompt = resolve_prompt(data, config)
         except PromptError as exc:
@@ -168,10 +168,10 @@ def _check_endpoints(config: RunConfig, plan: Plan, environ: Mapping[str, str]) 
             plan.add_problem(None, f"api '{api}', model '{model_name}': {problem}")
 
 
-def _free_id(candidate: str, seen: set[int]) -> str:
+def _free_id(candidate: str, seen: IdSet) -> str:
     """``candidate``, or ``candidate-2``, ``-3``... for identical lines repeated on purpose."""
     suffix, free = 1, candidate
-    while hash(free) in seen:
+    while free in seen:
         suffix += 1
         free = f"{candidate}-{suffix}"
     return free

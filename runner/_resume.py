@@ -2,9 +2,9 @@
 
 A resume reads ``completed.jsonl`` twice:
 
-1. :func:`scan_completed` (read only): the ids of answered records (``error`` is null), one hash each
-   (8 bytes a prompt), tell the validation pass which prompts to leave out. If validation then fails,
-   the folder is left exactly as it was.
+1. :func:`scan_completed` (read only): the ids of answered records (``error`` is null), kept in an
+   :class:`~runner._id_set.IdSet` (16 bytes a prompt), tell the validation pass which prompts to
+   leave out. If validation then fails, the folder is left exactly as it was.
 2. :func:`rewrite_completed`, once the plan is valid: the file is rewritten keeping only the first
    answer per id. Failed and not-sent records, and any line that is not a JSON object, move to
    ``failed-before-resume.jsonl`` for audit; a torn last line (a ``kill -9`` in the middle of a write)
@@ -26,6 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from runner._id_set import IdSet
 from runner._outputs import RunFolder
 
 logger = logging.getLogger("prompto_run")
@@ -37,8 +38,8 @@ FAILED_BEFORE_RESUME = "failed-before-resume.jsonl"
 class Resumed:
     """What a resume found in the folder."""
 
-    answered: set[int] = field(default_factory=set)
-    """``hash(id)`` of every prompt already answered."""
+    answered: IdSet = field(default_factory=IdSet)
+    """The id of every prompt already answered."""
     kept: int = 0
     moved: int = 0
     """Failed, not-sent or unreadable records moved to the side file (they are retried)."""
@@ -47,7 +48,7 @@ class Resumed:
 
     def is_unanswered(self, prompt_id: str) -> bool:
         """Whether the prompt still has to be sent (``build_plan``'s ``include``)."""
-        return hash(prompt_id) not in self.answered
+        return prompt_id not in self.answered
 
     def as_summary(self) -> dict[str, int]:
         """The ``resumed`` entry of ``summary.json``."""
@@ -60,7 +61,7 @@ def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] 
     for raw, kind, record in _classified(folder.completed):
         if kind is _Kind.ANSWER:
             assert record is not None
-            resumed.answered.add(hash(str(record["id"])))
+            resumed.answered.add(record["id"])
             resumed.kept += 1
             on_kept(record)
         elif kind is _Kind.TORN:
@@ -106,14 +107,13 @@ class _Kind(Enum):
 def _classified(path: Path) -> Iterator[tuple[bytes, _Kind, dict[str, Any] | None]]:
     if not path.exists():
         return
-    answered: set[int] = set()
+    answered = IdSet()
     with path.open("rb") as file:
         for raw in file:
             record = _parse(raw)
             if record is None:
                 kind = _Kind.BLANK if not raw.strip() else _Kind.MOVED if raw.endswith(b"\n") else _Kind.TORN
-            elif "id" in record and record.get("error") is None and hash(str(record["id"])) not in answered:
-                answered.add(hash(str(record["id"])))
+            elif "id" in record and record.get("error") is None and answered.add(record["id"]):
                 kind = _Kind.ANSWER
             else:
                 kind = _Kind.MOVED

@@ -3,17 +3,18 @@
 Per queue: prompts finished, ok, failed by error type, retried (finished after more than one
 attempt), attempts sent, not sent. Per model, and per group when prompts set ``group``: the same plus latency
 median/p95 and tokens in/out.
-Latencies are kept as 8-byte floats (one per prompt), the only per-prompt state.
+Latencies are kept as 8-byte floats (one per prompt), the only per-prompt state; their median and
+p95 are exact, found without sorting a copy (:mod:`runner._quantiles`).
 """
 
 from __future__ import annotations
 
-import statistics
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner._quantiles import median_and_p95
 from runner._queue import Finished
 
 
@@ -46,7 +47,7 @@ class _Tally:
         self.output_tokens += usage.get("output_tokens") or 0
 
     def as_dict(self) -> dict[str, Any]:
-        latencies = sorted(self.latencies)
+        median, p95 = median_and_p95(self.latencies) if self.latencies else (None, None)
         return {
             "prompts": self.finished,
             "ok": self.ok,
@@ -57,10 +58,8 @@ class _Tally:
             "not_sent": self.failed_by_type.get("not_sent", 0),
             "cached": self.cached,
             "latency_s": {
-                "median": round(statistics.median(latencies), 6) if latencies else None,
-                "p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 6)
-                if latencies
-                else None,
+                "median": None if median is None else round(median, 6),
+                "p95": None if p95 is None else round(p95, 6),
             },
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
         }

@@ -1,0 +1,54 @@
+"""The per-prompt state that must stay small for a million-line file: ids seen, latencies' quantiles."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from array import array
+
+import pytest
+
+from runner._id_set import IdSet
+from runner._quantiles import kth_smallest, median_and_p95
+
+
+def test_id_set_agrees_with_a_python_set_through_growth() -> None:
+    rng = random.Random(7)
+    ids: list[object] = [
+        rng.choice([f"prompt-{rng.randrange(5000)}", rng.randrange(5000)]) for _ in range(20000)
+    ]
+    compact, reference = IdSet(), set()
+    for prompt_id in ids:
+        assert compact.add(prompt_id) == (str(prompt_id) not in reference)
+        reference.add(str(prompt_id))
+    assert len(compact) == len(reference)
+    assert all(str(n) in compact for n in range(5000)) == all(str(n) in reference for n in range(5000))
+    assert "never-added" not in compact
+
+
+def test_an_integer_id_and_its_string_are_the_same_id() -> None:
+    ids = IdSet()
+    assert ids.add(7)
+    assert not ids.add("7")
+    assert "7" in ids
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 10, 101, 2000])
+def test_median_and_p95_are_exact(count: int) -> None:
+    rng = random.Random(count)
+    for _ in range(10):
+        values = [
+            rng.choice([0.5, rng.random(), rng.expovariate(1) * rng.choice([1e-6, 1, 1e6])])
+            for _ in range(count)
+        ]
+        ordered = sorted(values)
+        assert median_and_p95(array("d", values)) == (
+            statistics.median(ordered),
+            ordered[min(count - 1, int(0.95 * count))],
+        )
+
+
+def test_kth_smallest_of_equal_values_and_out_of_range() -> None:
+    assert kth_smallest(array("d", [2.0] * 5), [0, 4]) == [2.0, 2.0]
+    with pytest.raises(IndexError):
+        kth_smallest(array("d", [1.0, 2.0]), [2])
