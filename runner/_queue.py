@@ -305,11 +305,12 @@ class QueueRunner:
     async def _send(self, provider: Provider, request: ChatRequest, job: Job) -> Completion:
         """One request under the deadline; its reply corrects the token estimate and the server's limits."""
         timeout = self._config.request_timeout_s
-        try:
-            with trio.fail_after(timeout):
-                completion = await provider.complete(request)
-        except trio.TooSlowError:
-            raise RequestTimeout(f"no reply within {timeout:g} s (request_timeout_s)") from None
+        # move_on_after, not fail_after: only this deadline, never a TooSlowError raised inside the
+        # provider for its own reasons, is reported as request_timeout_s.
+        with trio.move_on_after(timeout) as deadline:
+            completion = await provider.complete(request)
+        if deadline.cancelled_caught:
+            raise RequestTimeout(f"no reply within {timeout:g} s (request_timeout_s)")
         if self.tokens is not None:
             self.tokens.settle(job.reserved_tokens, usage_tokens(completion.usage))
         if completion.rate_limit is not None:
