@@ -1,8 +1,11 @@
 """HTTP plumbing shared by every provider that speaks to an API over httpx.
 
 * :class:`ClientPool` holds the run's ``httpx.AsyncClient`` objects. httpcore's pool rescans every
-  connection on each request event, which is quadratic in the connections in flight; spreading a
-  thousand requests over several small clients (least-loaded first) keeps that cost flat.
+  connection on each request event, which is quadratic in the connections in flight, so the run's
+  client sends through :class:`~providers._h11_transport.H11Transport` (an O(1) keep-alive pool on
+  httpx's transport seam). Where a proxy is configured in the environment, httpx's own transport
+  handles it, and a thousand requests are spread over several small clients (least-loaded first)
+  to keep httpcore's cost flat.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary.
 * :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body.
 """
@@ -14,6 +17,7 @@ import functools
 import json
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,6 +36,7 @@ from providers._errors import (
     ServerError,
     excerpt,
 )
+from providers._h11_transport import H11Transport
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
@@ -56,6 +61,8 @@ class ClientPool:
         expected_concurrency: int = 1,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
+        if transport is None and lean_transport_allowed():
+            transport = H11Transport(shared_ssl_context())
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))
         limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
@@ -96,6 +103,11 @@ class ClientPool:
         """Close every client."""
         for client in self._clients:
             await client.aclose()
+
+
+def lean_transport_allowed() -> bool:
+    """Whether no proxy is set in the environment (``HTTPS_PROXY`` and the like): proxies are httpx's job."""
+    return not urllib.request.getproxies()
 
 
 @asynccontextmanager

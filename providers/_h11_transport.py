@@ -1,0 +1,195 @@
+"""A lean HTTP/1.1 transport for httpx, on trio sockets and h11.
+
+httpx's default transport (httpcore) rescans every pooled connection on each request event, so its
+cost per request grows with the requests in flight: at a thousand in flight it dominates a run
+(see the performance section of the README). This transport plugs into httpx at its documented seam,
+``httpx.AsyncBaseTransport``, and keeps what a batch runner needs and nothing more:
+
+* idle keep-alive connections per origin in a stack: taking and returning one is O(1);
+* no limit on connections in use (the engine's rate limiter and ``max_in_flight`` bound them);
+* a connection that failed, was cancelled, or whose reply was not complete is closed, never reused;
+  an idle one the server has closed (its socket reads as ready) is dropped before it is used;
+* httpx's timeouts (connect, read, write) and exception types, so callers cannot tell the difference.
+
+It speaks HTTP/1.1 only (APIs serve it everywhere) and reads each reply whole: replies are one JSON
+document, not a stream. Proxies are httpx's job: :func:`providers._http.lean_transport_allowed` says
+when this transport may be used.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import h11
+import httpx
+import trio
+
+READ_CHUNK = 65536
+MAX_IDLE_PER_ORIGIN = 4096
+
+Origin = tuple[bytes, bytes, int]
+
+
+class _Connection:
+    """One socket (TCP or TLS) with its h11 state machine."""
+
+    __slots__ = ("h11", "stream")
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self.stream = stream
+        self.h11 = h11.Connection(our_role=h11.CLIENT)
+
+    def server_has_closed(self) -> bool:
+        """An idle keep-alive socket that reads as ready holds EOF (or junk): it must not be reused."""
+        socket = _socket_of(self.stream)
+        return socket is None or socket.is_readable()
+
+
+class H11Transport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 over trio with an O(1) keep-alive pool; pass it as ``transport=`` to ``httpx.AsyncClient``."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl_context = ssl_context or httpx.create_ssl_context()
+        self._idle: dict[Origin, list[_Connection]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port or _default_port(request))
+        body = await request.aread()
+        connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
+        try:
+            status, headers, content, reason = await _exchange(connection, request, body, timeouts)
+        except BaseException:
+            await trio.aclose_forcefully(connection.stream)
+            raise
+        self._give_back(origin, connection)
+        return httpx.Response(
+            status,
+            headers=headers,
+            content=content,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+        )
+
+    async def aclose(self) -> None:
+        """Close every idle connection."""
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await trio.aclose_forcefully(connection.stream)
+
+    def idle_connections(self) -> int:
+        """How many keep-alive connections wait for reuse (for tests and statistics)."""
+        return sum(len(connections) for connections in self._idle.values())
+
+    def _take_idle(self, origin: Origin) -> _Connection | None:
+        stack = self._idle.get(origin)
+        while stack:
+            connection = stack.pop()
+            if not connection.server_has_closed():
+                return connection
+            _close_now(connection)
+        return None
+
+    def _give_back(self, origin: Origin, connection: _Connection) -> None:
+        state = connection.h11
+        if state.our_state is h11.DONE and state.their_state is h11.DONE:
+            state.start_next_cycle()
+            stack = self._idle.setdefault(origin, [])
+            if len(stack) < MAX_IDLE_PER_ORIGIN:
+                stack.append(connection)
+                return
+        _close_now(connection)
+
+    async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
+        scheme, host, port = origin
+        with _mapped(request, connect=True), _deadline(seconds, httpx.ConnectTimeout, request):
+            stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+            if scheme == b"https":
+                tls = trio.SSLStream(
+                    stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
+                )
+                try:
+                    await tls.do_handshake()
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
+                stream = tls
+        return _Connection(stream)
+
+
+async def _exchange(
+    connection: _Connection, request: httpx.Request, body: bytes, timeouts: dict[str, float | None]
+) -> tuple[int, list[tuple[bytes, bytes]], bytes, bytes]:
+    """Send one request and read its whole reply: status, headers, body, reason phrase."""
+    state, stream = connection.h11, connection.stream
+    head = h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
+    outgoing = state.send(head) + (state.send(h11.Data(data=body)) if body else b"")
+    outgoing += state.send(h11.EndOfMessage())
+    with _mapped(request, connect=False):
+        with _deadline(timeouts.get("write"), httpx.WriteTimeout, request):
+            await stream.send_all(outgoing)
+        status, headers, reason, chunks = 0, [], b"", []
+        while True:
+            event = state.next_event()
+            if event is h11.NEED_DATA:
+                with _deadline(timeouts.get("read"), httpx.ReadTimeout, request):
+                    data = bytes(await stream.receive_some(READ_CHUNK))
+                if not data and state.their_state is h11.SEND_RESPONSE:
+                    raise httpx.RemoteProtocolError(
+                        "Server disconnected without sending a response.", request=request
+                    )
+                state.receive_data(data)
+            elif isinstance(event, h11.Response):
+                status, headers, reason = event.status_code, list(event.headers), event.reason
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return status, headers, b"".join(chunks), reason
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                )
+            # h11.InformationalResponse (100 Continue): keep reading
+
+
+@contextmanager
+def _mapped(request: httpx.Request, *, connect: bool) -> Iterator[None]:
+    """trio's and h11's failures as httpx's exception types."""
+    try:
+        yield
+    except h11.RemoteProtocolError as exc:
+        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+        error = httpx.ConnectError if connect else httpx.ReadError
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) and exc.__cause__ else exc
+        raise error(f"{type(cause).__name__}: {cause}", request=request) from exc
+
+
+@contextmanager
+def _deadline(
+    seconds: float | None, error: type[httpx.TimeoutException], request: httpx.Request
+) -> Iterator[None]:
+    """One of httpx's per-operation timeouts (None: wait as long as it takes)."""
+    try:
+        with trio.fail_after(math.inf if seconds is None else seconds):
+            yield
+    except trio.TooSlowError as exc:
+        raise error(f"no progress within {seconds:g} s", request=request) from exc
+
+
+def _default_port(request: httpx.Request) -> int:
+    return 443 if request.url.raw_scheme == b"https" else 80
+
+
+def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    tcp = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+    return tcp.socket if isinstance(tcp, trio.SocketStream) else None
+
+
+def _close_now(connection: _Connection) -> None:
+    """Drop a connection without a round trip (no TLS close_notify: the reply was already read)."""
+    if (socket := _socket_of(connection.stream)) is not None:
+        socket.close()
