@@ -1,14 +1,16 @@
 """``prompto-check``: validate an experiment without sending anything, and show its plan.
 
-The validation pass is the run's own (:func:`runner._plan.build_plan`), so a file that checks clean
-starts; the plan says how many prompts each queue holds, its rate, how long sending takes at that
-rate (``(n - 1) * 60 / rate``: the first prompt goes at once; queues run side by side, so the
-experiment takes as long as its slowest queue) and its prompt tokens (estimated, characters / 4).
+The validation pass is the run's own (:func:`runner._plan.build_plan`, then the stages' checks:
+scorers, judge and rephrase models and templates), so a file that checks clean starts; the plan says
+how many prompts each queue holds, its rate, how long sending takes at that rate
+(``(n - 1) * 60 / rate``: the first prompt goes at once; queues run side by side, so the experiment
+takes as long as its slowest queue) and its prompt tokens (estimated, characters / 4).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from runner._config import RunConfig
 from runner._engine import effective_environ
 from runner._plan import Plan, QueuePlan, ValidationFailed, build_plan
 from runner._prompt_file import PromptFileError
+from runner._stage_checks import check_stages
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,13 @@ def check_experiment(config: RunConfig, environ: Mapping[str, str] | None = None
             f"experiment.file '{config.experiment.file}' was not found in {config.input_folder}/ "
             "nor in the working directory"
         )
-    with open(os.devnull, "wb") as discard:  # only the counts are wanted, not the normalised file
-        plan = build_plan(config, source, discard, environ=effective_environ(config, environ))
+    environ = effective_environ(config, environ)
+    # The normalised prompts are kept only while judge and rephrase templates are checked against them.
+    keep = bool(config.judges or config.rephrase)
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") if keep else open(os.devnull, "wb") as normalized:
+        plan = build_plan(config, source, normalized, environ=environ)
+        if not plan.problem_count:
+            check_stages(config, plan, environ)
     return CheckReport(config.experiment.run_name, source, plan)
 
 

@@ -76,12 +76,23 @@ class VerdictSpec(_Strict):
 
     ``regex``: the verdict is its first group (or the whole match). ``labels``: a list of labels, or a
     mapping from label to score (``{yes: true, no: false}``); the verdict must be exactly one of them, or
-    the reply must name exactly one of them. Neither: the verdict must be a number.
+    the reply must name exactly one of them. ``as_text``: the verdict is the text itself. Otherwise
+    the verdict must be a number.
     """
 
     regex: str | None = None
     labels: list[str] | dict[str, ScoreValue] | None = None
     ignore_case: bool = True
+    as_text: bool = Field(
+        default=False,
+        description="The verdict is the reply's text (after regex), stripped, as prompto keeps it.",
+    )
+
+    @model_validator(mode="after")
+    def _text_or_labels(self) -> VerdictSpec:
+        if self.as_text and self.labels is not None:
+            raise ValueError("parse: as_text keeps the reply's text; it takes no labels")
+        return self
 
 
 class JudgeSpec(_Strict):
@@ -122,6 +133,9 @@ class RephraseSpec(_Strict):
     templates: list[str] = Field(min_length=1, description="Placeholders: {prompt}, {n}, any prompt key.")
     n: int = Field(default=1, ge=1)
     parse: Literal["single", "list"] = "list"
+    keep_original: bool = Field(
+        default=True, description="Send each original prompt too (prompto's --remove-original turns it off)."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -18,9 +18,18 @@ prompto flag                  override
 ``--parallel/-p``             ``parallel=true``
 ``--max-queries-json/-mqj J`` ``rate_limits={apis: ..., groups: ...}`` (see :mod:`runner._prompto_limits`)
 ``--scorers/--scorer/-s a,b`` ``scorers=[a,b]``
+``--judge-folder/-jf F``      ``judges=[...]``: one judge per template file, its models the chosen
+``--judge-templates/-jt T,U`` judges of ``F/settings.json``, its verdict the reply's text
+``--judge/-j J,K``            (see :mod:`runner._prompto_stages`)
+``--rephrase-folder/-rf F``   ``rephrase={...}``: the templates of ``F/T`` (one a line), sent to the
+``--rephrase-templates/-rt T`` rephrase model named in ``F/settings.json``; ``--remove-original``
+``--rephrase-model/-r M``     sends only the rephrasings
 ============================  ==============================================
 
-``--move-to-input/-m`` moves the file into the data folder's ``input/`` first, as prompto does.
+``--move-to-input/-m`` moves the file into the data folder's ``input/`` first, as prompto does. The
+judge and rephrase flags belong to ``prompto_run_experiment`` and ``prompto_check_experiment``, as in
+prompto. prompto's ``--only-rephrase`` and ``--rephrase-parser`` are refused with a message: a
+prompto-run run sends its rephrasings in the same run, and splits list replies with ``parse: list``.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from runner._commands import EXIT_INVALID, EXIT_OK, OVERRIDES_HELP, check_text, 
 from runner._compose import ConfigError
 from runner._overrides import override
 from runner._prompto_limits import load_max_queries_json
+from runner._prompto_stages import judges_from_folder, rephrase_from_folder
 
 PROMPTO_DATA_FOLDER = "data"
 
@@ -52,6 +62,7 @@ def _parser(prog: str, description: str, *, with_file: bool) -> argparse.Argumen
         parser.add_argument(
             "--move-to-input", "-m", action="store_true", help="move the file into DATA_FOLDER/input/ first"
         )
+        _add_stage_flags(parser)
     parser.add_argument("--data-folder", "-d", help="folder holding input/, output/ and media/")
     parser.add_argument("--env-file", "-e", help="environment file with API keys (default .env)")
     parser.add_argument("--max-queries", "-mq", type=_number, help="queries per minute for every queue")
@@ -63,6 +74,54 @@ def _parser(prog: str, description: str, *, with_file: bool) -> argparse.Argumen
     parser.add_argument("--scorers", "--scorer", "-s", help="scorer names, comma-separated")
     parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     return parser
+
+
+def _add_stage_flags(parser: argparse.ArgumentParser) -> None:
+    judge = parser.add_argument_group("LLM judge (prompto's judge folder)")
+    judge.add_argument("--judge-folder", "-jf", type=Path, help="folder with settings.json and templates")
+    judge.add_argument(
+        "--judge-templates", "-jt", default="template.txt", help="template files, comma-separated"
+    )
+    judge.add_argument("--judge", "-j", help="judges of settings.json, comma-separated")
+    rephrase = parser.add_argument_group("rephrasing (prompto's rephrase folder)")
+    rephrase.add_argument(
+        "--rephrase-folder", "-rf", type=Path, help="folder with settings.json and templates"
+    )
+    rephrase.add_argument("--rephrase-templates", "-rt", default="template.txt", help="one template a line")
+    rephrase.add_argument("--rephrase-model", "-r", help="the rephrase model of settings.json")
+    rephrase.add_argument("--remove-original", "-ro", action="store_true", help="send only the rephrasings")
+    rephrase.add_argument("--only-rephrase", "-or", action="store_true", help=argparse.SUPPRESS)
+    rephrase.add_argument("--rephrase-parser", "-rp", help=argparse.SUPPRESS)
+
+
+def stage_overrides(args: argparse.Namespace) -> list[str]:
+    """The ``judges`` and ``rephrase`` overrides prompto's judge and rephrase flags mean."""
+    overrides = []
+    if (args.judge_folder is None) != (args.judge is None):
+        raise ConfigError(
+            "--judge-folder and --judge go together: the folder, and the judges of its settings.json"
+        )
+    if args.judge_folder is not None:
+        judges = judges_from_folder(args.judge_folder, args.judge_templates, args.judge)
+        overrides.append(override("judges", judges))
+    if args.only_rephrase:
+        raise ConfigError(
+            "--only-rephrase: prompto-run sends the rephrasings in the same run; to see them without "
+            "querying the experiment's models, use a simulated model (model=simulated_fast)"
+        )
+    if args.rephrase_parser is not None:
+        raise ConfigError("--rephrase-parser: prompto-run's rephrase stage reads lists with parse: list")
+    if (args.rephrase_folder is None) != (args.rephrase_model is None):
+        raise ConfigError("--rephrase-folder and --rephrase-model go together")
+    if args.rephrase_folder is not None:
+        rephrase = rephrase_from_folder(
+            args.rephrase_folder,
+            args.rephrase_templates,
+            args.rephrase_model,
+            keep_original=not args.remove_original,
+        )
+        overrides.append(override("rephrase", rephrase, prefix="++"))
+    return overrides
 
 
 def settings_overrides(args: argparse.Namespace) -> list[str]:
@@ -105,7 +164,8 @@ def run_experiment_main(argv: Sequence[str] | None = None) -> int:
     parser = _parser("prompto_run_experiment", "Run one experiment file (prompto's flags).", with_file=True)
     args = parser.parse_args(argv)
     try:
-        overrides = [override("experiment.file", _experiment_file(args)), *settings_overrides(args)]
+        stages = stage_overrides(args)
+        overrides = [override("experiment.file", _experiment_file(args)), *stages, *settings_overrides(args)]
     except ConfigError as exc:
         print(f"prompto_run_experiment: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -136,7 +196,12 @@ def check_experiment_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     move, args.move_to_input = args.move_to_input, False  # prompto moves only a valid file
     try:
-        text, runnable = check_text([override("experiment.file", args.file), *settings_overrides(args)])
+        overrides = [
+            override("experiment.file", args.file),
+            *stage_overrides(args),
+            *settings_overrides(args),
+        ]
+        text, runnable = check_text(overrides)
         if runnable and move:
             args.move_to_input = True
             _experiment_file(args)

@@ -10,6 +10,7 @@ or one request whose reply is a numbered list (``parse: list``). Once every requ
 the original and its rephrasings are queued; each carries ``rephrase_of`` (the original's id),
 ``rephrase_template`` (the template's index, null for the original) and ``rephrase_index`` (0 for the
 original). A failed request or an unreadable list costs those rephrasings, never the original.
+With ``keep_original: false`` (prompto's ``--remove-original``) only the rephrasings are queued.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class RephraseStage:
     @property
     def variants_per_prompt(self) -> int:
         """Prompts sent to the experiment's models per original (when every rephrasing succeeds)."""
-        return 1 + self._spec.n * len(self.templates)
+        return int(self._spec.keep_original) + self._spec.n * len(self.templates)
 
     def query_source(self, key: str) -> trio.MemoryReceiveChannel[ResolvedPrompt]:
         """Where the experiment's queue ``key`` takes its prompts from."""
@@ -185,7 +186,8 @@ class RephraseStage:
                 "rephrase_template": None,
                 "rephrase_index": 0,
             }
-            await self._send_prompt(original)
+            if self._spec.keep_original:
+                await self._send_prompt(original)
             for index, ((t_index, _), text) in enumerate(sorted(pending.variants.items()), start=1):
                 variant = {
                     **pending.data,

@@ -21,6 +21,7 @@ class VerdictParser:
         flags = re.IGNORECASE if spec.ignore_case else 0
         self._regex = re.compile(spec.regex, flags | re.DOTALL) if spec.regex else None
         self._ignore_case = spec.ignore_case
+        self._as_text = spec.as_text
         labels = spec.labels
         mapping: dict[str, ScoreValue] | None
         if labels is None:
@@ -50,6 +51,10 @@ class VerdictParser:
             text = found.group(1) if found.re.groups else found.group(0)
             if text is None:
                 raise VerdictError(f"the reply matched {self._regex.pattern!r} without its verdict group")
+        if self._as_text:
+            if not text.strip():
+                raise VerdictError("the reply is empty")
+            return text.strip()
         if self._labels is not None:
             return self._label(text)
         numbers = parse_numbers(text)

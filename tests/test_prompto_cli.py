@@ -214,3 +214,101 @@ def test_overrides_carry_model_names_hydra_would_otherwise_misread() -> None:
     assert override("experiment.file", "it's here/a b.jsonl") == r"experiment.file='it\'s here/a b.jsonl'"
     with pytest.raises(ConfigError, match="Hydra would read"):
         override("rate_limits", {"apis": {"true": 5}})
+
+
+def prompto_folders(root: Path) -> None:
+    """A prompto judge folder (two judges, two templates) and rephrase folder (one model, two templates)."""
+    judge_settings = {
+        "yes-judge": {
+            "api": "simulated",
+            "model_name": "judge-1",
+            "parameters": {"response_template": "Yes."},
+        },
+        "no-judge": {"api": "simulated", "model_name": "judge-2", "parameters": {"response_template": "no"}},
+    }
+    (root / "judge").mkdir()
+    (root / "judge" / "settings.json").write_text(json.dumps(judge_settings))
+    (root / "judge" / "template.txt").write_text(
+        "Q: {INPUT_PROMPT}\nA: {OUTPUT_RESPONSE}\nSay {{yes}} or no."
+    )
+    (root / "judge" / "short.txt").write_text("{OUTPUT_RESPONSE}")
+    (root / "rephrase").mkdir()
+    rephraser = {
+        "api": "simulated",
+        "model_name": "reph",
+        "parameters": {"response_template": "Pray, {prompt}"},
+    }
+    (root / "rephrase" / "settings.json").write_text(json.dumps({"rephraser": rephraser, "other": rephraser}))
+    (root / "rephrase" / "template.txt").write_text("tell me {INPUT_PROMPT}\n\nsay {INPUT_PROMPT}\n")
+
+
+def test_judge_and_rephrase_folders_run_as_prompto_runs_them(tmp_path: Path) -> None:
+    prompto_folders(tmp_path)
+    write_jsonl(tmp_path / "exp.jsonl", [{"id": "a", "prompt": "hi"}, {"id": "b", "prompt": "bye"}])
+
+    result = run_prompto(
+        "run_experiment",
+        *("-f", "exp.jsonl", "-jf", "judge", "-jt", "template.txt,short.txt", "-j", "yes-judge,no-judge"),
+        *("-rf", "rephrase", "-r", "rephraser", "--remove-original", "model=simulated_fast"),
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [run_dir] = [p.parent for p in tmp_path.glob("outputs/exp/*/summary.json")]
+    records = {record["id"]: record for record in read_jsonl(run_dir / "completed.jsonl")}
+    assert sorted(records) == ["a-r1", "a-r2", "b-r1", "b-r2"]  # --remove-original: no "a", no "b"
+    assert records["a-r2"]["prompt"] == "Pray, say hi"
+    assert records["a-r2"]["scores"] == {
+        "template/judge-1": "Yes.",  # prompto keeps the judge's reply as it is
+        "template/judge-2": "no",
+        "short/judge-1": "Yes.",
+        "short/judge-2": "no",
+    }
+    judge_prompts = {record["prompt"] for record in read_jsonl(run_dir / "judge.jsonl")}
+    assert "Q: Pray, tell me hi\nA: simulated-fast: Pray, tell me hi\nSay {yes} or no." in judge_prompts
+    assert "simulated-fast: Pray, say bye" in judge_prompts
+    assert "judges=[{name:''template''" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["-j", "yes-judge"], "--judge-folder and --judge go together"),
+        (["-jf", "judge", "-j", "maybe-judge"], "'maybe-judge' is not in judge/settings.json"),
+        (
+            ["-jf", "judge", "-jt", "gone.txt", "-j", "yes-judge"],
+            "--judge-templates: cannot read judge/gone.txt",
+        ),
+        (["-jf", "nowhere", "-j", "yes-judge"], "nowhere/settings.json not found"),
+        (["-rf", "rephrase", "-r", "rephraser,other"], "prompto-run rephrases with one model per run"),
+        (["-rf", "rephrase", "-r", "rephraser", "--only-rephrase"], "--only-rephrase: prompto-run sends"),
+    ],
+)
+def test_bad_judge_or_rephrase_flags_exit_2_and_nothing_runs(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    prompto_folders(tmp_path)
+    write_jsonl(tmp_path / "exp.jsonl", [{"id": "a", "prompt": "hi"}])
+
+    result = run_prompto("run_experiment", "-f", "exp.jsonl", *flags, "model=simulated_fast", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_prompto_check_experiment_checks_the_judges_too(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompto_folders(workspace)
+    settings = json.loads((workspace / "judge" / "settings.json").read_text())
+    settings["yes-judge"]["api"] = "no-such-api"
+    (workspace / "judge" / "settings.json").write_text(json.dumps(settings))
+    write_jsonl(workspace / "exp.jsonl", [{"id": "a", "prompt": "hi"}])
+
+    status = check_experiment_main(
+        ["-f", "exp.jsonl", "-jf", "judge", "-j", "yes-judge", "model=simulated_fast"]
+    )
+
+    assert status == 2
+    assert "no-such-api" in capsys.readouterr().err

@@ -24,6 +24,8 @@ from runner._verdict import VerdictError, VerdictParser
         ({"regex": r"Score: (\d+)/10"}, "Reasoning...\nScore: 7/10", 7),
         ({}, "  4.5 ", 4.5),
         ({"regex": r"rating=\d"}, "rating=3", 3),  # no group: the whole match, read as a number
+        ({"as_text": True}, "  Mostly right.\n", "Mostly right."),  # prompto's judges: the reply itself
+        ({"as_text": True, "regex": r"Answer: (.*)"}, "Answer: B, surely", "B, surely"),
     ],
 )
 def test_verdicts(spec: dict[str, Any], reply: str, score: Any) -> None:
@@ -39,11 +41,17 @@ def test_verdicts(spec: dict[str, Any], reply: str, score: Any) -> None:
         ({"labels": ["Yes", "No"], "ignore_case": False}, "yes", "names none of the labels"),
         ({}, "between 3 and 4", "expected one number"),
         ({"regex": r"VERDICT: (\w+)", "labels": {"yes": 1, "no": 0}}, "VERDICT: maybe", "none of the labels"),
+        ({"as_text": True}, " \n", "the reply is empty"),
     ],
 )
 def test_unreadable_verdicts(spec: dict[str, Any], reply: str, message: str) -> None:
     with pytest.raises(VerdictError, match=message):
         VerdictParser(VerdictSpec.model_validate(spec)).parse(reply)
+
+
+def test_a_text_verdict_takes_no_labels() -> None:
+    with pytest.raises(ValueError, match="as_text keeps the reply's text; it takes no labels"):
+        VerdictSpec.model_validate({"as_text": True, "labels": ["yes", "no"]})
 
 
 def test_wilson_interval_matches_published_values() -> None:
