@@ -26,6 +26,7 @@ from typing import Any
 
 from runner._compose import ConfigError, saved_run_config
 from runner._config import RunConfig
+from runner._id_set import IdSet
 from runner._outputs import RunFolder
 from runner._queue import Finished
 from runner._routing import queue_key
@@ -157,16 +158,11 @@ def _check_shard_set(runs: Sequence[ShardRun]) -> None:
 
 def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
     """Per queue, how many records; raise :class:`MergeError` listing missing and duplicate ids."""
-    planned: set[str] = set()
-    twice_planned: list[str] = []
-    for run in runs:
-        with run.folder.prompts.open("rb") as prompts:
-            for line in prompts:
-                prompt_id = str(json.loads(line)["id"])
-                if prompt_id in planned:
-                    twice_planned.append(prompt_id)
-                planned.add(prompt_id)
-    seen: set[str] = set()
+    planned, twice_planned = IdSet(), []
+    for prompt_id in _planned_ids(runs):
+        if not planned.add(prompt_id):
+            twice_planned.append(prompt_id)
+    seen = IdSet()
     duplicates, unexpected, unreadable = [], [], []
     queue_sizes: Counter[str] = Counter()
     for run in runs:
@@ -175,14 +171,13 @@ def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
                 unreadable.append(f"{run.folder.completed} line {line_no}")
                 continue
             prompt_id = str(record.get("id"))
-            if prompt_id in seen:
+            if not seen.add(prompt_id):
                 duplicates.append(prompt_id)
                 continue
-            seen.add(prompt_id)
             if prompt_id not in planned:
                 unexpected.append(prompt_id)
             queue_sizes[_queue_of(run.config, record)] += 1
-    missing = [prompt_id for prompt_id in planned if prompt_id not in seen]
+    missing = [prompt_id for prompt_id in _planned_ids(runs) if prompt_id not in seen]
     problems = [
         _listing("prompts without a record (re-run their shard)", sorted(missing)),
         _listing("ids with more than one record", sorted(set(duplicates))),
@@ -194,6 +189,14 @@ def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
     if text:
         raise MergeError(f"the shards do not add up:\n{text}")
     return queue_sizes
+
+
+def _planned_ids(runs: Sequence[ShardRun]) -> Iterator[str]:
+    """Every shard's planned ids, read again from its prompts file rather than held in memory."""
+    for run in runs:
+        with run.folder.prompts.open("rb") as prompts:
+            for line in prompts:
+                yield str(json.loads(line)["id"])
 
 
 def _listing(what: str, ids: Sequence[str]) -> str:
