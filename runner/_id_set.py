@@ -30,13 +30,7 @@ class IdSet:
 
     def __contains__(self, prompt_id: object) -> bool:
         key = _key(prompt_id)
-        slots, mask = self._slots, self._mask
-        index = key & mask
-        while (held := slots[index]) != _EMPTY:
-            if held == key:
-                return True
-            index = (index + 1) & mask
-        return False
+        return self._slots[self._slot_of(key)] == key
 
     def add(self, prompt_id: object) -> bool:
         """Add the id; False if it was already there."""
@@ -47,14 +41,19 @@ class IdSet:
             self._grow()
         return True
 
-    def _insert(self, key: int) -> bool:
+    def _slot_of(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot where it belongs (linear probing)."""
         slots, mask = self._slots, self._mask
         index = key & mask
-        while (held := slots[index]) != _EMPTY:
-            if held == key:
-                return False
+        while (held := slots[index]) != _EMPTY and held != key:
             index = (index + 1) & mask
-        slots[index] = key
+        return index
+
+    def _insert(self, key: int) -> bool:
+        index = self._slot_of(key)
+        if self._slots[index] == key:
+            return False
+        self._slots[index] = key
         return True
 
     def _grow(self) -> None:
