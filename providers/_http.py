@@ -107,7 +107,9 @@ class ClientPool:
 
 def lean_transport_allowed() -> bool:
     """Whether no proxy is set in the environment (``HTTPS_PROXY`` and the like): proxies are httpx's job."""
-    return not urllib.request.getproxies()
+    proxies = urllib.request.getproxies()
+    proxies.pop("no", None)  # NO_PROXY alone names no proxy
+    return not proxies
 
 
 @asynccontextmanager

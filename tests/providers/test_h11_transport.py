@@ -20,7 +20,7 @@ import trio
 
 from providers._errors import ConnectionFailed, RequestTimeout
 from providers._h11_transport import H11Transport
-from providers._http import ClientPool
+from providers._http import ClientPool, lean_transport_allowed
 
 OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 
@@ -272,3 +272,26 @@ async def test_https_through_tls_with_a_verified_certificate(nursery: trio.Nurse
         replies = [await client.post(url, json={}) for _ in range(2)]
     assert [reply.json() for reply in replies] == [{"ok": True}] * 2
     assert connections == 2  # the refused handshake, then one connection kept alive for both requests
+
+
+@pytest.mark.parametrize(
+    ("environment", "lean"),
+    [({}, True), ({"NO_PROXY": "localhost"}, True), ({"HTTPS_PROXY": "http://proxy.lab:3128"}, False)],
+)
+def test_a_proxy_in_the_environment_leaves_requests_to_httpx(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], lean: bool
+) -> None:
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert lean_transport_allowed() is lean
