@@ -20,9 +20,14 @@ class IdSet:
 
     __slots__ = ("_mask", "_size", "_slots")
 
-    def __init__(self) -> None:
-        self._slots = array("q", bytes(8 * _INITIAL_SLOTS))
-        self._mask = _INITIAL_SLOTS - 1
+    def __init__(self, expected: int = 0) -> None:
+        """``expected``: how many ids will be added, if known; the table is sized for them at once, so it
+        never grows (growing holds the old table and the new one, twice its size, at the same time)."""
+        slots = _INITIAL_SLOTS
+        while 2 * slots < 3 * expected:
+            slots *= 2
+        self._slots = _empty_table(slots)
+        self._mask = slots - 1
         self._size = 0
 
     def __len__(self) -> int:
@@ -58,11 +63,15 @@ class IdSet:
 
     def _grow(self) -> None:
         old = self._slots
-        self._slots = array("q", bytes(16 * len(old)))
+        self._slots = _empty_table(2 * len(old))
         self._mask = len(self._slots) - 1
         for key in old:
             if key != _EMPTY:
                 self._insert(key)
+
+
+def _empty_table(slots: int) -> array[int]:
+    return array("q", [_EMPTY]) * slots  # one allocation (array("q", bytes(n)) also builds the bytes)
 
 
 def _key(prompt_id: object) -> int:

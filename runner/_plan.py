@@ -17,7 +17,7 @@ from typing import IO
 from providers import Provider, ProviderContext, UnknownApiError, import_target, provider_class
 from runner._config import QueueLimit, RunConfig
 from runner._id_set import IdSet
-from runner._prompt_file import read_prompt_lines
+from runner._prompt_file import count_lines, read_prompt_lines
 from runner._prompts import PromptError
 from runner._resolve import derived_id, resolve_prompt
 from runner._routing import queue_limit
@@ -97,7 +97,7 @@ def build_plan(
     sharding use it.
     """
     plan = Plan(prompt_file=Path(getattr(normalized, "name", "")))
-    seen_ids = IdSet()
+    seen_ids = IdSet(expected=count_lines(source))
     checked_apis: dict[str, type[Provider] | None] = {}
     for line in read_prompt_lines(source):
         if line.data is None:

@@ -46,6 +46,15 @@ def read_prompt_lines(path: Path) -> Iterator[PromptLine]:
     raise PromptFileError(f"prompt file '{path}' must end in .jsonl or .csv")
 
 
+def count_lines(path: Path) -> int:
+    """Lines in the file (an upper bound on its prompts), read in 1 MB blocks without decoding."""
+    lines = 0
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            lines += block.count(b"\n")
+    return lines + 1
+
+
 def read_dict_at(file: IO[bytes], offset: int) -> dict[str, Any]:
     """The prompt dict on the line starting at ``offset`` of a JSONL file already validated."""
     file.seek(offset)

@@ -1,19 +1,18 @@
-"""Exact order statistics of a large ``array`` of floats without sorting a copy of it.
+"""Exact order statistics of a large ``array`` (any sequence) of numbers without sorting a copy of it.
 
-``sorted()`` of a million latencies builds a list of a million float objects (~32 MB) at the end of
+``sorted()`` of a million latencies builds a list of a million number objects (~32 MB) at the end of
 a run. Instead, one pass counts the values into equal-width bins between the minimum and maximum,
 and a second pass sorts only the values of the bin that holds the wanted rank.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 
 _BINS = 4096
 
 
-def kth_smallest(values: array[float], ranks: Sequence[int]) -> list[float]:
+def kth_smallest(values: Sequence[float], ranks: Sequence[int]) -> list[float]:
     """The ``k``-th smallest value (0-based) for each ``k`` in ``ranks``; ``values`` is left as it is."""
     if not values:
         raise ValueError("no values")
@@ -38,7 +37,7 @@ def kth_smallest(values: array[float], ranks: Sequence[int]) -> list[float]:
     return results
 
 
-def median_and_p95(values: array[float]) -> tuple[float, float]:
+def median_and_p95(values: Sequence[float]) -> tuple[float, float]:
     """The median (mean of the middle two for an even count) and the value at rank ⌊0.95·n⌋."""
     n = len(values)
     lower, upper, p95 = kth_smallest(values, [(n - 1) // 2, n // 2, min(n - 1, int(0.95 * n))])

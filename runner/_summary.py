@@ -3,8 +3,9 @@
 Per queue: prompts finished, ok, failed by error type, retried (finished after more than one
 attempt), attempts sent, not sent. Per model, and per group when prompts set ``group``: the same plus latency
 median/p95 and tokens in/out.
-Latencies are kept as 8-byte floats (one per prompt), the only per-prompt state; their median and
-p95 are exact, found without sorting a copy (:mod:`runner._quantiles`).
+Latencies are the only per-prompt state: whole microseconds in 4 bytes (up to 71 minutes; longer is
+counted as 71 minutes), per queue and per model. Their median and p95 are exact to the microsecond,
+found without sorting a copy (:mod:`runner._quantiles`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from runner._quantiles import median_and_p95
 from runner._queue import Finished
 
+MAX_LATENCY_US = 2**32 - 1
+
 
 @dataclass
 class _Tally:
@@ -25,7 +28,7 @@ class _Tally:
     retried: int = 0
     attempts: int = 0
     failed_by_type: Counter[str] = field(default_factory=Counter)
-    latencies: array[float] = field(default_factory=lambda: array("d"))
+    latencies_us: array[int] = field(default_factory=lambda: array("I"))
     input_tokens: int = 0
     output_tokens: int = 0
     cached: int = 0
@@ -39,7 +42,7 @@ class _Tally:
         if error is None:
             self.ok += 1
             if record.get("latency_s") is not None:
-                self.latencies.append(float(record["latency_s"]))
+                self.latencies_us.append(min(MAX_LATENCY_US, round(float(record["latency_s"]) * 1e6)))
         else:
             self.failed_by_type[str(error.get("type"))] += 1
         usage = record.get("usage") or {}
@@ -47,7 +50,7 @@ class _Tally:
         self.output_tokens += usage.get("output_tokens") or 0
 
     def as_dict(self) -> dict[str, Any]:
-        median, p95 = median_and_p95(self.latencies) if self.latencies else (None, None)
+        median, p95 = median_and_p95(self.latencies_us) if self.latencies_us else (None, None)
         return {
             "prompts": self.finished,
             "ok": self.ok,
@@ -58,8 +61,8 @@ class _Tally:
             "not_sent": self.failed_by_type.get("not_sent", 0),
             "cached": self.cached,
             "latency_s": {
-                "median": None if median is None else round(median, 6),
-                "p95": None if p95 is None else round(p95, 6),
+                "median": None if median is None else round(median / 1e6, 6),
+                "p95": None if p95 is None else round(p95 / 1e6, 6),
             },
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
         }
