@@ -165,6 +165,7 @@ async def run_experiment(
         if "scores" in result:
             attach_scores(result, result["scores"])
         folder.write_summary(result)
+        del plan, summary, scores  # per-prompt offsets and latencies: freed before the report reads the file
         if config.report.auto:
             report = await trio.to_thread.run_sync(write_report, folder.path, config.report.samples_per_model)
             logger.info("report: %s", report)

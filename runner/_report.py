@@ -116,7 +116,7 @@ def render_report(data: ReportData) -> str:
         sections.append(f"<h2>Per group</h2>{_tally_table('groups-table', 'group', groups)}")
     charts = _score_charts("model", models) + (_score_charts("group", groups) if groups else [])
     sections.append("<h2>Scores</h2>" + ("".join(charts) or "<p>No scores in this run.</p>"))
-    latencies = {model: data.latencies.get(model, array("d")) for model in models}
+    latencies = {model: data.latencies.get(model, array("f")) for model in models}
     sections.append("<h2>Latency per model</h2>" + histograms("Latency of answered prompts", latencies))
     failures = {model: dict(tally.get("failed_by_type") or {}) for model, tally in models.items()}
     sections.append(

@@ -2,8 +2,9 @@
 
 Tables and score bars come from ``summary.json`` (so the report shows the saved numbers); latency
 distributions and the sample of records come from ``completed.jsonl``. Memory stays small on big
-runs: one float per answered prompt, and a fixed-size random sample of records per model
-(reservoir sampling, seeded, so the same run gives the same report).
+runs: one 4-byte float per answered prompt (the histograms need no more precision), and a
+fixed-size random sample of records per model (reservoir sampling, seeded, so the same run gives the
+same report).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def load_report_data(run_dir: Path, samples_per_model: int = 200) -> ReportData:
             data.records += 1
             key = model_key(record)
             if record.get("error") is None and isinstance(record.get("latency_s"), int | float):
-                data.latencies.setdefault(key, array("d")).append(float(record["latency_s"]))
+                data.latencies.setdefault(key, array("f")).append(float(record["latency_s"]))
             seen[key] = count = seen.get(key, 0) + 1
             sample = data.samples.setdefault(key, [])
             if len(sample) < samples_per_model:
