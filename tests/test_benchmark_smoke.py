@@ -1,0 +1,22 @@
+"""CI's slice of the performance benchmark (issue 8): a regression of the client layer shows as a ratio.
+
+300 prompts at 6,000 per minute with half-second replies, through ``prompto-run`` in a subprocess
+against the benchmark's fake server in another: the run must stay near its ideal schedule
+(``299 · 0.01 s + 0.5 s``). The margin is generous and relative, never an absolute time, so a loaded
+two-core CI machine passes while a client that serializes requests (or rebuilds itself per request)
+does not. The full benchmark: ``python -m tests.benchmarks.run``.
+"""
+
+import pytest
+
+from tests.benchmarks.scenario import Queue, run_queues
+
+
+@pytest.mark.slow
+def test_small_run_keeps_close_to_its_ideal_schedule() -> None:
+    result = run_queues([Queue("openai", "gpt-bench", 300, 6_000, 0.5)], time_limit_s=120)
+
+    assert (result.records, result.ok) == (300, 300)
+    assert result.ratio < 1.5, f"{result.run_s:.2f} s against an ideal of {result.ideal_s:.2f} s"
+    assert result.max_in_flight is not None
+    assert result.max_in_flight >= 10  # replies overlap: about 50 await their reply at once
