@@ -96,7 +96,11 @@ class RateLimiter:
                 self._permits_issued += 1
                 now, interval = trio.current_time(), self.interval
                 behind = now - next_at
-                next_at = next_at + interval if behind < max(interval, MAX_CATCH_UP_S) else now + interval
+                # The schedule starts at the first permit taken, not when the ticker started: a queue
+                # whose first prompt is ready a little later owes nothing for the time before.
+                first = self._permits_issued == 1
+                catch_up = not first and behind < max(interval, MAX_CATCH_UP_S)
+                next_at = next_at + interval if catch_up else now + interval
 
     async def acquire(self) -> None:
         """Wait for the next permit (and for any pause that began while it was on its way)."""

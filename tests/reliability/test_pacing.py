@@ -189,6 +189,19 @@ async def test_a_late_consumer_gets_the_permits_it_owes_but_an_idle_one_does_not
     assert MAX_CATCH_UP_S < 1.0
 
 
+async def test_the_schedule_starts_at_the_first_permit_taken(autojump_clock: trio.testing.MockClock) -> None:
+    limiter = RateLimiter(30_000)  # a permit every 2 ms
+    permits: list[float] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(limiter.run)
+        await trio.sleep(0.1)  # the first prompt is ready 100 ms after the ticker started
+        for _ in range(5):
+            await limiter.acquire()
+            permits.append(trio.current_time())
+        nursery.cancel_scope.cancel()
+    assert permits == pytest.approx([0.1, 0.102, 0.104, 0.106, 0.108])  # no burst for the 100 ms before
+
+
 async def test_server_limits_space_permits_until_reset(autojump_clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(600)  # 0.1 s apart
     permits: list[float] = []
