@@ -144,9 +144,9 @@ async def test_judge_requests_have_their_own_queue_and_rate(project: Path, autoj
     answers = [sent.at for sent in ScriptedProvider.sent_to("answerer")]
     verdicts = sorted(sent.at for sent in ScriptedProvider.sent_to("judge-a"))
     assert max(answers) < 0.1  # the experiment's queue is not held back by the slow judge
-    # The judge queue's ticker started with the run: its first permit is taken when the first answer
-    # is in (t=1), then one every 10 s on its own schedule.
-    assert verdicts == pytest.approx([1.0, 10.0, 20.0, 30.0], abs=0.01)
+    # The judge queue's first permit is taken when the first answer is in (t=1); its schedule starts
+    # there, one every 10 s.
+    assert verdicts == pytest.approx([1.0, 11.0, 21.0, 31.0], abs=0.01)
     assert result.summary["scores"]["models"]["scripted/answerer"]["grader"]["rate"] == 1.0
 
 
