@@ -226,6 +226,10 @@ async def _run_queues(
         open_cache(config.cache) as cache,
         open_shared_buckets(config.rate_limits.shared) as shared,
     ):
+        for api, model_name in sorted(plan.endpoints):
+            # Created before the first permit: a provider's clients and TLS context (~20 ms) are not
+            # built on the schedule's time, which would make the first requests leave late, then bunched.
+            providers.get(api, model_name)
         stages = Stages(config, plan, providers, folder, providers.secrets)
         for key, count in stages.planned(plan).items():
             summary.plan(key, count)
