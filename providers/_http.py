@@ -60,8 +60,11 @@ class ClientPool:
         transport: httpx.AsyncBaseTransport | None = None,
         expected_concurrency: int = 1,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        lean: bool | None = None,
     ) -> None:
-        if transport is None and lean_transport_allowed():
+        """``transport``: one to use instead (tests inject one); ``lean``: whether to send through
+        :class:`H11Transport` (default: unless a proxy is set in the environment)."""
+        if transport is None and (lean_transport_allowed() if lean is None else lean):
             transport = H11Transport(shared_ssl_context())
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))

@@ -8,7 +8,8 @@ Columns: *run* is first request sent to last reply; *ideal* is ``(N-1)·60/Q + l
 server, one reply after the other); *start-up* is launch to first request; *CPU/req* is the runner's
 CPU time beyond that of a one-prompt run (the ``startup`` scenario: interpreter, imports, config,
 summary), divided by the prompts; *RSS* is the runner's peak resident memory; *in flight* is the most
-requests the fake server held at once.
+requests the fake server held at once. The ``transport`` scenario measures the client layer alone
+(:mod:`tests.benchmarks.transport`).
 
 The paper's tables (prompto, NAACL 2025, appendix A) run with their prompt counts (100 per model) and
 the paper's reply times (its synchronous seconds / 100), but with time compressed ``--scale`` times
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.benchmarks.scenario import Queue, RunResult, run_queues, sync_baseline
+from tests.benchmarks.transport import cpu_ms_per_request
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Bench:
         self.rows: list[Row] = []
         self.paper: list[PaperRow] = []
         self.fixed_cpu_s: float | None = None
+        self.transport: dict[str, float] = {}
+        """CPU ms per request of the client layer alone, per transport."""
         self._sync: dict[Queue, float] = {}
 
     def size(self, full: int, quick: int) -> int:
@@ -179,7 +183,16 @@ def paper_3(bench: Bench) -> None:
     bench.paper.append(paper_row("3", "Overall", models, bench, result, 36.55))
 
 
+def transport(bench: Bench) -> None:
+    """The client layer alone, a thousand requests in flight: the lean transport against httpx's pool."""
+    concurrency = bench.size(1000, 300)
+    for name, lean in (("lean (h11) transport, 1 client", True), ("httpx's transport, 32 clients", False)):
+        bench.transport[name] = cpu_ms_per_request(lean=lean, concurrency=concurrency)
+        print(f"  {name}: {bench.transport[name]:.2f} ms/req", flush=True)
+
+
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
+    "transport": transport,
     "startup": startup,
     "rate-30k": lambda b: rate(b, 30_000, b.size(6_000, 1_500), 0.05, 2.0),
     "rate-6k": lambda b: rate(b, 6_000, b.size(1_500, 500), 0.03, None),
@@ -215,6 +228,10 @@ def print_tables(bench: Bench) -> None:
     print("|" + "---|" * 12)
     for row in bench.rows:
         print(f"| {row.name} | {format_row(row, bench)} |")
+    if bench.transport:
+        print("\n| client layer, 1,000 requests in flight | CPU ms/req |\n|---|---|")
+        for name, cpu_ms in bench.transport.items():
+            print(f"| {name} | {cpu_ms:.2f} |")
     if bench.paper:
         print(f"\nPaper tables, time compressed {bench.scale:g}× (multiply seconds by {bench.scale:g}):\n")
         print(
@@ -244,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     bench = Bench(args.quick, args.scale)
     names = args.scenarios or list(SCENARIOS)
-    if "startup" not in names:
+    if "startup" not in names and set(names) != {"transport"}:
         names.insert(0, "startup")  # its CPU is the fixed cost subtracted from every run
     started = time.monotonic()
     for name in names:
