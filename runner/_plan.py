@@ -1,7 +1,8 @@
 """The validation pass: read the whole prompt file once, report every problem, plan the queues.
 
-Nothing is sent until this pass finds no problem. What it keeps is small: per queue, the byte offsets
-of its prompts in a normalised JSONL file (8 bytes a prompt), and one hash per id to find duplicates.
+Nothing is sent until this pass finds no problem. What it keeps is small: per queue, where its prompts
+are in a normalised JSONL file (4 bytes a prompt), and, while it reads, one hash per id to find
+duplicates (:class:`~runner._id_set.IdSet`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -24,6 +25,7 @@ from runner._routing import queue_limit
 from runner._shard import job_limit
 
 MAX_PROBLEMS_SHOWN = 50
+MAX_GAP = 2**32 - 1
 
 
 @dataclass
@@ -32,14 +34,32 @@ class QueuePlan:
 
     key: str
     limit: QueueLimit
-    offsets: array[int] = field(default_factory=lambda: array("q"))
     prompt_tokens: int = 0
     """Estimated prompt tokens (characters / 4), for the pre-flight plan."""
+    _gaps: array[int] = field(default_factory=lambda: array("I"), repr=False)
+    """Bytes from the previous prompt of this queue to the next: 4 bytes a prompt (8 if a gap does not
+    fit in 32 bits, i.e. other queues' prompts in between exceed 4 GB)."""
+    _last_offset: int = field(default=0, repr=False)
 
     @property
     def count(self) -> int:
         """How many prompts wait in this queue."""
-        return len(self.offsets)
+        return len(self._gaps)
+
+    def add_offset(self, offset: int) -> None:
+        """The next prompt of this queue starts at byte ``offset`` of the prompts file."""
+        gap = offset - self._last_offset
+        if gap > MAX_GAP and self._gaps.typecode == "I":
+            self._gaps = array("q", self._gaps)
+        self._gaps.append(gap)
+        self._last_offset = offset
+
+    def offsets(self) -> Iterator[int]:
+        """Where each prompt of this queue starts, in order."""
+        offset = 0
+        for gap in self._gaps:
+            offset += gap
+            yield offset
 
 
 @dataclass
@@ -131,7 +151,7 @@ def build_plan(
         if queue is None:
             limit = job_limit(queue_limit(config, prompt.queue), config.shard, config.shard_rate)
             queue = plan.queues[prompt.queue] = QueuePlan(prompt.queue, limit)
-        queue.offsets.append(normalized.tell())
+        queue.add_offset(normalized.tell())
         normalized.write(json.dumps(data, ensure_ascii=False).encode() + b"\n")
         queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4
         plan.endpoints.add((prompt.api, prompt.model_name))

@@ -165,7 +165,7 @@ class QueueRunner:
     async def _feed(self) -> None:
         if self._source is None:
             with self._prompt_file.open("rb") as file:
-                for offset in self._plan.offsets:
+                for offset in self._plan.offsets():
                     await self._enqueue(resolve_prompt(read_dict_at(file, offset), self._config))
         else:
             async with self._source:

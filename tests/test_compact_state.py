@@ -8,7 +8,9 @@ from array import array
 
 import pytest
 
+from runner._config import QueueLimit
 from runner._id_set import IdSet
+from runner._plan import QueuePlan
 from runner._quantiles import kth_smallest, median_and_p95
 
 
@@ -52,3 +54,12 @@ def test_kth_smallest_of_equal_values_and_out_of_range() -> None:
     assert kth_smallest(array("d", [2.0] * 5), [0, 4]) == [2.0, 2.0]
     with pytest.raises(IndexError):
         kth_smallest(array("d", [1.0, 2.0]), [2])
+
+
+def test_queue_offsets_round_trip_through_gaps_even_past_4_gb() -> None:
+    queue = QueuePlan("default", QueueLimit(max_queries=10))
+    offsets = [0, 120, 4_000, 5 * 2**32, 5 * 2**32 + 77]  # a gap over 4 GB: other queues' prompts
+    for offset in offsets:
+        queue.add_offset(offset)
+    assert list(queue.offsets()) == offsets
+    assert queue.count == 5
