@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.benchmarks.scenario import Queue, RunResult, run_queues, sync_baseline
-from tests.benchmarks.transport import cpu_ms_per_request
+from tests.benchmarks.transport import measure_in_child
 
 
 @dataclass
@@ -187,7 +187,7 @@ def transport(bench: Bench) -> None:
     """The client layer alone, a thousand requests in flight: the lean transport against httpx's pool."""
     concurrency = bench.size(1000, 300)
     for name, lean in (("lean (h11) transport, 1 client", True), ("httpx's transport, 32 clients", False)):
-        bench.transport[name] = cpu_ms_per_request(lean=lean, concurrency=concurrency)
+        bench.transport[name] = measure_in_child(lean=lean, concurrency=concurrency)
         print(f"  {name}: {bench.transport[name]:.2f} ms/req", flush=True)
 
 

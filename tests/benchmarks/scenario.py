@@ -8,7 +8,8 @@ A scenario is a list of :class:`Queue` (api, model, prompts, rate, reply latency
    validate, pace, send, parse, write;
 3. runs ``python -m runner +experiment=bench`` there (``prompto-run`` on this checkout's sources) and
    reaps it with ``os.wait4``, which gives the runner's own CPU time and peak RSS (the servers are
-   other children, not counted);
+   other children, not counted; Linux also counts this process's peak at the time of the spawn, so
+   nothing here may hold much memory);
 4. reads ``completed.jsonl``: the run proper lasts from the first request sent to the last reply
    (``timestamp_sent + latency_s``); start-up is launch to first request; each queue is compared with
    its ideal schedule, sends every ``60 / rate`` seconds and the last reply one latency later.

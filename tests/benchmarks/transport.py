@@ -4,18 +4,32 @@ Two configurations against the same fake server (its own process, 1 s replies): 
 (:mod:`providers._h11_transport`, what a run uses) and httpx's default transport spread over 32
 clients (what a run uses when a proxy is set). Each sends ``rounds`` waves of ``concurrency``
 concurrent requests after one warm-up wave that opens the connections; CPU is this process's.
+
+Run as its own process (``python -m tests.benchmarks.transport lean|httpx [CONCURRENCY]`` prints the
+figure): on Linux a child's peak RSS (``wait4``) includes its parent's peak at the time of spawning,
+so the benchmark's parent must not grow by holding a thousand connections itself.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import trio
 
 from providers._http import ClientPool
-from tests.benchmarks.scenario import ServerProcess
+from tests.benchmarks.scenario import ROOT, ServerProcess
 
 BODY = {"model": "gpt-bench", "messages": [{"role": "user", "content": "What is 2 plus 2? " * 4}]}
+
+
+def measure_in_child(*, lean: bool, concurrency: int) -> float:
+    """:func:`cpu_ms_per_request` in a child process."""
+    which = "lean" if lean else "httpx"
+    command = [sys.executable, "-m", "tests.benchmarks.transport", which, str(concurrency)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def cpu_ms_per_request(*, lean: bool, concurrency: int = 1000, rounds: int = 3) -> float:
@@ -45,3 +59,7 @@ async def _measure(url: str, lean: bool, concurrency: int, rounds: int) -> float
     spent = time.process_time() - started
     await pool.aclose()
     return spent / (rounds * concurrency) * 1000
+
+
+if __name__ == "__main__":
+    print(cpu_ms_per_request(lean=sys.argv[1] == "lean", concurrency=int(sys.argv[2])))
