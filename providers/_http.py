@@ -7,7 +7,8 @@
   handles it, and a thousand requests are spread over several small clients (least-loaded first)
   to keep httpcore's cost flat.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary.
-* :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body.
+* :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body, and
+  :func:`with_server_retry_verdict` lets the server's ``x-should-retry`` overrule the class.
 """
 
 from __future__ import annotations
@@ -157,6 +158,15 @@ def json_body(response: httpx.Response) -> Any:
             f"HTTP {response.status_code}: reply is not JSON: {excerpt(response.content)!r}",
             status=response.status_code,
         ) from exc
+
+
+def with_server_retry_verdict(error: ProviderError, headers: Mapping[str, str]) -> ProviderError:
+    """Apply ``x-should-retry`` (OpenAI, Anthropic): the server's ``true`` or ``false`` decides whether
+    the error is retried, before any status rule. An auth failure still stops its queue."""
+    verdict = headers.get("x-should-retry", "").strip().lower()
+    if verdict in ("true", "false") and not isinstance(error, AuthError):
+        error.retryable = verdict == "true"
+    return error
 
 
 def status_error(status: int, message: str, *, retry_after: float | None = None) -> ProviderError:

@@ -20,7 +20,7 @@ import httpx
 
 from providers._base import Provider, ProviderContext, model_env_suffix
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt, redact
-from providers._http import ClientPool, json_body, parse_retry_after, status_error
+from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
 from providers._types import ChatRequest, Completion
 
 JsonObject = dict[str, Any]
@@ -133,7 +133,7 @@ class JsonApiProvider(Provider):
             headers = await self.request_headers()
             response = await self._pool.post(self.request_path(request), json_body=body, headers=headers)
             if response.status_code >= 400:
-                raise self.classify_error(response)
+                raise with_server_retry_verdict(self.classify_error(response), response.headers)
             return self._parse(response)
 
     def _parse(self, response: httpx.Response) -> Completion:

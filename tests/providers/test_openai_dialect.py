@@ -28,6 +28,7 @@ from providers import (
     Usage,
     provider_class,
 )
+from runner._retry import Action, decide
 from tests.fakes import FakeServer, Reply
 from tests.fakes.replies import HTML_502, openai_chat, openai_error
 from tests.providers.conftest import MakeProvider
@@ -257,6 +258,34 @@ async def test_errors_are_classified(
     assert type(caught.value) is error
     assert caught.value.retry_after == pytest.approx(retry_after)
     assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "retryable"),
+    [
+        (openai_error(400, "Try again.", headers={"x-should-retry": "true"}), BadRequest, True),
+        (openai_error(503, "Overloaded", headers={"x-should-retry": "false"}), ServerError, False),
+        (
+            openai_error(429, QUOTA, code="insufficient_quota", headers={"x-should-retry": "true"}),
+            QuotaExhausted,
+            True,
+        ),
+        (openai_error(401, "Bad key.", headers={"x-should-retry": "true"}), AuthError, False),  # still stops
+        (openai_error(503, "Overloaded", headers={"x-should-retry": "maybe"}), ServerError, True),
+    ],
+    ids=["true on a 400", "false on a 503", "true on a quota", "true on a 401", "garbage"],
+)
+async def test_the_servers_x_should_retry_overrules_the_status(
+    provider: Provider, fake_server: FakeServer, reply: Reply, error: type[ProviderError], retryable: bool
+) -> None:
+    fake_server.enqueue(reply)
+    with pytest.raises(error) as caught:
+        await provider.complete(single(MODEL))
+    assert caught.value.retryable is retryable
+    decision = decide(caught.value, attempt=1, max_attempts=3)
+    assert decision.action is (
+        Action.STOP_QUEUE if error is AuthError else Action.RETRY if retryable else Action.RECORD
+    )
 
 
 async def test_html_error_page_is_quoted_briefly(provider: Provider, fake_server: FakeServer) -> None:
