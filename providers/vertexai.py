@@ -6,7 +6,9 @@
 * location: ``endpoint.options.location``, else ``VERTEXAI_LOCATION`` (or prompto's ``VERTEXAI_LOCATION_ID``),
   else :data:`DEFAULT_LOCATION`;
 * token: ``VERTEXAI_ACCESS_TOKEN``, else the output of ``gcloud auth print-access-token``, run once and
-  again only after :data:`TOKEN_REFRESH_S` (``endpoint.options.token_command`` replaces the command);
+  again only after :data:`TOKEN_REFRESH_S`, or when the server refuses it with a 401 (revoked, or
+  expired early): then the request is sent once more with a fresh token before the 401 counts
+  (``endpoint.options.token_command`` replaces the command);
 * base URL: ``endpoint.base_url``, else ``VERTEXAI_BASE_URL``, else the location's regional host.
 
 Every variable also has a model-specific form (``VERTEXAI_PROJECT_ID_<model>``). Parameters, safety filter
@@ -26,12 +28,14 @@ from providers._base import ProviderContext
 from providers._errors import AuthError, excerpt
 from providers._google import GenerateContentProvider
 from providers._json_api import env_choice
-from providers._types import ChatRequest
+from providers._types import ChatRequest, Completion
 
 DEFAULT_LOCATION = "us-central1"
 TOKEN_COMMAND = ("gcloud", "auth", "print-access-token")
 TOKEN_REFRESH_S = 45 * 60.0
 """gcloud's access tokens live about an hour: a long run fetches a fresh one after this long."""
+FRESH_TOKEN_S = 10.0
+"""A token fetched this recently is not fetched again on a 401: the refusal is about something else."""
 
 
 class VertexAIProvider(GenerateContentProvider):
@@ -46,7 +50,10 @@ class VertexAIProvider(GenerateContentProvider):
         self.project = self._project(context)
         self.location = self._location(context)
         self._token = context.env("VERTEXAI_ACCESS_TOKEN")
+        self._token_from_command = self._token is None
         self._token_expires = float("inf") if self._token else float("-inf")
+        self._token_fetched_at = float("-inf")
+        self._tokens: list[str] = [self._token] if self._token else []
         self._token_lock = trio.Lock()
 
     @staticmethod
@@ -93,8 +100,29 @@ class VertexAIProvider(GenerateContentProvider):
         return problems
 
     def secrets(self) -> list[str]:
-        """The access token, once there is one."""
-        return [self._token] if self._token else []
+        """Every access token of the run (an old one may still be quoted by an error)."""
+        return list(self._tokens)
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One request; a 401 on a token from the command is retried once with a fresh token."""
+        token = await self._access_token() if self._token_from_command else None
+        try:
+            return await super().complete(request)
+        except AuthError as exc:
+            if exc.status != 401 or token is None or not await self._renewed(token):
+                raise
+        return await super().complete(request)
+
+    async def _renewed(self, refused: str) -> bool:
+        """Whether a token other than ``refused`` is (or will be) used. Many requests in flight meet the
+        same refusal: the first expires the token, the others find that it was replaced."""
+        async with self._token_lock:
+            if self._token != refused:
+                return True
+            if trio.current_time() - self._token_fetched_at <= FRESH_TOKEN_S:
+                return False  # refused as soon as it was fetched: a new one would not help
+            self._token_expires = float("-inf")
+            return True
 
     def request_path(self, request: ChatRequest) -> str:
         """The publisher model's ``generateContent`` under the project and location."""
@@ -111,7 +139,9 @@ class VertexAIProvider(GenerateContentProvider):
         async with self._token_lock:  # one gcloud call even when many requests start at once
             if self._token is None or trio.current_time() >= self._token_expires:
                 self._token = await self._fetch_token()
-                self._token_expires = trio.current_time() + TOKEN_REFRESH_S
+                self._tokens.append(self._token)
+                self._token_fetched_at = trio.current_time()
+                self._token_expires = self._token_fetched_at + TOKEN_REFRESH_S
             return self._token
 
     async def _fetch_token(self) -> str:

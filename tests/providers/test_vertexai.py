@@ -159,6 +159,44 @@ async def test_gcloud_token_is_refreshed_after_its_lifetime(
     assert (tmp_path / "runs.txt").read_text() == "xx"
 
 
+UNAUTHENTICATED = google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+
+
+async def test_a_401_fetches_a_fresh_token_and_sends_once_more(
+    make_provider: MakeProvider, fake_server: FakeServer, tmp_path: Path, mock_clock: trio.testing.MockClock
+) -> None:
+    script = tmp_path / "numbered_gcloud.py"  # prints token-1, token-2... one more each run
+    runs = tmp_path / "runs.txt"
+    script.write_text(
+        f"import pathlib\nruns = pathlib.Path({str(runs)!r})\n"
+        "n = len(runs.read_text()) + 1 if runs.exists() else 1\n"
+        "runs.write_text('x' * n)\nprint(f'token-{n}')\n"
+    )
+    command = [sys.executable, str(script)]
+    provider = make_provider("vertexai", MODEL, env=env_for(fake_server), options={"token_command": command})
+    fake_server.enqueue(gemini_response(), UNAUTHENTICATED, gemini_response(), UNAUTHENTICATED)
+
+    await provider.complete(single(MODEL))
+    mock_clock.jump(60)  # the token is revoked, well before its hour is up
+    await provider.complete(single(MODEL))  # 401, then a fresh token and the same request again
+    with pytest.raises(AuthError):  # a token refused as soon as it was fetched: no further attempt
+        await provider.complete(single(MODEL))
+
+    sent = [request.headers["authorization"] for request in fake_server.requests]
+    assert sent == ["Bearer token-1", "Bearer token-1", "Bearer token-2", "Bearer token-2"]
+    assert runs.read_text() == "xx"
+    assert provider.secrets() == ["token-1", "token-2"]
+
+
+async def test_a_401_on_a_token_from_the_environment_is_not_retried(
+    provider: Provider, fake_server: FakeServer
+) -> None:
+    fake_server.enqueue(UNAUTHENTICATED)
+    with pytest.raises(AuthError):
+        await provider.complete(single(MODEL))
+    assert len(fake_server.requests) == 1
+
+
 async def test_failing_token_command_is_an_auth_error(
     make_provider: MakeProvider, fake_server: FakeServer, tmp_path: Path
 ) -> None:
