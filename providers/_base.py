@@ -85,6 +85,9 @@ class Provider(ABC):
     """Which media parts this API accepts; anything else is a validation error before the run."""
     max_concurrency: ClassVar[int | None] = None
     """Requests this provider can usefully serve at once (``1`` for a local single-slot model)."""
+    prompt_dict_parameters: ClassVar[frozenset[str]] = frozenset()
+    """Keys prompto reads from the top level of a prompt dict for this API (``safety_filter`` for
+    Gemini): they reach :meth:`complete` as parameters, unless ``parameters`` sets them itself."""
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

@@ -68,6 +68,7 @@ class GenerateContentProvider(JsonApiProvider):
     """Render to ``contents``, parse ``candidates[0]``, classify Google's ``{"error": {...}}`` bodies."""
 
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio", "document"})
+    prompt_dict_parameters: ClassVar[frozenset[str]] = frozenset({"safety_filter"})
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:

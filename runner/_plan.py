@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from providers import Provider, ProviderContext, UnknownApiError, import_target, provider_class
+from providers import Provider, ProviderContext, UnknownApiError
 from runner._config import QueueLimit, RunConfig
 from runner._id_set import IdSet
 from runner._prompt_file import count_lines, read_prompt_lines
 from runner._prompts import PromptError
-from runner._resolve import derived_id, resolve_prompt
+from runner._resolve import derived_id, provider_type, resolve_prompt
 from runner._routing import queue_limit
 from runner._shard import job_limit
 
@@ -95,12 +95,6 @@ class ValidationFailed(Exception):
         more = plan.problem_count - len(plan.problems)
         lines = [*plan.problems, *([f"... and {more} more"] if more else [])]
         super().__init__(f"{plan.problem_count} problem(s) in the experiment:\n  " + "\n  ".join(lines))
-
-
-def provider_type(config: RunConfig, api: str, model_name: str) -> type[Provider]:
-    """The provider class for an api/model: a user's own ``_target_``, else the registry's."""
-    target = config.provider_target(api, model_name)
-    return import_target(target) if target else provider_class(api)
 
 
 def build_plan(

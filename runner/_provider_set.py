@@ -9,7 +9,7 @@ import trio
 
 from providers import Provider, ProviderContext
 from runner._config import RunConfig
-from runner._plan import provider_type
+from runner._resolve import provider_type
 
 
 class ProviderSet:

@@ -11,9 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from providers import Provider, UnknownApiError, import_target, provider_class
 from runner._config import RunConfig
 from runner._prompts import Conversation, PromptError, parse_prompt
 from runner._routing import queue_key
+
+PROMPTO_PROMPT_KEYS = frozenset({"safety_filter"})
+"""Top-level prompt-dict keys prompto passes to some APIs (see ``Provider.prompt_dict_parameters``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +54,30 @@ def resolve_prompt(data: dict[str, Any], config: RunConfig) -> ResolvedPrompt:
     group = data.get("group")
     if group is not None and not isinstance(group, str | int):
         raise PromptError("'group' must be a string")
+    if PROMPTO_PROMPT_KEYS & data.keys():
+        parameters = _with_prompt_dict_parameters(data, config, api, model_name, parameters)
     conversation = parse_prompt(data["prompt"], config.media_folder)
     resolved = {**data, "api": api, "model_name": model_name, "parameters": parameters}
     queue = queue_key(config, api, model_name, None if group is None else str(group))
     return ResolvedPrompt(resolved, api, model_name, parameters, conversation, queue)
+
+
+def provider_type(config: RunConfig, api: str, model_name: str) -> type[Provider]:
+    """The provider class for an api/model: a user's own ``_target_``, else the registry's."""
+    target = config.provider_target(api, model_name)
+    return import_target(target) if target else provider_class(api)
+
+
+def _with_prompt_dict_parameters(
+    data: dict[str, Any], config: RunConfig, api: str, model_name: str, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """prompto's top-level keys this API reads (``safety_filter``), folded into ``parameters``."""
+    try:
+        accepted = provider_type(config, api, model_name).prompt_dict_parameters
+    except (UnknownApiError, ImportError):
+        return parameters  # the validation pass reports the api
+    folded = {key: data[key] for key in accepted & data.keys() if key not in parameters}
+    return {**parameters, **folded} if folded else parameters
 
 
 def _effective_target(data: dict[str, Any], config: RunConfig) -> tuple[str, str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 from providers import ProviderContext, UnknownApiError
 from runner._config import RunConfig
 from runner._eval_config import StageModel
-from runner._plan import Plan, provider_type
+from runner._plan import Plan
+from runner._resolve import provider_type
 from runner._scoring import ScorerBuildError, build_scorers
 from runner._templates import Template, TemplateError
 

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from runner import load_config
 from runner._compose import CONF_DIR, register_resolvers
 from runner._config import ModelConfig
-from runner._plan import provider_type
+from runner._resolve import provider_type
 from tests.conftest import REPO_ROOT
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,8 @@ from providers import (
 )
 from providers._google import HARM_CATEGORIES
 from providers.gemini import GeminiProvider
+from runner import ExperimentConfig, RunConfig
+from runner._resolve import resolve_prompt
 from tests.fakes import FakeServer, Reply
 from tests.fakes.replies import HTML_502, gemini_quota_429, gemini_response, google_error
 from tests.providers.conftest import MakeProvider
@@ -253,3 +256,24 @@ def test_configuration() -> None:
         "api 'gemini' needs an API key: set GEMINI_API_KEY "
         "(or GEMINI_API_KEY_gemini_2_5_flash for this model only)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "parameters"),
+    [
+        ({"api": "gemini", "safety_filter": "none"}, {"safety_filter": "none"}),  # prompto's place for it
+        ({"api": "vertexai", "safety_filter": "most"}, {"safety_filter": "most"}),
+        (
+            {"api": "gemini", "safety_filter": "none", "parameters": {"safety_filter": "few"}},
+            {"safety_filter": "few"},
+        ),
+        ({"api": "openai", "safety_filter": "none"}, {}),  # prompto ignores it for other APIs, and so do we
+    ],
+)
+def test_prompto_top_level_safety_filter_reaches_the_request(
+    tmp_path: Path, line: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    config = RunConfig(experiment=ExperimentConfig(file=tmp_path / "x.jsonl"), data_folder=tmp_path)
+    prompt = resolve_prompt({"id": 1, "model_name": MODEL, "prompt": "hi", **line}, config)
+    assert prompt.parameters == parameters
+    assert prompt.data["safety_filter"] == line["safety_filter"]  # the record keeps the line as it was
