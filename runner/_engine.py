@@ -231,7 +231,8 @@ async def _run_queues(
             # built on the schedule's time, which would make the first requests leave late, then bunched.
             providers.get(api, model_name)
         stages = Stages(config, plan, providers, folder, providers.secrets)
-        for key, count in stages.planned(plan).items():
+        planned = stages.planned(plan)
+        for key, count in planned.items():
             summary.plan(key, count)
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
@@ -243,6 +244,7 @@ async def _run_queues(
                 providers,
                 channel,
                 source=stages.query_source(key),
+                expected=planned[key],
                 cache=cache,
                 shared=_shared_bucket(config, shared, key),
             )
@@ -267,6 +269,8 @@ async def _run_queues(
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
             stages.close_unstarted()
+        for key, lost in stages.rephrasings_lost().items():
+            summary.plan(key, -lost)  # the summary's prompts: those that existed to be sent
     return interrupted.value, time.monotonic() - started
 
 

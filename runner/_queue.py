@@ -114,13 +114,16 @@ class QueueRunner:
         results: trio.MemorySendChannel[Finished],
         *,
         source: trio.MemoryReceiveChannel[ResolvedPrompt] | None = None,
+        expected: int | None = None,
         cache: ResponseCache | None = None,
         shared: SharedTokens | None = None,
     ) -> None:
         """``source``: prompts produced while the run goes on (a judge's, a rephrasing's) instead of
-        the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished."""
+        the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished.
+        ``expected``: how many prompts that source should bring, for progress (default: the plan's)."""
         self.key = plan.key
         self._source = source
+        self._expected = expected if expected is not None else plan.count
         self._fed = 0
         self._plan = plan
         self._prompt_file = prompt_file
@@ -144,7 +147,8 @@ class QueueRunner:
         """Totals so far (``retrying``: failed attempts waiting to be sent again)."""
         return QueueStatistics(
             key=self.key,
-            total=self._plan.count or self._fed,
+            # Fed by a stage (rephrasings), a queue knows its total only once feeding is done.
+            total=self._fed if self._feeding_done else max(self._expected, self._fed),
             done=self._done,
             ok=self._ok,
             failed=self._done - self._ok,

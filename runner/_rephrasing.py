@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,8 @@ class RephraseStage:
             key: trio.open_memory_channel[ResolvedPrompt](QUERY_BUFFER) for key in query_keys
         }
         self._pending: dict[str, _Pending] = {}
+        self.lost: Counter[str] = Counter()
+        """Per experiment queue, rephrasings planned but never made (a failed request, a short list)."""
 
     @property
     def requests_per_template(self) -> int:
@@ -180,6 +183,8 @@ class RephraseStage:
         self._file.write(stage_record)
         if pending.waiting == 0:
             del self._pending[source_id]
+            if lost := self._spec.n * len(self.templates) - len(pending.variants):
+                self.lost[resolve_prompt(pending.data, self._config).queue] += lost
             original = {
                 **pending.data,
                 "rephrase_of": source_id,

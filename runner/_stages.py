@@ -80,6 +80,10 @@ class Stages:
         factor = self.rephrase.variants_per_prompt if self.rephrase is not None else 1
         return {key: queue.count * factor for key, queue in plan.queues.items()}
 
+    def rephrasings_lost(self) -> dict[str, int]:
+        """Per experiment queue, planned rephrasings that were never made (so never sent)."""
+        return dict(self.rephrase.lost) if self.rephrase is not None else {}
+
     async def run(
         self,
         upstream: trio.MemoryReceiveChannel[Finished],
