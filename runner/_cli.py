@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import hydra
 import trio
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from runner._compose import CONF_DIR, ConfigError, register_resolvers, to_run_config, user_conf_overrides
+from runner._compose import (
+    CONF_DIR,
+    ConfigError,
+    describe_override_error,
+    register_resolvers,
+    to_run_config,
+    user_conf_overrides,
+)
 from runner._console import print_summary
 from runner._engine import run_experiment
 from runner._plan import ValidationFailed
@@ -40,4 +49,11 @@ def main() -> None:
     """Entry point of the ``prompto-run`` command."""
     register_resolvers()
     sys.argv[1:1] = user_conf_overrides()
-    _main()
+    # Hydra prints its own composition errors and exits 1; with HYDRA_FULL_ERROR it raises them, so a
+    # misspelt key on the command line is reported as bad input (exit 2), with the key it resembles.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        _main()
+    except HydraException as exc:
+        print(f"prompto-run: {describe_override_error(exc)}\nNothing was sent.", file=sys.stderr)
+        sys.exit(EXIT_INVALID)

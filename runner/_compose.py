@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,21 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> s
             fix = f"Fix it in your config or override it, e.g. {key}=..."
             paragraphs.append(f"`{key}`: {error['msg']} (got {given!r}). {fix}")
     return "Invalid configuration:\n  " + "\n  ".join(paragraphs)
+
+
+def describe_override_error(exc: Exception) -> str:
+    """Hydra's refusal of a command line, as one paragraph naming the key and the likely fix."""
+    text = str(exc)
+    found = re.search(r"Could not override '([^']+)'", text)
+    if found and "is not in struct" in f"{text} {exc.__cause__}":
+        key = found.group(1)
+        suggestion = _closest_key(RunConfig, key.split("."))
+        hint = f" Did you mean `{suggestion}`?" if suggestion else ""
+        return (
+            f"Unknown key `{key}` on the command line.{hint} Check its spelling; `+{key}=...` adds a key "
+            "only where the config takes new ones (endpoints, rate_limits...)."
+        )
+    return f"the command line cannot be composed into a config: {text}"
 
 
 def _closest_key(model: type[BaseModel], location: Sequence[str]) -> str | None:

@@ -31,6 +31,27 @@ def test_typo_in_a_yaml_key_exits_2_naming_the_fix(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("outputs/**/completed.jsonl"))
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("max_querys=5", "Unknown key `max_querys` on the command line. Did you mean `max_queries`?"),
+        (
+            "experiment.fiel=x.jsonl",
+            "Unknown key `experiment.fiel` on the command line. Did you mean `experiment.file`?",
+        ),
+        ("+experiment=nosuch", "Could not find 'experiment/nosuch'"),
+    ],
+)
+def test_a_bad_command_line_exits_2_naming_the_fix(tmp_path: Path, override: str, message: str) -> None:
+    result = run_cli("+experiment=capitals", DATA, override, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Nothing was sent." in result.stderr
+    assert "HYDRA_FULL_ERROR" not in result.stderr  # ours, not Hydra's advice to append the key
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_negative_rate_exits_2(tmp_path: Path) -> None:
     result = run_cli("+experiment=capitals", DATA, "max_queries=-5", cwd=tmp_path)
 
