@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -129,14 +130,25 @@ class ResponseCache:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    """Open (creating) the cache in WAL mode; runs in a worker thread."""
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(_SCHEMA)
-    return connection
+    # Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once,
+    # without waiting out the busy timeout, while another job of a sweep does the same: retry.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(_SCHEMA)
+            return connection
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                connection.close()
+                raise
+            time.sleep(0.02)
 
 
 @asynccontextmanager
