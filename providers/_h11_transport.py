@@ -138,9 +138,7 @@ async def _exchange(
                 with _deadline(timeouts.get("read"), httpx.ReadTimeout, request):
                     data = bytes(await stream.receive_some(READ_CHUNK))
                 if not data and state.their_state is h11.SEND_RESPONSE:
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response.", request=request
-                    )
+                    raise _disconnected(request)
                 state.receive_data(data)
             elif isinstance(event, h11.Response):
                 status, headers, reason = event.status_code, list(event.headers), event.reason
@@ -149,9 +147,7 @@ async def _exchange(
             elif isinstance(event, h11.EndOfMessage):
                 return status, headers, b"".join(chunks), reason
             elif isinstance(event, h11.ConnectionClosed):
-                raise httpx.RemoteProtocolError(
-                    "Server disconnected without sending a response.", request=request
-                )
+                raise _disconnected(request)
             # h11.InformationalResponse (100 Continue): keep reading
 
 
@@ -178,6 +174,10 @@ def _deadline(
             yield
     except trio.TooSlowError as exc:
         raise error(f"no progress within {seconds:g} s", request=request) from exc
+
+
+def _disconnected(request: httpx.Request) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
 
 def _default_port(request: httpx.Request) -> int:

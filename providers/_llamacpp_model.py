@@ -133,13 +133,13 @@ def without_extra_buffer_types(llama_cpp: ModuleType) -> Iterator[None]:
     low_level = llama_cpp.llama_cpp
     default_params = low_level.llama_model_default_params
 
-    def paramswithout_extra_buffer_types() -> Any:
+    def params_without_extra_buffer_types() -> Any:
         params = default_params()
         if hasattr(params, "use_extra_bufts"):  # older releases have no such field, and no AMX path
             params.use_extra_bufts = False
         return params
 
-    low_level.llama_model_default_params = paramswithout_extra_buffer_types
+    low_level.llama_model_default_params = params_without_extra_buffer_types
     try:
         yield
     finally:
