@@ -3,7 +3,7 @@
 A resume reads ``completed.jsonl`` twice:
 
 1. :func:`scan_completed` (read only): the ids of answered records (``error`` is null), kept in an
-   :class:`~runner._id_set.IdSet` (16 bytes a prompt), tell the validation pass which prompts to
+   :class:`~runner._id_set.IdSet` (12 to 24 bytes a prompt), tell the validation pass which prompts to
    leave out. If validation then fails, the folder is left exactly as it was.
 2. :func:`rewrite_completed`, once the plan is valid: the file is rewritten keeping only the first
    answer per id. Failed and not-sent records, and any line that is not a JSON object, move to
@@ -58,10 +58,9 @@ class Resumed:
 def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] = lambda _: None) -> Resumed:
     """What ``completed.jsonl`` already holds (nothing is changed); ``on_kept`` sees each answer kept."""
     resumed = Resumed()
-    for raw, kind, record in _classified(folder.completed):
+    for raw, kind, record in _classified(folder.completed, resumed.answered):
         if kind is _Kind.ANSWER:
             assert record is not None
-            resumed.answered.add(record["id"])
             resumed.kept += 1
             on_kept(record)
         elif kind is _Kind.TORN:
@@ -78,7 +77,7 @@ def rewrite_completed(folder: RunFolder) -> None:
         return
     partial = completed.with_name(completed.name + ".resume-partial")
     with partial.open("wb") as kept, side_file.open("ab") as side:
-        for raw, kind, _ in _classified(completed):
+        for raw, kind, _ in _classified(completed, IdSet()):
             line = raw if raw.endswith(b"\n") else raw + b"\n"
             if kind is _Kind.ANSWER:
                 kept.write(line)
@@ -104,10 +103,10 @@ class _Kind(Enum):
     BLANK = "blank"
 
 
-def _classified(path: Path) -> Iterator[tuple[bytes, _Kind, dict[str, Any] | None]]:
+def _classified(path: Path, answered: IdSet) -> Iterator[tuple[bytes, _Kind, dict[str, Any] | None]]:
+    """Each line with its kind; the id of each answer is added to ``answered`` as it is met."""
     if not path.exists():
         return
-    answered = IdSet()
     with path.open("rb") as file:
         for raw in file:
             record = _parse(raw)
