@@ -20,9 +20,13 @@ def kth_smallest(values: Sequence[float], ranks: Sequence[int]) -> list[float]:
     if low == high:
         return [low for _ in ranks]
     scale = (_BINS - 1) / (high - low)
+
+    def bin_of(value: float) -> int:
+        return int((value - low) * scale)
+
     counts = [0] * _BINS
     for value in values:
-        counts[int((value - low) * scale)] += 1
+        counts[bin_of(value)] += 1
     starts, total = [], 0
     for count in counts:
         starts.append(total)
@@ -32,7 +36,7 @@ def kth_smallest(values: Sequence[float], ranks: Sequence[int]) -> list[float]:
         if not 0 <= rank < len(values):
             raise IndexError(f"rank {rank} out of range for {len(values)} values")
         wanted = _bin_of_rank(starts, rank)
-        in_bin = sorted(value for value in values if int((value - low) * scale) == wanted)
+        in_bin = sorted(value for value in values if bin_of(value) == wanted)
         results.append(in_bin[rank - starts[wanted]])
     return results
 

@@ -104,9 +104,14 @@ class RephraseStage:
         return self._spec.n if self._spec.parse == "single" else 1
 
     @property
+    def rephrasings_per_prompt(self) -> int:
+        """Rephrasings made of each original when every request succeeds."""
+        return self._spec.n * len(self.templates)
+
+    @property
     def variants_per_prompt(self) -> int:
         """Prompts sent to the experiment's models per original (when every rephrasing succeeds)."""
-        return int(self._spec.keep_original) + self._spec.n * len(self.templates)
+        return int(self._spec.keep_original) + self.rephrasings_per_prompt
 
     def query_source(self, key: str) -> trio.MemoryReceiveChannel[ResolvedPrompt]:
         """Where the experiment's queue ``key`` takes its prompts from."""
@@ -183,7 +188,7 @@ class RephraseStage:
         self._file.write(stage_record)
         if pending.waiting == 0:
             del self._pending[source_id]
-            if lost := self._spec.n * len(self.templates) - len(pending.variants):
+            if lost := self.rephrasings_per_prompt - len(pending.variants):
                 self.lost[resolve_prompt(pending.data, self._config).queue] += lost
             original = {
                 **pending.data,
