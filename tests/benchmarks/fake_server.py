@@ -2,6 +2,7 @@
 
 It answers after a fixed latency, so the runner's schedule, not the server, decides the wall time; it
 is cheap per request (one ``json.loads``, one ``json.dumps``) so two cores are left to the runner.
+Reply bodies come from :mod:`tests.fakes.replies`, as in the provider tests.
 
     python -m tests.benchmarks.fake_server --latency 2.0 [--serial] [--model-latency gpt-4=3.9 ...]
 
@@ -35,7 +36,9 @@ from typing import Any
 import h11
 import trio
 
-JsonObject = dict[str, Any]
+from tests.fakes.replies import gemini_response, ollama_chat, openai_chat, openai_error
+from tests.fakes.server import Reply
+
 REPLY = "This is a simulated reply from the benchmark server."
 
 
@@ -52,46 +55,19 @@ class Stats:
     last_at: float | None = None
 
 
-def openai_reply(model: str) -> JsonObject:
-    """A ``chat.completion`` as OpenAI sends it (non-streaming)."""
-    return {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}
-        ],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
-    }
+def openai_reply(model: str) -> Reply:
+    return openai_chat(REPLY, model=model)
 
 
-def ollama_reply(model: str) -> JsonObject:
-    """Ollama's ``/api/chat`` reply with ``stream: false`` (durations in nanoseconds)."""
-    return {
-        "model": model,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "message": {"role": "assistant", "content": REPLY},
-        "done": True,
-        "done_reason": "stop",
-        "total_duration": 1_000_000,
-        "prompt_eval_count": 12,
-        "eval_count": 9,
-    }
+def ollama_reply(model: str) -> Reply:
+    return ollama_chat(REPLY, model=model)
 
 
-def gemini_reply(model: str) -> JsonObject:
-    """A ``GenerateContentResponse`` with one candidate."""
-    return {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": REPLY}]}, "finishReason": "STOP", "index": 0}
-        ],
-        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 9, "totalTokenCount": 21},
-        "modelVersion": model,
-    }
+def gemini_reply(model: str) -> Reply:
+    return gemini_response(REPLY, model_version=model)
 
 
-def route(method: str, path: str, body: bytes) -> tuple[Callable[[str], JsonObject], str] | None:
+def route(method: str, path: str, body: bytes) -> tuple[Callable[[str], Reply], str] | None:
     """The reply builder and model for a generation request, or ``None`` for any other request."""
     if method != "POST":
         return None
@@ -99,7 +75,7 @@ def route(method: str, path: str, body: bytes) -> tuple[Callable[[str], JsonObje
     if ":generateContent" in path:
         return gemini_reply, path.rsplit("/", 1)[-1].split(":", 1)[0]
     if path.endswith("chat/completions"):
-        builder: Callable[[str], JsonObject] = openai_reply
+        builder: Callable[[str], Reply] = openai_reply
     elif path.endswith("/api/chat"):
         builder = ollama_reply
     else:
@@ -122,7 +98,7 @@ class FakeLLMServer:
         """Serial mode: when the request last in line is answered (``trio.current_time()``)."""
         self.stats = Stats()
 
-    async def generate(self, builder: Callable[[str], JsonObject], model: str) -> tuple[int, JsonObject]:
+    async def generate(self, builder: Callable[[str], Reply], model: str) -> Reply:
         """Wait the latency (one at a time in serial mode), then build the reply."""
         stats = self.stats
         if stats.first_at is None:
@@ -140,19 +116,19 @@ class FakeLLMServer:
             self.stats.in_flight -= 1  # self.stats: a reset may have replaced it meanwhile
         self.stats.served += 1
         self.stats.last_at = time.time()
-        return 200, builder(model)
+        return builder(model)
 
-    async def respond(self, method: str, path: str, body: bytes) -> tuple[int, JsonObject]:
-        """The status and JSON body for one request."""
+    async def respond(self, method: str, path: str, body: bytes) -> Reply:
+        """The reply to one request."""
         if method == "GET" and path == "/stats":
-            return 200, asdict(self.stats)
+            return Reply.json(asdict(self.stats))
         if method == "POST" and path == "/stats/reset":
             old = self.stats
             self.stats = Stats(connections=old.connections, in_flight=old.in_flight)
-            return 200, asdict(self.stats)
+            return Reply.json(asdict(self.stats))
         generation = route(method, path, body)
         if generation is None:
-            return 404, {"error": {"message": f"no route for {method} {path}", "type": "not_found"}}
+            return openai_error(404, f"no route for {method} {path}", type="not_found")
         return await self.generate(*generation)
 
     async def serve_connection(self, stream: trio.SocketStream) -> None:
@@ -170,14 +146,11 @@ class FakeLLMServer:
                     if not isinstance(chunk, h11.Data):
                         return
                     body += chunk.data
-                status, payload = await self.respond(
-                    event.method.decode(), event.target.decode(), bytes(body)
-                )
-                data = json.dumps(payload).encode()
-                headers = [("content-type", "application/json"), ("content-length", str(len(data)))]
+                reply = await self.respond(event.method.decode(), event.target.decode(), bytes(body))
+                headers = [*reply.headers.items(), ("content-length", str(len(reply.body)))]
                 await stream.send_all(
-                    conn.send(h11.Response(status_code=status, headers=headers))
-                    + conn.send(h11.Data(data=data))
+                    conn.send(h11.Response(status_code=reply.status, headers=headers))
+                    + conn.send(h11.Data(data=reply.body))
                     + conn.send(h11.EndOfMessage())
                 )
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
