@@ -24,8 +24,16 @@ def test_id_set_agrees_with_a_python_set_through_growth() -> None:
         assert compact.add(prompt_id) == (str(prompt_id) not in reference)
         reference.add(str(prompt_id))
     assert len(compact) == len(reference)
-    assert all(str(n) in compact for n in range(5000)) == all(str(n) in reference for n in range(5000))
-    assert "never-added" not in compact
+    probes = [*(str(n) for n in range(10_000)), *(f"prompt-{n}" for n in range(10_000)), "never-added"]
+    assert [probe in compact for probe in probes] == [probe in reference for probe in probes]
+
+
+def test_a_table_sized_for_its_ids_holds_them_without_growing() -> None:
+    ids = IdSet(expected=3000)
+    slots = len(ids._slots)
+    assert all(ids.add(f"p{n}") for n in range(3000))
+    assert len(ids._slots) == slots
+    assert not any(ids.add(f"p{n}") for n in range(3000))
 
 
 def test_an_integer_id_and_its_string_are_the_same_id() -> None:
