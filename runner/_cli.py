@@ -10,6 +10,7 @@ import hydra
 import trio
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner._compose import (
@@ -21,34 +22,66 @@ from runner._compose import (
     user_conf_overrides,
 )
 from runner._console import print_summary
-from runner._engine import run_experiment
+from runner._engine import OutputsUnwritable, run_experiment
+from runner._exit_status import ExitStatus
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
 from runner._shared_limiter import SharedLimiterError
 
 logger = logging.getLogger("prompto_run")
 
-EXIT_INVALID = 2
+EXIT_INVALID = int(ExitStatus.USER_ERROR)
+
+
+class _Statuses:
+    """The worst exit status of the jobs run so far (a sweep runs several in this process)."""
+
+    worst = int(ExitStatus.OK)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _main(cfg: DictConfig) -> None:
+    status = _run_job(cfg)
+    _Statuses.worst = max(_Statuses.worst, status)
+    if status >= 128 and HydraConfig.get().mode == RunMode.MULTIRUN:
+        sys.exit(status)  # a signal stops the whole sweep, not only its current job
+
+
+def _run_job(cfg: DictConfig) -> int:
+    """One run (a sweep's job), its summary printed; returns its exit status."""
     try:
         config = to_run_config(cfg, HydraConfig.get().overrides.task)
         result = trio.run(run_experiment, config, None, False)
     except (ConfigError, ValidationFailed, PromptFileError, SharedLimiterError) as exc:
-        logger.error("%s", exc)
         print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
+    except OutputsUnwritable as exc:
+        print(f"prompto-run: {exc}", file=sys.stderr)
+        return int(ExitStatus.OUTPUTS_UNWRITABLE)
     print_summary(result.summary, str(result.run_dir))
-    if result.summary["status"] != "complete" or result.summary["failed"]:
+    if result.summary["status"] == "empty":
+        print(f"prompto-run: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
+    elif result.summary["status"] != "complete" or result.summary["failed"]:
         print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
+    return result.exit_status
+
+
+def with_user_conf(argv: list[str], search_path: list[str]) -> list[str]:
+    """``argv`` with the user's ``./conf`` search path among its overrides.
+
+    Hydra's command line takes its overrides as one run of positional arguments, so the search path
+    goes just before the first of them (after ``-m``, ``--cfg job``...), or at the end when there is none.
+    """
+    for index, argument in enumerate(argv[1:], start=1):
+        if "=" in argument and not argument.startswith("-"):
+            return [*argv[:index], *search_path, *argv[index:]]
+    return [*argv, *search_path]
 
 
 def main() -> None:
     """Entry point of the ``prompto-run`` command."""
     register_resolvers()
-    sys.argv[1:1] = user_conf_overrides()
+    sys.argv = with_user_conf(sys.argv, user_conf_overrides())
     # Hydra prints its own composition errors and exits 1; with HYDRA_FULL_ERROR it raises them, so a
     # misspelt key on the command line is reported as bad input (exit 2), with the key it resembles.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
@@ -57,3 +90,4 @@ def main() -> None:
     except HydraException as exc:
         print(f"prompto-run: {describe_override_error(exc)}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
+    sys.exit(_Statuses.worst)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,12 +19,13 @@ from runner._compose import ConfigError, compose_config, to_pipeline_config, to_
 from runner._config import PipelineConfig, RunConfig
 from runner._console import format_summary
 from runner._engine import RunResult
+from runner._exit_status import STOP_SIGNALS, ExitStatus
 from runner._pipeline import PipelineReport, run_pipeline
 from runner._prompt_file import PromptFileError
 
 logger = logging.getLogger("prompto_run")
 
-EXIT_OK, EXIT_INVALID = 0, 2
+EXIT_OK, EXIT_INVALID = int(ExitStatus.OK), int(ExitStatus.USER_ERROR)
 OVERRIDES_HELP = "Hydra overrides, as for prompto-run: +experiment=NAME, model=NAME, max_queries=N, ..."
 
 
@@ -50,7 +50,10 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
         f"prompto-pipeline: {len(report.completed)} experiment(s) run, {len(report.failed)} moved to "
         f"{run_settings.input_folder / 'failed'}/" + (" (interrupted)" if report.interrupted else "")
     )
-    return EXIT_INVALID if report.failed else EXIT_OK  # Ctrl-C is how a watching pipeline ends
+    if report.failed:
+        return EXIT_INVALID
+    # Ctrl-C is how a watching pipeline ends; a --once pipeline stopped early has not done its work.
+    return int(ExitStatus.INTERRUPTED) if report.interrupted and settings.once else EXIT_OK
 
 
 async def _serve(run_settings: RunConfig, settings: PipelineConfig) -> PipelineReport:
@@ -58,17 +61,18 @@ async def _serve(run_settings: RunConfig, settings: PipelineConfig) -> PipelineR
     stop = trio.Event()
     report = PipelineReport(interrupted=True)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_stop_on_sigint, stop, nursery.cancel_scope)
+        nursery.start_soon(_stop_on_signals, stop, nursery.cancel_scope)
         report = await run_pipeline(run_settings, settings, stop=stop, on_completed=_print_summary)
         nursery.cancel_scope.cancel()
     return report
 
 
-async def _stop_on_sigint(stop: trio.Event, everything: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
+async def _stop_on_signals(stop: trio.Event, everything: trio.CancelScope) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: the first stops cleanly, a second one at once."""
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async for _ in signals:
             if stop.is_set():
-                logger.warning("second Ctrl-C: stopping at once")
+                logger.warning("second stop signal: stopping at once")
                 everything.cancel()
             stop.set()
 

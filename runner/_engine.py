@@ -17,9 +17,11 @@ written. A second Ctrl-C stops at once.
 from __future__ import annotations
 
 import contextvars
+import errno
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +36,7 @@ from dotenv import dotenv_values
 
 from runner._cache import open_cache
 from runner._config import RunConfig
+from runner._exit_status import STOP_SIGNALS, ExitStatus, interrupted_by
 from runner._judging import judge_score_keys
 from runner._limiter import SharedTokens
 from runner._lock import folder_lock
@@ -52,7 +55,7 @@ from runner._shared_limiter import SharedBuckets, open_shared_buckets
 from runner._stage_checks import check_stages
 from runner._stages import Stages
 from runner._summary import SummaryBuilder
-from runner._writer import write_records
+from runner._writer import RecordsUnwritable, write_records
 
 logger = logging.getLogger("prompto_run")
 
@@ -72,6 +75,40 @@ class RunResult:
     def completed_file(self) -> Path:
         """The run's ``completed.jsonl``."""
         return self.run_dir / "completed.jsonl"
+
+    @property
+    def exit_status(self) -> int:
+        """The status ``prompto-run`` exits with for this run (see :class:`ExitStatus`)."""
+        status = self.summary["status"]
+        if status == "interrupted":
+            stopped_by = self.summary.get("stopped_by")
+            return interrupted_by(signal.Signals[stopped_by] if stopped_by else None)
+        return int(
+            {"empty": ExitStatus.EMPTY, "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE}.get(
+                status, ExitStatus.OK
+            )
+        )
+
+
+class OutputsUnwritable(Exception):
+    """The run folder could not be written (disk full, quota): the run stopped; its records are kept."""
+
+    def __init__(self, reason: str, folder: Path, kept: int, *, sent: bool = True) -> None:
+        what = (
+            f"{kept} record(s) kept in {folder / 'completed.jsonl'}; free space and run "
+            f"prompto-run resume={folder}"
+            if sent
+            else f"nothing was sent; free space in {folder.parent} and run again"
+        )
+        super().__init__(f"{reason}: {what}")
+        self.folder = folder
+        self.kept = kept
+
+
+def _unwritable_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "disk full"
+    return f"cannot write the run folder ({exc.strerror or exc})"
 
 
 def effective_environ(config: RunConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -140,9 +177,19 @@ async def run_experiment(
         summary = SummaryBuilder({})
         scores = ScoreSummary(judge_score_keys(config))
         resumed = _resume(config, folder, summary, scores) if config.resume is not None else None
-        plan, sha256 = prepare(config, folder, run_environ, resumed)
-        if resumed is not None:
-            rewrite_completed(folder)  # only now that the plan is valid: a failed resume changes nothing
+        try:
+            plan, sha256 = prepare(config, folder, run_environ, resumed)
+            if resumed is not None:
+                rewrite_completed(folder)  # only now that the plan is valid: a failed resume changes nothing
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            raise OutputsUnwritable(_unwritable_reason(exc), folder.path, 0, sent=False) from None
+        empty = plan.total == 0 and plan.skipped == 0 and (resumed is None or resumed.kept == 0)
+        if empty:
+            logger.warning(
+                "the prompt file %s holds no prompt: nothing to send", config.resolve_prompt_file()
+            )
         logger.info(
             "experiment %s: %d prompts in %d queue(s): %s",
             config.experiment.run_name,
@@ -150,38 +197,68 @@ async def run_experiment(
             len(plan.queues),
             ", ".join(f"{q.key} ({q.count} at {q.limit.max_queries:g}/min)" for q in plan.queues.values()),
         )
-        interrupted, wall_time = await _run_queues(
-            config, plan, folder, run_environ, summary, scores, interrupt
-        )
+        unwritable: RecordsUnwritable | None = None
+        interrupted, started = _Interrupted(), time.monotonic()
+        try:
+            await _run_queues(config, plan, folder, run_environ, summary, scores, interrupt, interrupted)
+        except* RecordsUnwritable as failures:
+            unwritable = _first(failures)
         result = summary.build(
-            wall_time_s=wall_time,
-            interrupted=interrupted,
+            wall_time_s=time.monotonic() - started,
+            status=_status(interrupted, empty=empty, unwritable=unwritable is not None),
             experiment=config.experiment.run_name,
             input_sha256=sha256,
+            **({"stopped_by": interrupted.signal} if interrupted.signal else {}),
             **({"resumed": resumed.as_summary()} if resumed is not None else {}),
             **({"scores": scores.as_dict()} if config.scorers or config.judges else {}),
             **({"shard": str(config.shard)} if config.shard is not None else {}),
         )
         if "scores" in result:
             attach_scores(result, result["scores"])
-        folder.write_summary(result)
+        try:
+            folder.write_summary(result)
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            unwritable = unwritable or RecordsUnwritable(exc)
+        if unwritable is not None:
+            raise OutputsUnwritable(_unwritable_reason(unwritable.error), folder.path, result["finished"])
         del plan, summary, scores  # per-prompt offsets and latencies: freed before the report reads the file
         if config.report.auto:
             report = await trio.to_thread.run_sync(write_report, folder.path, config.report.samples_per_model)
             logger.info("report: %s", report)
         logger.info(
             "%s: %d of %d prompts finished (%d ok, %d failed) in %.1f s; records in %s",
-            "interrupted" if interrupted else "done",
+            result["status"],
             *(
                 result["finished"],
                 result["prompts"],
                 result["ok"],
                 result["failed"],
-                wall_time,
+                result["wall_time_s"],
                 folder.completed,
             ),
         )
     return RunResult(folder.path, result)
+
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+"""Write errors that stop a run with a message (and exit status 5) instead of a traceback."""
+
+
+def _first(failures: BaseExceptionGroup[RecordsUnwritable]) -> RecordsUnwritable:
+    """The first write failure of a group (every queue and the writer stop at the first)."""
+    first = failures.exceptions[0]
+    return first if isinstance(first, RecordsUnwritable) else _first(first)
+
+
+def _status(interrupted: _Interrupted, *, empty: bool, unwritable: bool) -> str:
+    """``summary.json``'s status: how the run ended (:attr:`RunResult.exit_status` maps it)."""
+    if unwritable:
+        return "outputs_unwritable"
+    if interrupted.value:
+        return "interrupted"
+    return "empty" if empty else "complete"
 
 
 def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, scores: ScoreSummary) -> Resumed:
@@ -211,14 +288,13 @@ async def _run_queues(
     summary: SummaryBuilder,
     scores: ScoreSummary,
     interrupt: trio.Event | None,
-) -> tuple[bool, float]:
+    interrupted: _Interrupted,
+) -> None:
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
         for queue in plan.queues.values()
     )
     send_results, receive_results = trio.open_memory_channel[Finished](RESULT_BUFFER)
-    interrupted = _Interrupted()
-    started = time.monotonic()
     folder.completed.touch()
     async with (
         ProviderSet(config, environ, expected_concurrency=expected_in_flight) as providers,
@@ -260,7 +336,7 @@ async def _run_queues(
                     if interrupt is not None:
                         watch_nursery.start_soon(_cancel_on_event, interrupt, queues_scope, interrupted)
                     elif threading.current_thread() is threading.main_thread():
-                        watch_nursery.start_soon(_cancel_on_sigint, queues_scope, interrupted)
+                        watch_nursery.start_soon(_cancel_on_stop_signals, queues_scope, interrupted)
                     watch_nursery.start_soon(show_progress, queues, config.progress)
                     async with trio.open_nursery() as queue_nursery:
                         for queue in [*queues, *stages.queues]:
@@ -271,7 +347,6 @@ async def _run_queues(
             stages.close_unstarted()
         for key, lost in stages.rephrasings_lost().items():
             summary.plan(key, -lost)  # the summary's prompts: those that existed to be sent
-    return interrupted.value, time.monotonic() - started
 
 
 def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: str) -> SharedTokens | None:
@@ -284,13 +359,17 @@ def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: str) ->
 @dataclass
 class _Interrupted:
     value: bool = False
+    signal: str | None = None
+    """The signal's name (``SIGINT``, ``SIGTERM``, ``SIGHUP``) when one stopped the run."""
 
 
-async def _cancel_on_sigint(scope: trio.CancelScope, interrupted: _Interrupted) -> None:
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
-        async for _ in signals:
-            logger.warning("interrupted: cancelling requests in flight; finished records are kept")
-            interrupted.value = True
+async def _cancel_on_stop_signals(scope: trio.CancelScope, interrupted: _Interrupted) -> None:
+    """Ctrl-C, SIGTERM (SLURM's time limit, ``docker stop``, systemd) and SIGHUP all stop cleanly."""
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        async for signal_number in signals:
+            name = signal.Signals(signal_number).name
+            logger.warning("interrupted (%s): cancelling requests in flight; finished records are kept", name)
+            interrupted.value, interrupted.signal = True, interrupted.signal or name
             scope.cancel()
 
 
@@ -314,12 +393,25 @@ class _ThisRunOnly(logging.Filter):
         return _CURRENT_RUN.get() == self._run_dir
 
 
+class _RunLogHandler(logging.FileHandler):
+    """``run.log``: a line it cannot write (disk full) is dropped, not printed as a traceback."""
+
+    _warned = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handleError(record)  # a bug in a log call: keep logging's own report
+        elif not self._warned:
+            self._warned = True
+            print(f"prompto-run: cannot write {self.baseFilename}; its later lines are lost", file=sys.stderr)
+
+
 @contextmanager
 def _run_log(folder: RunFolder, *, enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    handler = logging.FileHandler(folder.log, encoding="utf-8")
+    handler = _RunLogHandler(folder.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     handler.addFilter(_ThisRunOnly(folder.path))
     token = _CURRENT_RUN.set(folder.path)

@@ -124,7 +124,6 @@ def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[str], out_dir: P
     first = runs[0]
     result = summary.build(
         wall_time_s=max(_shard_summary(run).get("wall_time_s", 0.0) for run in runs),
-        interrupted=False,
         experiment=first.config.experiment.run_name,
         input_sha256=_input_sha256(first),
         shards=len(runs),

@@ -96,8 +96,8 @@ class SummaryBuilder:
         """Records counted so far."""
         return sum(tally.finished for tally in self._queues.values())
 
-    def build(self, *, wall_time_s: float, interrupted: bool, **extra: Any) -> dict[str, Any]:
-        """The summary as written to ``summary.json``."""
+    def build(self, *, wall_time_s: float, status: str = "complete", **extra: Any) -> dict[str, Any]:
+        """The summary as written to ``summary.json``; ``status`` says how the run ended."""
         total = sum(self._queue_sizes.values())
         queues = {
             key: {"planned": self._queue_sizes.get(key, 0), **tally.as_dict()}
@@ -105,7 +105,7 @@ class SummaryBuilder:
         }
         finished = self.finished
         return {
-            "status": "interrupted" if interrupted else "complete",
+            "status": status,
             "prompts": total,
             "finished": finished,
             "ok": sum(tally.ok for tally in self._queues.values()),

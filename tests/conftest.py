@@ -68,16 +68,21 @@ def start_python(*args: str, cwd: Path) -> subprocess.Popen[str]:
 
 
 def interrupt_once_written(
-    process: subprocess.Popen[str], root: Path, pattern: str, records: int
+    process: subprocess.Popen[str],
+    root: Path,
+    pattern: str,
+    records: int,
+    stop: signal.Signals = signal.SIGINT,
 ) -> tuple[str, str]:
-    """Press Ctrl-C once the ``completed.jsonl`` matching ``pattern`` holds ``records`` records."""
+    """Press Ctrl-C (or send ``stop``) once the ``completed.jsonl`` matching ``pattern`` holds
+    ``records`` records."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         completed = list(root.glob(pattern))
         if completed and len(read_jsonl(completed[0])) >= records:
             break
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     return process.communicate(timeout=30)
 
 

@@ -95,7 +95,7 @@ def make_run_folder(path: Path) -> dict[str, Any]:
         for record in records:
             file.write(json.dumps(record) + "\n")
             builder.add(Finished("default", record))
-    summary = builder.build(wall_time_s=93.5, interrupted=False, experiment="capitals-judged")
+    summary = builder.build(wall_time_s=93.5, experiment="capitals-judged")
     for model, tally in summary["models"].items():
         api, model_name = model.split("/")
         mine = [r for r in records if (r["api"], r["model_name"]) == (api, model_name)]

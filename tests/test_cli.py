@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -133,20 +134,34 @@ def test_rerun_repeats_a_run_from_its_folder_alone(tmp_path: Path) -> None:
     assert sorted(after, key=lambda r: r["id"]) == sorted(before, key=lambda r: r["id"])
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
-def test_ctrl_c_keeps_every_finished_record_and_says_how_many(tmp_path: Path) -> None:
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("stop", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
+def test_a_stop_signal_keeps_every_finished_record_and_says_how_many(
+    tmp_path: Path, stop: signal.Signals, status: int
+) -> None:
+    # SLURM at its time limit, `docker stop` and systemd send SIGTERM: handled exactly like Ctrl-C,
+    # and the exit status says the run did not finish, so `prompto-run ... && next-step` stops there.
     prompts = tmp_path / "slow.jsonl"
     write_jsonl(
         prompts, [{"id": i, "prompt": f"p{i}", "api": "simulated", "model_name": "m"} for i in range(200)]
     )
     process = start_python("-m", "runner", f"experiment.file={prompts}", "max_queries=600", cwd=tmp_path)
-    stdout, stderr = interrupt_once_written(process, tmp_path, "outputs/*/*/completed.jsonl", records=5)
+    stdout, stderr = interrupt_once_written(
+        process, tmp_path, "outputs/*/*/completed.jsonl", records=5, stop=stop
+    )
 
-    assert process.returncode == 0, stderr
+    assert process.returncode == status, stderr
     [run_dir] = run_dirs(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
     records = read_jsonl(run_dir / "completed.jsonl")
     assert summary["status"] == "interrupted"
+    assert summary["stopped_by"] == stop.name
+    assert (run_dir / "report.html").is_file()
+    assert f"prompto-run resume={run_dir}" in stdout
     assert 5 <= summary["finished"] == len(records) < 200
     assert len({r["id"] for r in records}) == len(records)
     assert f"interrupted, {len(records)}/200 prompts" in stdout

@@ -33,7 +33,7 @@ def test_summary_has_per_group_tallies_when_prompts_set_a_group() -> None:
     builder = SummaryBuilder({"default": 3})
     for record in (_record("a"), _record("a", error="server_error"), _record("b")):
         builder.add(Finished("default", record))
-    summary = builder.build(wall_time_s=1.0, interrupted=False)
+    summary = builder.build(wall_time_s=1.0)
     assert summary["groups"]["a"]["prompts"] == 2
     assert summary["groups"]["a"]["failed_by_type"] == {"server_error": 1}
     assert summary["groups"]["b"]["ok"] == 1
@@ -43,7 +43,7 @@ def test_summary_has_per_group_tallies_when_prompts_set_a_group() -> None:
 def test_summary_has_no_groups_block_without_groups() -> None:
     builder = SummaryBuilder({"default": 1})
     builder.add(Finished("default", _record(None)))
-    assert "groups" not in builder.build(wall_time_s=1.0, interrupted=False)
+    assert "groups" not in builder.build(wall_time_s=1.0)
 
 
 def test_plain_summary_shows_every_model_and_group_with_scores_and_failures(tmp_path: Path) -> None:
