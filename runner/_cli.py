@@ -23,7 +23,7 @@ from runner._compose import (
 )
 from runner._console import print_summary
 from runner._engine import OutputsUnwritable, run_experiment
-from runner._exit_status import ExitStatus
+from runner._exit_status import ExitStatus, ProcessStatus
 from runner._plan import ValidationFailed
 from runner._prompt_file import PromptFileError
 from runner._shared_limiter import SharedLimiterError
@@ -33,16 +33,10 @@ logger = logging.getLogger("prompto_run")
 EXIT_INVALID = int(ExitStatus.USER_ERROR)
 
 
-class _Statuses:
-    """The worst exit status of the jobs run so far (a sweep runs several in this process)."""
-
-    worst = int(ExitStatus.OK)
-
-
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _main(cfg: DictConfig) -> None:
     status = _run_job(cfg)
-    _Statuses.worst = max(_Statuses.worst, status)
+    ProcessStatus.report(status)
     if status >= 128 and HydraConfig.get().mode == RunMode.MULTIRUN:
         sys.exit(status)  # a signal stops the whole sweep, not only its current job
 
@@ -90,4 +84,4 @@ def main() -> None:
     except HydraException as exc:
         print(f"prompto-run: {describe_override_error(exc)}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
-    sys.exit(_Statuses.worst)
+    sys.exit(ProcessStatus.worst)

@@ -36,7 +36,7 @@ from dotenv import dotenv_values
 
 from runner._cache import open_cache
 from runner._config import RunConfig
-from runner._exit_status import STOP_SIGNALS, ExitStatus, interrupted_by
+from runner._exit_status import STOP_SIGNALS, exit_status_of
 from runner._judging import judge_score_keys
 from runner._limiter import SharedTokens
 from runner._lock import folder_lock
@@ -79,15 +79,7 @@ class RunResult:
     @property
     def exit_status(self) -> int:
         """The status ``prompto-run`` exits with for this run (see :class:`ExitStatus`)."""
-        status = self.summary["status"]
-        if status == "interrupted":
-            stopped_by = self.summary.get("stopped_by")
-            return interrupted_by(signal.Signals[stopped_by] if stopped_by else None)
-        return int(
-            {"empty": ExitStatus.EMPTY, "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE}.get(
-                status, ExitStatus.OK
-            )
-        )
+        return exit_status_of(self.summary)
 
 
 class OutputsUnwritable(Exception):

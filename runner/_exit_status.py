@@ -6,7 +6,9 @@ A script chaining ``prompto-run … && next-step`` goes on only when every promp
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -33,3 +35,30 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 """Signals that stop a run cleanly: Ctrl-C, and SLURM's, ``docker stop``'s and systemd's SIGTERM."""
+
+
+def exit_status_of(summary: Mapping[str, Any]) -> int:
+    """The status a run exits with, from its ``summary.json``."""
+    status = summary.get("status")
+    if status == "interrupted":
+        stopped_by = summary.get("stopped_by")
+        return interrupted_by(
+            signal.Signals[stopped_by] if stopped_by in signal.Signals.__members__ else None
+        )
+    return int(
+        {"empty": ExitStatus.EMPTY, "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE}.get(
+            str(status), ExitStatus.OK
+        )
+    )
+
+
+class ProcessStatus:
+    """The worst status of the runs this process started: a sweep's jobs report here, in this process
+    or (through the sweep callback, which reads their summaries) in launcher processes."""
+
+    worst = int(ExitStatus.OK)
+
+    @classmethod
+    def report(cls, status: int) -> None:
+        """Count one job's status."""
+        cls.worst = max(cls.worst, status)

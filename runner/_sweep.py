@@ -7,6 +7,7 @@ the sweep folder out of Hydra's config and hands a plain path to :mod:`runner._c
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from runner._comparison import Comparison, common_overrides, display_rows, write_comparison
 from runner._console import print_renderable
+from runner._exit_status import ExitStatus, ProcessStatus, exit_status_of
 
 logger = logging.getLogger("prompto_run")
 
@@ -55,3 +57,17 @@ class SweepComparison(Callback):
             return
         comparison = write_comparison(sweep_dir)
         print_comparison(comparison, sweep_dir)
+        for status in job_statuses(sweep_dir):
+            ProcessStatus.report(status)
+
+
+def job_statuses(sweep_dir: Path) -> list[int]:
+    """Each job's exit status, from its summary; a job that wrote none did not run (a bad config)."""
+    statuses = []
+    for job in sorted(path for path in sweep_dir.iterdir() if path.name.isdigit() and path.is_dir()):
+        summary = job / "summary.json"
+        try:
+            statuses.append(exit_status_of(json.loads(summary.read_text())))
+        except (OSError, ValueError):
+            statuses.append(int(ExitStatus.USER_ERROR))
+    return statuses

@@ -170,3 +170,29 @@ def test_a_run_from_an_empty_folder_uses_the_shipped_conf(tmp_path: Path) -> Non
     records = [json.loads(line) for line in completed.read_text().splitlines()]
     assert len(records) == 3000
     assert all(record["error"] is None for record in records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        [],
+        pytest.param(
+            ["hydra/launcher=local_processes", "hydra.launcher.n_jobs=2"],
+            marks=pytest.mark.skipif(
+                not _has("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra"
+            ),
+        ),
+    ],
+    ids=["in-process", "local-processes"],
+)
+def test_a_sweep_with_a_broken_job_runs_the_others_and_exits_2(project: Path, launcher: list[str]) -> None:
+    (project / "conf" / "model" / "broken.yaml").write_text("api: no-such-api\nmodel_name: x\n")
+
+    result = _prompto_run(
+        project, "-m", "+experiment=mine", "model=sim_a,broken", *launcher, "hydra.sweep.dir=sweep"
+    )
+
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(read_records(project / "sweep" / "0" / "completed.jsonl")) == 12
+    assert not (project / "sweep" / "1" / "summary.json").exists()
