@@ -9,15 +9,20 @@ protobuf Duration (``"23s"``) in the body's ``RetryInfo``. Messages add "Please 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from providers._errors import ProviderError, QuotaExhausted, RateLimited
 from providers._types import RateLimitState
 
+MAX_PAUSE_S = 600.0
+"""The longest a queue pauses on a server's word (a retry-after, a rate-limit reset); then it asks again."""
 QUOTA_WAIT_S = 3600.0
-"""A 429 asking for a longer wait than this is a quota (Azure's "retry after 86400 seconds"), not a rate."""
+"""A server asking for a longer wait than this describes a quota (Azure's "retry after 86400 seconds"),
+not a rate: the request that asked is recorded as failed, and a reset that far off is not waited for."""
 
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 _DURATION_PART = r"\d+(?:\.\d+)?(?:ms|us|µs|ns|h|m|s)"
@@ -111,6 +116,51 @@ def exhausted_reset(state: RateLimitState | None) -> float | None:
 
 def throttled(message: str, *, status: int | None, retry_after: float | None) -> ProviderError:
     """A 429 as :class:`RateLimited`, or :class:`QuotaExhausted` when the wait asked for is over an hour."""
-    if retry_after is not None and retry_after > QUOTA_WAIT_S:
-        return QuotaExhausted(f"{message} (asks to wait {retry_after:.0f}s: a quota)", status=status)
-    return RateLimited(message, status=status, retry_after=retry_after)
+    return with_wait_policy(RateLimited(message, status=status, retry_after=retry_after))
+
+
+# The run's one policy on waits a server asks for, whatever asked (a retry-after on any status, a
+# retry hint in a message, Gemini's RetryInfo, a rate-limit reset on a reply). The engine applies it
+# to every error and every reply it gets from any provider, so no server can stall a queue for longer
+# than MAX_PAUSE_S, and none can stall it for ever with ``inf`` or ``nan``.
+
+
+def honoured_wait(seconds: float | None) -> float | None:
+    """How long the run waits when a server asks for ``seconds``: at most :data:`MAX_PAUSE_S`; ``None``
+    (no wait) for no usable number (negative, infinite, NaN) and for a wait past :data:`QUOTA_WAIT_S`."""
+    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= QUOTA_WAIT_S:
+        return None
+    return min(seconds, MAX_PAUSE_S)
+
+
+def is_quota_wait(seconds: float | None) -> bool:
+    """Whether a server asked for a (finite) wait past :data:`QUOTA_WAIT_S`."""
+    return seconds is not None and math.isfinite(seconds) and seconds > QUOTA_WAIT_S
+
+
+def with_wait_policy(error: ProviderError) -> ProviderError:
+    """``error`` with its retry-after as the run honours it (:func:`honoured_wait`). Asked to wait past
+    :data:`QUOTA_WAIT_S`, the request is a recorded failure: a rate limit becomes :class:`QuotaExhausted`,
+    and any other error (a 503 or 529 "come back tomorrow") is no longer retried."""
+    wait = error.retry_after
+    if is_quota_wait(wait):
+        if isinstance(error, RateLimited):
+            return QuotaExhausted(f"{error.message} (asks to wait {wait:.0f}s: a quota)", status=error.status)
+        if error.retryable:
+            error.retryable = False
+            error.message = (
+                f"{error.message} (asks to wait {wait:.0f}s, past the {QUOTA_WAIT_S:.0f}s a run waits)"
+            )
+            error.args = (error.message,)
+    error.retry_after = honoured_wait(wait)
+    return error
+
+
+def honoured_limits(state: RateLimitState) -> RateLimitState:
+    """A reply's rate-limit state with each reset as the run honours it (:func:`honoured_wait`): a reset
+    past :data:`QUOTA_WAIT_S` is not waited for (the server's next refusal says what it is)."""
+    return replace(
+        state,
+        reset_requests_s=honoured_wait(state.reset_requests_s),
+        reset_tokens_s=honoured_wait(state.reset_tokens_s),
+    )

@@ -32,6 +32,7 @@ from providers import (
     RequestTimeout,
     Usage,
 )
+from providers._ratelimit import honoured_limits, with_wait_policy
 from runner._cache import CachedReply, ResponseCache, cache_key
 from runner._config import RunConfig
 from runner._limiter import RateLimiter, SharedTokens
@@ -218,7 +219,7 @@ class QueueRunner:
             try:
                 response, finish_reason = await self._converse(provider, job)
             except ProviderError as exc:
-                error = exc
+                error = with_wait_policy(exc)  # no server may stall the queue past MAX_PAUSE_S
             except Exception as exc:
                 logger.exception(
                     "provider %s raised an unexpected error for prompt %s", job.prompt.api, job.prompt.id
@@ -318,7 +319,8 @@ class QueueRunner:
         if self.tokens is not None:
             self.tokens.settle(job.reserved_tokens, usage_tokens(completion.usage))
         if completion.rate_limit is not None:
-            self.limiter.note_server_limits(completion.rate_limit, in_flight=self._in_flight - 1)
+            limits = honoured_limits(completion.rate_limit)
+            self.limiter.note_server_limits(limits, in_flight=self._in_flight - 1)
         return completion
 
     async def _answer_from_cache(self, job: Job) -> bool:

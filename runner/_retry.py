@@ -2,9 +2,12 @@
 
 * :class:`AuthError` stops the whole queue (the key is wrong; every further request would fail too).
 * :class:`RateLimited` pauses the queue for the server's retry-after (or a backoff) and is retried.
-* Other retryable errors (server errors, timeouts, connection failures) go to the back of the queue.
+* Other retryable errors (server errors, timeouts, connection failures) go to the back of the queue,
+  pausing it for the server's retry-after when one was sent.
 * Everything else (bad request, quota, safety, not found, malformed reply) is recorded at once.
-A retry happens only while attempts remain (``max_attempts`` counts the first one).
+A retry happens only while attempts remain (``max_attempts`` counts the first one). The engine has
+applied the wait policy (:func:`providers._ratelimit.with_wait_policy`) to ``error`` first, so a
+retry-after here is finite and at most ``MAX_PAUSE_S``, and a longer one already made it a failure.
 """
 
 from __future__ import annotations
@@ -47,5 +50,5 @@ def decide(error: ProviderError, attempt: int, max_attempts: int) -> Decision:
         return Decision(Action.RECORD)
     if isinstance(error, RateLimited):
         pause = error.retry_after if error.retry_after is not None else backoff_s(attempt)
-        return Decision(Action.RETRY, pause_s=min(pause, BACKOFF_MAX_S * 10))
+        return Decision(Action.RETRY, pause_s=pause)
     return Decision(Action.RETRY, pause_s=error.retry_after)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import pytest
 
-from providers import QuotaExhausted, RateLimited, RateLimitState
+from providers import QuotaExhausted, RateLimited, RateLimitState, ServerError
 from providers._ratelimit import (
+    MAX_PAUSE_S,
     anthropic_rate_limit,
     exhausted_reset,
+    honoured_limits,
+    honoured_wait,
     openai_rate_limit,
     parse_duration,
     retry_hint,
     throttled,
+    with_wait_policy,
 )
 
 
@@ -70,3 +75,34 @@ def test_a_wait_over_an_hour_is_a_quota() -> None:
     assert isinstance(throttled("m", status=429, retry_after=3600), RateLimited)
     assert isinstance(throttled("m", status=429, retry_after=86400), QuotaExhausted)
     assert isinstance(throttled("m", status=429, retry_after=None), RateLimited)
+
+
+def test_a_non_finite_wait_is_no_wait_not_a_quota() -> None:
+    error = throttled("m", status=429, retry_after=math.inf)
+    assert isinstance(error, RateLimited)
+    assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "honoured"),
+    [(None, None), (0.0, 0.0), (2.5, 2.5), (1800.0, MAX_PAUSE_S), (3600.0, MAX_PAUSE_S), (3601.0, None),
+     (1e300, None), (math.inf, None), (-math.inf, None), (math.nan, None), (-1.0, None)],
+)  # fmt: skip
+def test_honoured_wait(asked: float | None, honoured: float | None) -> None:
+    assert honoured_wait(asked) == honoured
+
+
+def test_a_day_long_wait_on_a_server_error_is_no_longer_retried() -> None:
+    error = with_wait_policy(ServerError("HTTP 503: down", status=503, retry_after=86400.0))
+    assert isinstance(error, ServerError)
+    assert (error.retryable, error.retry_after, error.status) == (False, None, 503)
+    assert error.message == str(error) == "HTTP 503: down (asks to wait 86400s, past the 3600s a run waits)"
+    assert with_wait_policy(ServerError("m", retry_after=30.0)).retryable
+
+
+def test_resets_on_a_reply_are_honoured_like_any_wait() -> None:
+    state = RateLimitState(
+        remaining_requests=0, remaining_tokens=5, reset_requests_s=86400.0, reset_tokens_s=math.inf
+    )
+    assert honoured_limits(state) == RateLimitState(remaining_requests=0, remaining_tokens=5)
+    assert honoured_limits(RateLimitState(reset_requests_s=1800.0)).reset_requests_s == MAX_PAUSE_S
