@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,6 +93,23 @@ class Provider(ABC):
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
         self.model_name = context.model_name
+
+    @classmethod
+    def resolve_endpoint(cls, context: ProviderContext) -> str | None:
+        """The base URL requests go to: ``settings.base_url`` here; an HTTP provider also reads its
+        env var and default (:meth:`JsonApiProvider.resolve_endpoint`)."""
+        return context.settings.base_url
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """Where this provider's requests go, however that was set (config, env var, default), without
+        user info, query or fragment, where a key may hide: what the response cache tells apart."""
+        url = self.resolve_endpoint(self.context)
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2].lower()
+        return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:

@@ -2,8 +2,9 @@
 
 One SQLite file (``<cache.dir>/responses.sqlite``) in WAL mode, so that several runs (a sweep, a judge
 re-run in another terminal) can read and write it at once. The key is a SHA-256 of the api, the
-endpoint's base URL, the model, the prompt as written and the parameters; media files named by the
-prompt are keyed by name, size and modification time, so an edited image is a miss.
+endpoint the provider actually sends to (:attr:`providers.Provider.endpoint_url`: from the config, an
+env var or the API's default), the model, the prompt as written and the parameters; media files named
+by the prompt are keyed by name, size and modification time, so an edited image is a miss.
 
 Only deterministic requests are cached unless ``cache.sampled`` is set: a prompt whose ``temperature``
 (at the top of ``parameters`` or one level down, e.g. Gemini's ``generation_config``) is 0. A prompt
@@ -27,7 +28,7 @@ from typing import Any
 
 import trio
 
-from providers import EndpointSettings, MediaPart, Usage
+from providers import MediaPart, Usage
 from runner._config import CacheConfig
 from runner._resolve import ResolvedPrompt
 
@@ -73,8 +74,11 @@ def is_deterministic(parameters: Mapping[str, Any]) -> bool:
     return False
 
 
-def cache_key(prompt: ResolvedPrompt, endpoint: EndpointSettings) -> str:
-    """The request's identity: api, endpoint, model, prompt, parameters (and media files' versions)."""
+def cache_key(prompt: ResolvedPrompt, endpoint_url: str | None) -> str:
+    """The request's identity: api, endpoint, model, prompt, parameters (and media files' versions).
+
+    ``endpoint_url`` is where the provider sends (``Provider.endpoint_url``), however it was set.
+    """
     media = []
     for message in prompt.conversation.messages:
         for part in () if isinstance(message.content, str) else message.content:
@@ -83,7 +87,7 @@ def cache_key(prompt: ResolvedPrompt, endpoint: EndpointSettings) -> str:
                 media.append([str(part.path), stat.st_size, stat.st_mtime_ns])
     identity = {
         "api": prompt.api,
-        "base_url": endpoint.base_url,
+        "base_url": endpoint_url,
         "model": prompt.model_name,
         "prompt": prompt.data["prompt"],
         "parameters": prompt.parameters,

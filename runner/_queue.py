@@ -329,7 +329,8 @@ class QueueRunner:
         prompt = job.prompt
         if not self._cache.applies_to(prompt):
             return False
-        job.cache_key = cache_key(prompt, self._config.endpoint_for(prompt.api, prompt.model_name))
+        provider, _ = self._providers.get(prompt.api, prompt.model_name)
+        job.cache_key = cache_key(prompt, provider.endpoint_url)  # the endpoint it sends to, however set
         cached = await self._cache.get(job.cache_key)
         if cached is None:
             return False
