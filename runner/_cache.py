@@ -10,6 +10,9 @@ Only deterministic requests are cached unless ``cache.sampled`` is set: a prompt
 (at the top of ``parameters`` or one level down, e.g. Gemini's ``generation_config``) is 0. A prompt
 that sets no temperature samples at the API's default, so it is not cached by default either.
 
+A reply that a retry might improve (cut off by the token limit, or empty) is neither stored nor served
+unless ``cache.keep_incomplete`` is set.
+
 SQLite calls run in a worker thread (``trio.to_thread``), one at a time, never on the event loop.
 """
 
@@ -35,6 +38,9 @@ from runner._resolve import ResolvedPrompt
 logger = logging.getLogger("prompto_run")
 
 FILE_NAME = "responses.sqlite"
+TOKEN_LIMIT_REASONS = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+"""Finish reasons (lower-cased) of a reply cut off by a token limit: OpenAI's and every OpenAI-style
+server's ``length``, Anthropic's ``max_tokens``, Gemini's ``MAX_TOKENS``, Ollama's ``length``."""
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -63,6 +69,13 @@ class CachedReply:
         value = json.loads(text)
         usage = value.get("usage") or {}
         return cls(value["response"], value.get("finish_reason"), Usage(**usage))
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether a retry might improve the reply: cut off by the token limit, or a turn left empty."""
+        truncated = (self.finish_reason or "").lower() in TOKEN_LIMIT_REASONS
+        turns = [self.response] if isinstance(self.response, str) else self.response
+        return truncated or not turns or any(not turn.strip() for turn in turns)
 
 
 def is_deterministic(parameters: Mapping[str, Any]) -> bool:
@@ -100,9 +113,10 @@ def cache_key(prompt: ResolvedPrompt, endpoint_url: str | None) -> str:
 class ResponseCache:
     """Look up and store replies; open with :func:`open_cache`."""
 
-    def __init__(self, connection: sqlite3.Connection, *, sampled: bool) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, config: CacheConfig) -> None:
         self._connection = connection
-        self._sampled = sampled
+        self._sampled = config.sampled
+        self._keep_incomplete = config.keep_incomplete
         self._one_at_a_time = trio.CapacityLimiter(1)
         self.hits = 0
 
@@ -111,19 +125,26 @@ class ResponseCache:
         return self._sampled or is_deterministic(prompt.parameters)
 
     async def get(self, key: str) -> CachedReply | None:
-        """The stored reply for ``key``, if any."""
+        """The stored reply for ``key``, if any (and if it is one worth serving)."""
         row = await trio.to_thread.run_sync(self._select, key, limiter=self._one_at_a_time)
-        if row is None:
+        reply = None if row is None else CachedReply.from_json(row)
+        if reply is None or not self._worth_keeping(reply):
             return None
         self.hits += 1
-        return CachedReply.from_json(row)
+        return reply
 
     async def put(self, key: str, reply: CachedReply) -> None:
-        """Store a reply; a cache that cannot be written is logged, never fails the run."""
+        """Store a reply worth reusing; a cache that cannot be written is logged, never fails the run."""
+        if not self._worth_keeping(reply):
+            return
         try:
             await trio.to_thread.run_sync(self._insert, key, reply.to_json(), limiter=self._one_at_a_time)
         except sqlite3.Error as exc:
             logger.warning("response cache: could not store a reply (%s); the run goes on", exc)
+
+    def _worth_keeping(self, reply: CachedReply) -> bool:
+        # Serving an incomplete reply again would pin it: the next run could not get the whole answer.
+        return self._keep_incomplete or not reply.incomplete
 
     def _select(self, key: str) -> str | None:
         row = self._connection.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
@@ -163,6 +184,6 @@ async def open_cache(config: CacheConfig) -> AsyncIterator[ResponseCache | None]
         return
     connection = await trio.to_thread.run_sync(_connect, config.dir / FILE_NAME)
     try:
-        yield ResponseCache(connection, sampled=config.sampled)
+        yield ResponseCache(connection, config=config)
     finally:
         connection.close()

@@ -86,6 +86,13 @@ class CacheConfig(_Strict):
     sampled: bool = Field(
         default=False, description="Also reuse replies sampled at temperature > 0 or with no temperature set."
     )
+    keep_incomplete: bool = Field(
+        default=False,
+        description=(
+            "Also store and reuse replies a retry might improve: cut off by the token limit (finish_reason "
+            "length, max_tokens, MAX_TOKENS) or empty. Off: such a prompt is sent again on the next run."
+        ),
+    )
 
 
 class ExperimentConfig(_Strict):

@@ -1,7 +1,9 @@
-"""The response cache serves only what it should: the same endpoint's replies.
+"""The response cache serves only what it should: the same endpoint's whole replies.
 
 * The key holds the endpoint the provider sends to, however it was set (an env var, a per-model env
   var, the config): a run against another server is a miss, and that server gets the requests.
+* A reply a retry might improve (cut off by ``max_tokens``, or empty) is not stored or served, unless
+  ``cache.keep_incomplete`` is set.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from providers import EndpointSettings, ProviderContext, provider_class
+from providers import EndpointSettings, ProviderContext, Usage, provider_class
 from runner import CacheConfig, run_experiment
+from runner._cache import CachedReply
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
-from tests.reliability.fake_server import FakeChatServer, serving
+from tests.reliability.fake_server import FakeChatServer, Reply, serving
 
 OPENAI_ENV = {**ENVIRON, "OPENAI_API_KEY": KEY}
 
@@ -31,6 +34,18 @@ def openai_prompts(count: int = 5, **parameters: Any) -> list[dict[str, Any]]:
         }
         for i in range(count)
     ]
+
+
+def chat_reply(content: str, finish_reason: str) -> Reply:
+    return Reply(
+        200,
+        {
+            "choices": [
+                {"message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 0},
+        },
+    )
 
 
 def cache_at(tmp_path: Path, **settings: Any) -> CacheConfig:
@@ -92,3 +107,65 @@ def test_the_endpoint_identity_is_the_resolved_url_without_credentials() -> None
     assert endpoint_url({"OPENAI_BASE_URL": "http://env.example/v1"}, settings) == "http://config.example/v1"
     simulated = provider_class("simulated")
     assert simulated(ProviderContext("sim")).endpoint_url is None  # nothing sent over a network
+
+
+async def test_replies_a_retry_might_improve_are_not_reused(tmp_path: Path, server: FakeChatServer) -> None:
+    server.script("q0", chat_reply("", "length"))  # an empty reply cut off by max_tokens
+    server.script("q1", chat_reply("The capital of Fra", "length"))
+    server.script("q2", chat_reply("   ", "stop"))  # empty, though the model says it finished
+    cache = cache_at(tmp_path)
+    prompts = openai_prompts(4, max_tokens=5)
+    environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
+
+    first = await run_experiment(make_config(tmp_path / "1", server.url, prompts, cache=cache), environ)
+    server.requests.clear()
+    second = await run_experiment(make_config(tmp_path / "2", server.url, prompts, cache=cache), environ)
+    sent_second = sorted(logged.prompt for logged in server.requests)
+    server.requests.clear()
+    third = await run_experiment(make_config(tmp_path / "3", server.url, prompts, cache=cache), environ)
+
+    assert read_records(first.run_dir)[0]["finish_reason"] == "length"
+    assert sent_second == ["q0", "q1", "q2"]  # asked again; only the whole reply (q3) is reused
+    assert read_records(second.run_dir)[0]["response"] == "echo: q0"
+    assert [r.get("cached", False) for r in read_records(second.run_dir).values()].count(True) == 1
+    assert server.requests == []  # the whole replies the second run got are stored
+    assert all(record["cached"] is True for record in read_records(third.run_dir).values())
+
+
+async def test_keep_incomplete_stores_and_serves_them(tmp_path: Path, server: FakeChatServer) -> None:
+    server.script("q0", chat_reply("", "length"), chat_reply("", "length"))
+    prompts = openai_prompts(2, max_tokens=5)
+    environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
+    keeping = cache_at(tmp_path, keep_incomplete=True)
+
+    await run_experiment(make_config(tmp_path / "1", server.url, prompts, cache=keeping), environ)
+    server.requests.clear()
+    kept = await run_experiment(make_config(tmp_path / "2", server.url, prompts, cache=keeping), environ)
+    assert server.requests == []
+    assert read_records(kept.run_dir)[0]["cached"] is True
+    assert read_records(kept.run_dir)[0]["response"] == ""
+
+    # Stored while asked for, not served once the setting is off again (as for a cache filled before).
+    default = await run_experiment(
+        make_config(tmp_path / "3", server.url, prompts, cache=cache_at(tmp_path)), environ
+    )
+    assert [logged.prompt for logged in server.requests] == ["q0"]
+    assert "cached" not in read_records(default.run_dir)[0]
+
+
+@pytest.mark.parametrize(
+    ("response", "finish_reason", "incomplete"),
+    [
+        ("Paris", "stop", False),
+        ("Paris", None, False),
+        ("Paris is", "length", True),  # OpenAI, vLLM, Ollama, llama.cpp
+        ("Paris is", "max_tokens", True),  # Anthropic
+        ("Paris is", "MAX_TOKENS", True),  # Gemini
+        ("", "stop", True),
+        (" \n", "end_turn", True),
+        (["Paris", ""], "stop", True),  # a multi-turn prompt with one empty turn
+        (["Paris", "Rome"], "stop", False),
+    ],
+)
+def test_what_a_retry_might_improve(response: Any, finish_reason: str | None, incomplete: bool) -> None:
+    assert CachedReply(response, finish_reason, Usage(1, 2)).incomplete is incomplete
