@@ -11,7 +11,9 @@ Only deterministic requests are cached unless ``cache.sampled`` is set: a prompt
 that sets no temperature samples at the API's default, so it is not cached by default either.
 
 A reply that a retry might improve (cut off by the token limit, or empty) is neither stored nor served
-unless ``cache.keep_incomplete`` is set.
+unless ``cache.keep_incomplete`` is set. A cache file that cannot be opened, read or written (locked
+for good, corrupt, truncated, on a full disk) is given up with one warning naming it: the run goes on
+without it, sending every prompt.
 
 SQLite calls run in a worker thread (``trio.to_thread``), one at a time, never on the event loop.
 """
@@ -66,9 +68,15 @@ class CachedReply:
 
     @classmethod
     def from_json(cls, text: str) -> CachedReply:
+        """A stored reply; raise :class:`ValueError` for anything this module did not write."""
         value = json.loads(text)
+        if not isinstance(value, dict) or not isinstance(value.get("response"), str | list):
+            raise ValueError(f"not a stored reply: {text[:80]!r}")
         usage = value.get("usage") or {}
-        return cls(value["response"], value.get("finish_reason"), Usage(**usage))
+        try:
+            return cls(value["response"], value.get("finish_reason"), Usage(**usage))
+        except TypeError as exc:
+            raise ValueError(f"not a stored reply: {text[:80]!r}") from exc
 
     @property
     def incomplete(self) -> bool:
@@ -111,13 +119,19 @@ def cache_key(prompt: ResolvedPrompt, endpoint_url: str | None) -> str:
 
 
 class ResponseCache:
-    """Look up and store replies; open with :func:`open_cache`."""
+    """Look up and store replies; open with :func:`open_cache`.
 
-    def __init__(self, connection: sqlite3.Connection, *, config: CacheConfig) -> None:
+    The first SQLite failure (or a stored row it cannot read) turns the cache off for the rest of the
+    run, with one warning: every later lookup is a miss and nothing more is stored.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, config: CacheConfig) -> None:
         self._connection = connection
+        self.path = path
         self._sampled = config.sampled
         self._keep_incomplete = config.keep_incomplete
         self._one_at_a_time = trio.CapacityLimiter(1)
+        self._usable = True
         self.hits = 0
 
     def applies_to(self, prompt: ResolvedPrompt) -> bool:
@@ -126,25 +140,36 @@ class ResponseCache:
 
     async def get(self, key: str) -> CachedReply | None:
         """The stored reply for ``key``, if any (and if it is one worth serving)."""
-        row = await trio.to_thread.run_sync(self._select, key, limiter=self._one_at_a_time)
-        reply = None if row is None else CachedReply.from_json(row)
+        if not self._usable:
+            return None
+        try:
+            row = await trio.to_thread.run_sync(self._select, key, limiter=self._one_at_a_time)
+            reply = None if row is None else CachedReply.from_json(row)
+        except (sqlite3.Error, ValueError) as exc:
+            self._give_up("read", exc)
+            return None
         if reply is None or not self._worth_keeping(reply):
             return None
         self.hits += 1
         return reply
 
     async def put(self, key: str, reply: CachedReply) -> None:
-        """Store a reply worth reusing; a cache that cannot be written is logged, never fails the run."""
-        if not self._worth_keeping(reply):
+        """Store a reply worth reusing; a cache that cannot be written never fails the run."""
+        if not self._usable or not self._worth_keeping(reply):
             return
         try:
             await trio.to_thread.run_sync(self._insert, key, reply.to_json(), limiter=self._one_at_a_time)
         except sqlite3.Error as exc:
-            logger.warning("response cache: could not store a reply (%s); the run goes on", exc)
+            self._give_up("written", exc)
 
     def _worth_keeping(self, reply: CachedReply) -> bool:
         # Serving an incomplete reply again would pin it: the next run could not get the whole answer.
         return self._keep_incomplete or not reply.incomplete
+
+    def _give_up(self, action: str, exc: Exception) -> None:
+        if self._usable:  # lookups in flight may fail together: one warning
+            self._usable = False
+            _warn_unusable(self.path, action, exc)
 
     def _select(self, key: str) -> str | None:
         row = self._connection.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
@@ -152,6 +177,13 @@ class ResponseCache:
 
     def _insert(self, key: str, reply: str) -> None:
         self._connection.execute("INSERT OR REPLACE INTO replies (key, reply) VALUES (?, ?)", (key, reply))
+
+
+def _warn_unusable(path: Path, action: str, exc: Exception) -> None:
+    logger.warning(
+        "response cache %s cannot be %s (%s: %s); the run goes on without it, sending every prompt",
+        *(path, action, type(exc).__name__, exc),
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -169,8 +201,9 @@ def _connect(path: Path) -> sqlite3.Connection:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(_SCHEMA)
             return connection
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+        except sqlite3.Error as exc:
+            locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+            if not locked or time.monotonic() > deadline:
                 connection.close()
                 raise
             time.sleep(0.02)
@@ -178,12 +211,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 @asynccontextmanager
 async def open_cache(config: CacheConfig) -> AsyncIterator[ResponseCache | None]:
-    """The run's cache, or ``None`` when ``cache.enabled`` is false."""
+    """The run's cache, or ``None`` when ``cache.enabled`` is false or the file cannot be opened."""
     if not config.enabled:
         yield None
         return
-    connection = await trio.to_thread.run_sync(_connect, config.dir / FILE_NAME)
+    path = config.dir / FILE_NAME
     try:
-        yield ResponseCache(connection, config=config)
+        connection = await trio.to_thread.run_sync(_connect, path)
+    except (sqlite3.Error, OSError) as exc:  # not a database, unreadable, a folder it cannot create
+        _warn_unusable(path, "opened", exc)
+        yield None
+        return
+    try:
+        yield ResponseCache(connection, path, config=config)
     finally:
         connection.close()

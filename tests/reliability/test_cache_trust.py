@@ -1,13 +1,19 @@
-"""The response cache serves only what it should: the same endpoint's whole replies.
+"""The response cache serves only what it should: the same endpoint's whole replies, or nothing at all.
 
 * The key holds the endpoint the provider sends to, however it was set (an env var, a per-model env
   var, the config): a run against another server is a miss, and that server gets the requests.
 * A reply a retry might improve (cut off by ``max_tokens``, or empty) is not stored or served, unless
   ``cache.keep_incomplete`` is set.
+* A cache file that cannot be opened or read (garbage, truncated) is given up with one warning naming
+  it, and the run answers every prompt anyway.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +21,7 @@ import pytest
 
 from providers import EndpointSettings, ProviderContext, Usage, provider_class
 from runner import CacheConfig, run_experiment
-from runner._cache import CachedReply
+from runner._cache import FILE_NAME, CachedReply
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, Reply, serving
 
@@ -169,3 +175,108 @@ async def test_keep_incomplete_stores_and_serves_them(tmp_path: Path, server: Fa
 )
 def test_what_a_retry_might_improve(response: Any, finish_reason: str | None, incomplete: bool) -> None:
     assert CachedReply(response, finish_reason, Usage(1, 2)).incomplete is incomplete
+
+
+def _warnings_naming(caplog: pytest.LogCaptureFixture, path: Path) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and str(path) in record.getMessage()
+    ]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"this is not a database\n" * 200),
+        lambda path: path.write_bytes(path.read_bytes()[:50]),  # cut inside the header
+    ],
+    ids=["garbage", "truncated-header"],
+)
+async def test_a_cache_that_cannot_be_opened_is_gone_without(
+    tmp_path: Path, server: FakeChatServer, caplog: pytest.LogCaptureFixture, damage: Any
+) -> None:
+    cache = cache_at(tmp_path)
+    prompts = openai_prompts(20)
+    environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
+    await run_experiment(make_config(tmp_path / "1", server.url, prompts, cache=cache), environ)
+    path = cache.dir / FILE_NAME
+    damage(path)
+    server.requests.clear()
+
+    with caplog.at_level(logging.WARNING, logger="prompto_run"):
+        result = await run_experiment(make_config(tmp_path / "2", server.url, prompts, cache=cache), environ)
+
+    assert len(server.requests) == 20
+    assert (result.summary["status"], result.summary["ok"]) == ("complete", 20)
+    assert (result.run_dir / "summary.json").is_file()
+    assert len(_warnings_naming(caplog, path)) == 1
+    assert "goes on without it" in (result.run_dir / "run.log").read_text()
+
+
+def damage_replies_from(path: Path, prompt: int) -> None:
+    """Overwrite with garbage the table pages that hold only replies to prompts ``prompt`` and later:
+    the file opens and the first lookups are answered, then SQLite meets a malformed page."""
+    with closing(sqlite3.connect(path)) as connection:
+        prompt_of = {
+            rowid: int(json.loads(reply)["response"].removeprefix("echo: q"))
+            for rowid, reply in connection.execute("SELECT rowid, reply FROM replies")
+        }
+        leaves = connection.execute(
+            "SELECT pageno, ncell FROM dbstat WHERE name = 'replies' AND pagetype = 'leaf' ORDER BY path"
+        ).fetchall()
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    rowids, first = sorted(prompt_of), 0  # a table's leaves, in order, hold its rows in rowid order
+    with path.open("r+b") as file:
+        for page, cells in leaves:
+            if all(prompt_of[rowid] >= prompt for rowid in rowids[first : first + cells]):
+                file.seek((page - 1) * page_size)
+                file.write(b"\xa5" * page_size)
+            first += cells
+
+
+async def test_a_cache_that_becomes_unreadable_mid_run_is_gone_without(
+    tmp_path: Path, server: FakeChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = cache_at(tmp_path)
+    prompts = openai_prompts(300)
+    environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
+    await run_experiment(make_config(tmp_path / "1", server.url, prompts, cache=cache), environ)
+    path = cache.dir / FILE_NAME
+    damage_replies_from(path, 200)
+    server.requests.clear()
+
+    with caplog.at_level(logging.WARNING, logger="prompto_run"):
+        result = await run_experiment(make_config(tmp_path / "2", server.url, prompts, cache=cache), environ)
+
+    records = read_records(result.run_dir)  # fails on any duplicate
+    cached = sum(bool(record.get("cached")) for record in records.values())
+    assert 200 <= cached < 300  # read at first, then unreadable
+    assert len(server.requests) == 300 - cached
+    assert all(record["error"] is None for record in records.values())
+    assert (result.summary["status"], result.summary["ok"]) == ("complete", 300)
+    (warning,) = _warnings_naming(caplog, path)
+    assert "cannot be read" in warning
+    assert "malformed" in warning
+
+
+async def test_a_stored_row_it_cannot_read_turns_the_cache_off(
+    tmp_path: Path, server: FakeChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = cache_at(tmp_path)
+    prompts = openai_prompts(10)
+    environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
+    await run_experiment(make_config(tmp_path / "1", server.url, prompts, cache=cache), environ)
+    path = cache.dir / FILE_NAME
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute('UPDATE replies SET reply = \'{"not": "a reply"}\'')
+        connection.commit()
+    server.requests.clear()
+
+    with caplog.at_level(logging.WARNING, logger="prompto_run"):
+        result = await run_experiment(make_config(tmp_path / "2", server.url, prompts, cache=cache), environ)
+
+    assert len(server.requests) == 10
+    assert (result.summary["status"], result.summary["ok"]) == ("complete", 10)
+    (warning,) = _warnings_naming(caplog, path)
+    assert "not a stored reply" in warning
