@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runner._compose_groups import GroupLookupError, resolve_stage_groups
 from runner._config import PipelineConfig, RunConfig
+from runner._outputs import RunFolder
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The shipped ``conf/`` folder."""
@@ -152,8 +153,8 @@ def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
 def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
     """A run folder's saved config, reading its own copy of the prompt file."""
     saved = run_dir / ".hydra" / "config.yaml"
-    copies = sorted(run_dir.glob("input-*"))
-    if not saved.is_file() or not copies:
+    copy = RunFolder(run_dir).input_copy()
+    if not saved.is_file() or copy is None:
         raise ConfigError(
             f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
             "that every prompto-run leaves behind."
@@ -162,7 +163,7 @@ def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
     assert isinstance(loaded, DictConfig)
     if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
         loaded.experiment.name = Path(str(loaded.experiment.file)).stem
-    loaded.experiment.file = str(copies[0].resolve())
+    loaded.experiment.file = str(copy.resolve())
     loaded.rerun = None
     return loaded
 

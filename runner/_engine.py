@@ -48,7 +48,7 @@ from runner._provider_set import ProviderSet
 from runner._queue import Finished, QueueRunner
 from runner._redact_log import secrets_scrubbed
 from runner._report import write_report
-from runner._resume import Resumed, rewrite_completed, scan_completed
+from runner._resume import Resumed, check_resumable, rewrite_completed, scan_completed
 from runner._routing import queue_key, queue_limit
 from runner._score_summary import ScoreSummary, attach_scores
 from runner._shared_limiter import SharedBuckets, open_shared_buckets
@@ -254,7 +254,11 @@ def _status(interrupted: _Interrupted, *, empty: bool, unwritable: bool) -> str:
 
 
 def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, scores: ScoreSummary) -> Resumed:
-    """Keep the folder's answered records (counted in the summary); the rest will be sent again."""
+    """Keep the folder's answered records (counted in the summary); the rest will be sent again.
+
+    Raise :class:`ResumeRefused` first if the folder is not as the run left it.
+    """
+    check_resumable(folder, config.resolve_prompt_file())
 
     def count_kept(record: dict[str, Any]) -> None:
         group = record.get("group")

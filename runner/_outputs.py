@@ -44,8 +44,30 @@ class RunFolder:
         """The run's log."""
         return self.path / "run.log"
 
+    @property
+    def input_checksum(self) -> Path:
+        """``<sha256>  <input copy's name>``: what the run's answers were asked from."""
+        return self.path / "input.sha256"
+
+    def saved_input_sha256(self) -> tuple[str, str] | None:
+        """The checksum and file name ``input.sha256`` holds, if the file is there and readable."""
+        try:
+            digest, _, name = self.input_checksum.read_text().strip().partition("  ")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return (digest, name) if digest and name else None
+
     def input_copy(self) -> Path | None:
-        """The copy of the prompt file, if one was made."""
+        """The copy of the prompt file (the one ``input.sha256`` names), if one was made."""
+        saved = self.saved_input_sha256()
+        named = self.path / saved[1] if saved is not None else None
+        if (
+            named is not None
+            and named.parent == self.path
+            and named.name.startswith("input-")
+            and named.is_file()
+        ):
+            return named
         return next(iter(sorted(self.path.glob("input-*"))), None)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
@@ -73,5 +95,14 @@ def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
             if writer is not None:
                 writer.write(chunk)
     sha256 = digest.hexdigest()
-    (folder.path / "input.sha256").write_text(f"{sha256}  {target.name}\n")
+    folder.input_checksum.write_text(f"{sha256}  {target.name}\n")
     return target, sha256
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as reader:
+        while chunk := reader.read(COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

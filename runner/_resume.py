@@ -1,6 +1,10 @@
 """Resuming a run in its own folder: keep every answer already paid for, retry everything else.
 
-A resume reads ``completed.jsonl`` twice:
+First, :func:`check_resumable` refuses a folder that is not as the run left it: a prompt file whose
+SHA-256 is not the one ``input.sha256`` saved (the answers kept would belong to other prompts), or
+no ``completed.jsonl`` at all (every prompt would be sent, and paid for, again).
+
+A resume then reads ``completed.jsonl`` twice:
 
 1. :func:`scan_completed` (read only): the ids of answered records (``error`` is null), kept in an
    :class:`~runner._id_set.IdSet` (12 to 24 bytes a prompt), tell the validation pass which prompts to
@@ -26,8 +30,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from runner._compose import ConfigError
 from runner._id_set import IdSet
-from runner._outputs import RunFolder
+from runner._outputs import RunFolder, file_sha256
 
 logger = logging.getLogger("prompto_run")
 
@@ -53,6 +58,43 @@ class Resumed:
     def as_summary(self) -> dict[str, int]:
         """The ``resumed`` entry of ``summary.json``."""
         return {"kept": self.kept, "moved_to_side_file": self.moved, "torn_bytes_dropped": self.torn_bytes}
+
+
+class ResumeRefused(ConfigError):
+    """The run folder is not as the run left it; nothing was sent and nothing in it was changed."""
+
+
+def check_resumable(folder: RunFolder, prompt_file: Path) -> None:
+    """Refuse (:class:`ResumeRefused`) a resume of ``folder`` that would send ``prompt_file`` wrongly.
+
+    The checksum comes first: the advice for a missing ``completed.jsonl`` (send the same prompts
+    again) holds only for the prompt file the run started with.
+    """
+    if not prompt_file.is_file():
+        raise ResumeRefused(f"cannot resume {folder.path}: its prompt file {prompt_file} is missing.")
+    saved = folder.saved_input_sha256()
+    if saved is None:
+        raise ResumeRefused(
+            f"cannot resume {folder.path}: {folder.input_checksum} is missing or unreadable, so nothing "
+            f"shows that {prompt_file} is the prompt file the run's answers belong to. (A run stopped "
+            "before writing it had sent nothing.) Start a new run with experiment.file=YOUR_PROMPT_FILE."
+        )
+    sha256 = file_sha256(prompt_file)
+    if sha256 != saved[0]:
+        raise ResumeRefused(
+            f"cannot resume {folder.path}: {prompt_file} was changed after the run started (its sha256 is "
+            f"{sha256}; {folder.input_checksum.name} saved {saved[0]}). The answers in "
+            f"{folder.completed.name} belong to the prompts as they were, so a resume would keep old "
+            "answers for changed prompts. Put the original file back, or start a new run with the edited "
+            "file (experiment.file=...)."
+        )
+    if not folder.completed.exists():
+        raise ResumeRefused(
+            f"cannot resume {folder.path}: {folder.completed.name} is missing, so no prompt is recorded as "
+            "answered and every prompt would be sent (and paid for) again. If the file was moved, put it "
+            f"back. To send every prompt again on purpose, start a new run with rerun={folder.path}, or "
+            f"create an empty {folder.completed} and resume."
+        )
 
 
 def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] = lambda _: None) -> Resumed:
