@@ -17,7 +17,6 @@ from providers._errors import (
     SafetyBlocked,
     ServerError,
     TransientError,
-    redact,
 )
 from providers._json_api import JsonApiProvider
 from providers._registry import (
@@ -28,6 +27,7 @@ from providers._registry import (
     register,
     unregister,
 )
+from providers._secrets import redact
 from providers._types import (
     ChatRequest,
     Completion,

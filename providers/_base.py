@@ -60,10 +60,15 @@ class ProviderContext:
 
     def env(self, name: str) -> str | None:
         """``NAME_<model>`` if set (prompto's per-model variables), else ``NAME``, else ``None``."""
-        specific = self.environ.get(f"{name}_{model_env_suffix(self.model_name)}")
-        if specific:
+        source = self.env_source(name)
+        return None if source is None else self.environ[source]
+
+    def env_source(self, name: str) -> str | None:
+        """The variable :meth:`env` reads for ``name``: ``NAME_<model>``, else ``NAME``, else ``None``."""
+        specific = f"{name}_{model_env_suffix(self.model_name)}"
+        if self.environ.get(specific):
             return specific
-        return self.environ.get(name) or None
+        return name if self.environ.get(name) else None
 
     def api_key(self, default_env: str) -> str | None:
         """The key: from the env var the settings name, else from ``default_env`` (model-specific first)."""

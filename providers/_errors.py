@@ -16,12 +16,13 @@ The engine's retry policy reads only these classes, never a status code or a ven
     └── AuthError                 401/403: stops the whole queue; nothing more is sent there
 
 Each class has an ``error_type``: the string written into a record's ``error.type``.
-Messages must never contain a key; :func:`redact` scrubs known secrets from any text.
+Messages must never contain a key; :func:`~providers._secrets.redact` scrubs known secrets from any
+text, and :func:`excerpt` scrubs a body before it cuts it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from providers._secrets import redact, scoped_secrets
 
 
 class ProviderError(Exception):
@@ -112,16 +113,12 @@ class AuthError(ProviderError):
 
 
 def excerpt(text: str | bytes, limit: int = 200) -> str:
-    """A short, single-line excerpt of a reply body for an error message."""
+    """A short, single-line excerpt of a reply body for an error message.
+
+    The secrets of the provider call in progress are scrubbed first: a key cut in two by the limit
+    (or by the flattening of whitespace) would no longer match them.
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    flat = " ".join(text.split())
+    flat = " ".join(redact(text, scoped_secrets()).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every known secret value in ``text`` with ``***``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text

@@ -125,9 +125,7 @@ async def _exchange(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bytes]:
     """Send one request and read its whole reply: status, headers, body, reason phrase."""
     state, stream = connection.h11, connection.stream
-    head = h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
-    outgoing = state.send(head) + (state.send(h11.Data(data=body)) if body else b"")
-    outgoing += state.send(h11.EndOfMessage())
+    outgoing = _serialized(state, request, body)
     with _mapped(request, connect=False):
         with _deadline(timeouts.get("write"), httpx.WriteTimeout, request):
             await stream.send_all(outgoing)
@@ -149,6 +147,30 @@ async def _exchange(
             elif isinstance(event, h11.ConnectionClosed):
                 raise _disconnected(request)
             # h11.InformationalResponse (100 Continue): keep reading
+
+
+def _serialized(state: h11.Connection, request: httpx.Request, body: bytes) -> bytes:
+    """The request's bytes; h11 refusing it (a header value with a newline) is httpx's
+    ``LocalProtocolError``, whose message names the header but never quotes its value (h11's does)."""
+    try:
+        head = h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw)
+        outgoing = state.send(head) + (state.send(h11.Data(data=body)) if body else b"")
+        return outgoing + state.send(h11.EndOfMessage())
+    except h11.LocalProtocolError:
+        raise httpx.LocalProtocolError(unsendable(request), request=request) from None
+
+
+def unsendable(request: httpx.Request | None) -> str:
+    """Why HTTP cannot carry ``request``, naming the offending header, never quoting its value."""
+    for name, value in request.headers.raw if request is not None else ():
+        if value != value.strip(b" \t") or any(
+            byte < 0x20 and byte != 0x09 or byte == 0x7F for byte in value
+        ):
+            return (
+                f"the value of header {name.decode('ascii', 'replace')!r} is not valid in HTTP "
+                "(leading or trailing whitespace, or a control character such as a newline)"
+            )
+    return "HTTP refused the request line or its headers"
 
 
 @contextmanager

@@ -6,7 +6,8 @@
   httpx's transport seam). Where a proxy is configured in the environment, httpx's own transport
   handles it, and a thousand requests are spread over several small clients (least-loaded first)
   to keep httpcore's cost flat.
-* :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary.
+* :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary (a
+  request refused before sending, such as a header value with a newline, without quoting the value).
 * :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body, and
   :func:`with_server_retry_verdict` lets the server's ``x-should-retry`` overrule the class.
 """
@@ -37,7 +38,7 @@ from providers._errors import (
     ServerError,
     excerpt,
 )
-from providers._h11_transport import H11Transport
+from providers._h11_transport import H11Transport, unsendable
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
@@ -123,8 +124,18 @@ async def transport_errors() -> AsyncIterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise RequestTimeout(f"request timed out ({type(exc).__name__})") from exc
+    except httpx.LocalProtocolError as exc:
+        # httpcore's message (and h11's, under it) quotes the refused header value: the key itself.
+        raise BadRequest(f"request not sent: {unsendable(_request_of(exc))}") from None
     except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
         raise ConnectionFailed(f"connection failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _request_of(error: httpx.RequestError) -> httpx.Request | None:
+    try:
+        return error.request
+    except RuntimeError:  # raised without its request
+        return None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import httpx
 
 from providers._base import Provider, ProviderContext, model_env_suffix
-from providers._errors import AuthError, MalformedReply, ProviderError, excerpt, redact
+from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
+from providers._secrets import credential_flaw, redact, secrets_in_scope
 from providers._types import ChatRequest, Completion
 
 JsonObject = dict[str, Any]
@@ -69,7 +70,8 @@ class JsonApiProvider(Provider):
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
-        """A missing endpoint, or a missing key the API needs (or the settings name)."""
+        """A missing endpoint, a missing key the API needs (or the settings name), a key that cannot be
+        sent as it is (a trailing newline)."""
         problems = []
         endpoint = cls.resolve_endpoint(context)
         if endpoint is None:
@@ -82,12 +84,11 @@ class JsonApiProvider(Provider):
                 f"api '{cls.api}' endpoint must start with http:// or https:// (got {endpoint!r})"
             )
         key_name = context.settings.api_key_env or cls.key_env
-        if (
-            key_name
-            and cls.resolve_key(context) is None
-            and (cls.key_required or context.settings.api_key_env)
-        ):
+        key = cls.resolve_key(context)
+        if key_name and key is None and (cls.key_required or context.settings.api_key_env):
             problems.append(f"api '{cls.api}' needs an API key: set {env_choice(key_name, context)}")
+        elif key_name and key is not None and (flaw := credential_flaw(key)):
+            problems.append(key_problem(cls.api, context.env_source(key_name) or key_name, flaw))
         return problems
 
     def static_headers(self, api_key: str | None) -> dict[str, str]:
@@ -154,11 +155,13 @@ class JsonApiProvider(Provider):
 
     @contextmanager
     def _scrubbed(self) -> Iterator[None]:
-        """Remove every secret this provider holds from the message of any error leaving it."""
+        """Remove every secret this provider holds from the message of any error leaving it (and from
+        every excerpt of a body made inside, before it is cut)."""
         try:
-            yield
+            with secrets_in_scope(self.secrets()):
+                yield
         except ProviderError as exc:
-            clean = redact(exc.message, self.secrets())
+            clean = redact(exc.message, self.secrets())  # again: a token may have been fetched meanwhile
             if clean != exc.message:
                 exc.message = clean
                 exc.args = (clean,)
@@ -172,6 +175,14 @@ class JsonApiProvider(Provider):
 def env_choice(name: str, context: ProviderContext) -> str:
     """How to set ``name`` for every model or for this one: for messages that tell a user what to do."""
     return f"{name} (or {name}_{model_env_suffix(context.model_name)} for this model only)"
+
+
+def key_problem(api: str, variable: str, flaw: str) -> str:
+    """A key that cannot be sent as it is, named by its variable (never by its value)."""
+    return (
+        f"api '{api}': the key in {variable} {flaw}, which HTTP cannot send: set it without "
+        "(a key read from a file often ends with a newline)"
+    )
 
 
 def body_excerpt(response: httpx.Response) -> str:

@@ -27,7 +27,8 @@ import trio
 from providers._base import ProviderContext
 from providers._errors import AuthError, excerpt
 from providers._google import GenerateContentProvider
-from providers._json_api import env_choice
+from providers._json_api import env_choice, key_problem
+from providers._secrets import credential_flaw
 from providers._types import ChatRequest, Completion
 
 DEFAULT_LOCATION = "us-central1"
@@ -92,11 +93,15 @@ class VertexAIProvider(GenerateContentProvider):
                 "or endpoint.options.project in the model config"
             )
         command = cls._token_command(context)
-        if not context.env("VERTEXAI_ACCESS_TOKEN") and (not command or shutil.which(command[0]) is None):
+        token = context.env("VERTEXAI_ACCESS_TOKEN")
+        if not token and (not command or shutil.which(command[0]) is None):
             problems.append(
                 "api 'vertexai' needs an access token: set VERTEXAI_ACCESS_TOKEN, or install the gcloud CLI "
                 "and run `gcloud auth login`"
             )
+        elif token and (flaw := credential_flaw(token)):
+            variable = context.env_source("VERTEXAI_ACCESS_TOKEN") or "VERTEXAI_ACCESS_TOKEN"
+            problems.append(key_problem(cls.api, variable, flaw))
         return problems
 
     def secrets(self) -> list[str]:
