@@ -27,7 +27,7 @@ from providers._registry import (
     register,
     unregister,
 )
-from providers._secrets import redact
+from providers._secrets import mask_url_credentials, redact
 from providers._types import (
     ChatRequest,
     Completion,
@@ -67,6 +67,7 @@ __all__ = [
     "Usage",
     "import_target",
     "known_apis",
+    "mask_url_credentials",
     "model_env_suffix",
     "provider_class",
     "redact",

@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -68,12 +69,12 @@ class ClientPool:
         :class:`H11Transport` (default: unless a proxy is set in the environment)."""
         if transport is None and (lean_transport_allowed() if lean is None else lean):
             transport = H11Transport(shared_ssl_context())
+        self._base_url = urlsplit(base_url)
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))
         limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
         self._clients = [
             httpx.AsyncClient(
-                base_url=base_url,
                 headers=dict(headers or {}),
                 transport=transport,
                 limits=limits,
@@ -100,14 +101,24 @@ class ClientPool:
     async def post(
         self, url: str, *, json_body: Any, headers: Mapping[str, str] | None = None
     ) -> httpx.Response:
-        """POST a JSON body; transport failures come out as :mod:`providers._errors`."""
+        """POST a JSON body to ``url`` (a path and query under the base URL); transport failures come
+        out as :mod:`providers._errors`."""
         async with self.client() as client, transport_errors():
-            return await client.post(url, json=json_body, headers=headers)
+            return await client.post(joined_url(self._base_url, url), json=json_body, headers=headers)
 
     async def aclose(self) -> None:
         """Close every client."""
         for client in self._clients:
             await client.aclose()
+
+
+def joined_url(base: SplitResult, path: str) -> str:
+    """``path`` (which may carry a query) under ``base``: appended to the base's path, the two queries
+    kept. (httpx appends a relative URL to the base's path *and query*: ``…/v1?key=k/chat/completions``.)"""
+    sub_path, _, sub_query = path.partition("?")
+    joined_path = f"{base.path.rstrip('/')}/{sub_path.lstrip('/')}"
+    query = "&".join(part for part in (base.query, sub_query) if part)
+    return urlunsplit((base.scheme, base.netloc, joined_path, query, ""))
 
 
 def lean_transport_allowed() -> bool:

@@ -21,7 +21,7 @@ import httpx
 from providers._base import Provider, ProviderContext, model_env_suffix
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
-from providers._secrets import credential_flaw, redact, secrets_in_scope
+from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
 from providers._types import ChatRequest, Completion
 
 JsonObject = dict[str, Any]
@@ -47,8 +47,10 @@ class JsonApiProvider(Provider):
         super().__init__(context)
         self.api_key = self.resolve_key(context)
         self._config_problems = self.check_config(context)
+        endpoint = self.resolve_endpoint(context)
+        self._endpoint_secrets = url_secrets(endpoint or "")
         self._pool = ClientPool(
-            self.resolve_endpoint(context) or "http://endpoint.not.configured",
+            endpoint or "http://endpoint.not.configured",
             headers=self.static_headers(self.api_key),
             transport=context.transport,
             expected_concurrency=context.expected_concurrency,
@@ -70,8 +72,8 @@ class JsonApiProvider(Provider):
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
-        """A missing endpoint, a missing key the API needs (or the settings name), a key that cannot be
-        sent as it is (a trailing newline)."""
+        """A missing or malformed endpoint, a missing key the API needs (or the settings name), a key
+        that cannot be sent as it is (a trailing newline)."""
         problems = []
         endpoint = cls.resolve_endpoint(context)
         if endpoint is None:
@@ -81,8 +83,10 @@ class JsonApiProvider(Provider):
             )
         elif not endpoint.startswith(("http://", "https://")):
             problems.append(
-                f"api '{cls.api}' endpoint must start with http:// or https:// (got {endpoint!r})"
+                f"api '{cls.api}' endpoint must start with http:// or https:// (got {masked_url(endpoint)!r})"
             )
+        elif flaw := credential_flaw(endpoint, ascii_only=False):
+            problems.append(f"api '{cls.api}' endpoint {masked_url(endpoint)!r} {flaw}")
         key_name = context.settings.api_key_env or cls.key_env
         key = cls.resolve_key(context)
         if key_name and key is None and (cls.key_required or context.settings.api_key_env):
@@ -96,8 +100,8 @@ class JsonApiProvider(Provider):
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     def secrets(self) -> list[str]:
-        """The key, so that it can be scrubbed from any text."""
-        return [self.api_key] if self.api_key else []
+        """The key and any credentials written into the endpoint's URL, to be scrubbed from any text."""
+        return [self.api_key, *self._endpoint_secrets] if self.api_key else list(self._endpoint_secrets)
 
     # -- the request -----------------------------------------------------------------------------
 

@@ -6,16 +6,20 @@ replaces all of them, and a *cut-off* key too: a prefix of a secret that ends a 
 the text was cut (``…``), is the secret. :func:`excerpt <providers._errors.excerpt>` scrubs the
 secrets of the provider call in progress (:func:`secrets_in_scope`) before it cuts a body, so a cut
 never splits a key in the first place.
+
+Logs get one more rule, :func:`mask_url_credentials`: the user info and query values of every URL in a
+log line are masked (httpx logs each request's full URL).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 MASK = "***"
 MIN_SECRET = 4
@@ -99,3 +103,52 @@ def credential_flaw(value: str, *, ascii_only: bool = True) -> str | None:
     if ascii_only and not value.isascii():
         return "contains a non-ASCII character"
     return None
+
+
+_CREDENTIAL_PARAMETER = re.compile(r"key|token|secret|sig|pass|pwd|auth|code|cred", re.IGNORECASE)
+"""Query parameter names whose values are credentials (``api-key``, ``access_token``, ``sig``, ``code``)."""
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials written into a URL: its password (or its user name when it has no password,
+    a token), and the values of query parameters named like credentials."""
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:  # a malformed port or IPv6 address: nothing can be said about its parts
+        return []
+    secrets = [unquote(password)] if password else [unquote(username)] if username else []
+    for parameter in parts.query.split("&"):
+        name, has_value, value = parameter.partition("=")
+        if has_value and value and _CREDENTIAL_PARAMETER.search(name):
+            secrets.append(unquote_plus(value))
+    return secrets
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def mask_url_credentials(text: str) -> str:
+    """Every URL in ``text`` with its user info and query values masked (``https://***@host/p?key=***``)."""
+    return _URL.sub(lambda match: masked_url(match.group()), text) if "://" in text else text
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its user info and every query value replaced by ``***``; names and paths are kept."""
+    scheme, separator, rest = url.partition("://")
+    authority_end = min((i for i in map(rest.find, "/?#") if i != -1), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        authority = f"{MASK}@{authority.rpartition('@')[2]}"
+    path, has_query, query_and_fragment = tail.partition("?")
+    if has_query:
+        query, hash_mark, fragment = query_and_fragment.partition("#")
+        tail = f"{path}?{'&'.join(map(_masked_parameter, query.split('&')))}{hash_mark}{fragment}"
+    return f"{scheme}{separator}{authority}{tail}"
+
+
+def _masked_parameter(parameter: str) -> str:
+    name, has_value, value = parameter.partition("=")
+    if has_value:
+        return f"{name}={MASK}" if value else parameter
+    return MASK if name else parameter  # a bare value (``?sk-...``) may be a key

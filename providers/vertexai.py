@@ -105,8 +105,9 @@ class VertexAIProvider(GenerateContentProvider):
         return problems
 
     def secrets(self) -> list[str]:
-        """Every access token of the run (an old one may still be quoted by an error)."""
-        return list(self._tokens)
+        """Every access token of the run (an old one may still be quoted by an error), and any
+        credentials in the base URL."""
+        return [*super().secrets(), *self._tokens]
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One request; a 401 on a token from the command is retried once with a fresh token."""
