@@ -94,6 +94,9 @@ class Provider(ABC):
     prompt_dict_parameters: ClassVar[frozenset[str]] = frozenset()
     """Keys prompto reads from the top level of a prompt dict for this API (``safety_filter`` for
     Gemini): they reach :meth:`complete` as parameters, unless ``parameters`` sets them itself."""
+    option_names: ClassVar[frozenset[str]] = frozenset()
+    """The names this API reads from ``endpoint.options``; any other name is refused before the run
+    (a misspelt option, or a key pasted there, would otherwise be ignored and saved with the config)."""
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
@@ -118,8 +121,15 @@ class Provider(ABC):
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
-        """Problems that make every request fail (a missing key, a missing endpoint), found before the run."""
-        return []
+        """Problems that make every request fail (a missing key, a missing endpoint), found before the run.
+
+        This base checks ``endpoint.options`` against :attr:`option_names`: an override should extend it.
+        """
+        valid = ", ".join(sorted(cls.option_names)) or "none"
+        return [
+            f"api '{cls.api}' has no endpoint option {name!r} (valid options: {valid})"
+            for name in sorted(set(context.settings.options) - cls.option_names, key=str)
+        ]
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:

@@ -72,9 +72,9 @@ class JsonApiProvider(Provider):
 
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
-        """A missing or malformed endpoint, a missing key the API needs (or the settings name), a key
-        that cannot be sent as it is (a trailing newline)."""
-        problems = []
+        """Unknown options, a missing or malformed endpoint, a missing key the API needs (or the settings
+        name), a key that cannot be sent as it is (a trailing newline)."""
+        problems = super().check_config(context)
         endpoint = cls.resolve_endpoint(context)
         if endpoint is None:
             where = f"{env_choice(cls.endpoint_env, context)} or " if cls.endpoint_env else ""

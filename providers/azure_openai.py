@@ -30,6 +30,7 @@ class AzureOpenAIProvider(OpenAIDialectProvider):
     api: ClassVar[str] = "azure-openai"
     endpoint_env: ClassVar[str | None] = "AZURE_OPENAI_API_ENDPOINT"
     key_env: ClassVar[str | None] = "AZURE_OPENAI_API_KEY"
+    option_names: ClassVar[frozenset[str]] = frozenset({"api_version"})
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -86,6 +86,7 @@ class LlamaCppProvider(Provider):
 
     api: ClassVar[str] = "llamacpp"
     max_concurrency: ClassVar[int | None] = 1
+    option_names: ClassVar[frozenset[str]] = frozenset(LlamaCppOptions.model_fields)
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -97,9 +98,10 @@ class LlamaCppProvider(Provider):
     @classmethod
     def check_config(cls, context: ProviderContext) -> list[str]:
         """Bad options, a base_url, a missing or non-GGUF model file, llama-cpp-python not installed."""
-        problems = []
+        problems = super().check_config(context)  # unknown option names
+        known = {name: value for name, value in context.settings.options.items() if name in cls.option_names}
         try:
-            LlamaCppOptions.model_validate(context.settings.options)
+            LlamaCppOptions.model_validate(known)
         except ValidationError as exc:
             problems.append(f"api 'llamacpp' options: {exc}")
         if context.settings.base_url is not None:

@@ -26,6 +26,9 @@ class SimulatedProvider(Provider):
 
     api: ClassVar[str] = "simulated"
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio", "document"})
+    option_names: ClassVar[frozenset[str]] = frozenset(
+        {"latency_s", "jitter_s", "failure_rate", "response_template", "seed"}
+    )
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -45,6 +45,7 @@ class VertexAIProvider(GenerateContentProvider):
     api: ClassVar[str] = "vertexai"
     endpoint_env: ClassVar[str | None] = "VERTEXAI_BASE_URL"
     key_required: ClassVar[bool] = False  # authenticated by a token, not a key
+    option_names: ClassVar[frozenset[str]] = frozenset({"project", "location", "token_command"})
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -104,7 +104,8 @@ def test_check_config_names_the_install_command_without_the_bundled_model(
 
 def test_check_config_rejects_unknown_options(gguf_file: Path) -> None:
     problems = LlamaCppProvider.check_config(context(str(gguf_file), n_ctxx=4096, mode="fast"))
-    assert any("n_ctxx" in problem and "mode" in problem for problem in problems)
+    assert any("no endpoint option 'n_ctxx'" in problem and "n_batch" in problem for problem in problems)
+    assert any("mode" in problem and "fast" in problem for problem in problems)
 
 
 def test_check_config_rejects_a_base_url(gguf_file: Path) -> None:
