@@ -88,7 +88,11 @@ def check_resumable(folder: RunFolder, prompt_file: Path) -> None:
             "answers for changed prompts. Put the original file back, or start a new run with the edited "
             "file (experiment.file=...)."
         )
-    if not folder.completed.exists():
+    if not folder.completed.exists() and not folder.summary.exists():
+        # Stopped before its first request (``completed.jsonl`` is created just before it): e.g. a
+        # ``kill -9`` while a million-line file was being validated. Nothing was sent or is lost.
+        logger.warning("resume: %s never started sending; every prompt will be sent", folder.path)
+    elif not folder.completed.exists():
         raise ResumeRefused(
             f"cannot resume {folder.path}: {folder.completed.name} is missing, so no prompt is recorded as "
             "answered and every prompt would be sent (and paid for) again. If the file was moved, put it "

@@ -3,8 +3,9 @@
 * An input copy (or prompt file) whose SHA-256 is not the one ``input.sha256`` saved: the answers kept
   would belong to other prompts.
 * No ``input.sha256``: nothing shows which prompts the answers belong to.
-* No ``completed.jsonl``: every prompt would be sent, and paid for, again; an empty one (created on
-  purpose) resumes and sends everything.
+* No ``completed.jsonl`` after the run sent something (its summary exists): every prompt would be sent,
+  and paid for, again; an empty one (created on purpose) resumes and sends everything. A run stopped
+  before its first request has neither, and resumes.
 """
 
 from __future__ import annotations
@@ -125,6 +126,24 @@ async def test_a_deleted_completed_file_is_refused_until_recreated(
     result = await run_experiment(load_config(overrides=[f"resume={run.run_dir}"]), ENVIRON)
     assert len(server.requests) == 5
     assert set(read_records(result.run_dir)) == {f"p{i}" for i in range(5)}
+
+
+async def test_a_run_stopped_before_it_sent_anything_resumes_and_sends_everything(
+    tmp_path: Path, server: FakeChatServer
+) -> None:
+    # A kill -9 during validation (a million lines take seconds) leaves the config, the input copy and
+    # its checksum, part of prompts.jsonl, and neither completed.jsonl nor summary.json.
+    run = await finished_run(tmp_path, server)
+    (run.run_dir / "completed.jsonl").unlink()
+    (run.run_dir / "summary.json").unlink()
+    prompts = run.run_dir / "prompts.jsonl"
+    prompts.write_bytes(prompts.read_bytes()[:30])
+
+    result = await run_experiment(load_config(overrides=[f"resume={run.run_dir}"]), ENVIRON)
+
+    assert len(server.requests) == 5
+    assert set(read_records(result.run_dir)) == {f"p{i}" for i in range(5)}
+    assert "never started sending; every prompt will be sent" in (run.run_dir / "run.log").read_text()
 
 
 def _edit_copy(run_dir: Path) -> str:
