@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from providers._reply_size import DEFAULT_MAX_REPLY_BYTES
 from providers._types import ChatRequest, Completion, MediaKind
 
 
@@ -57,6 +58,8 @@ class ProviderContext:
     """Injected by tests (or a custom deployment) instead of a real network transport."""
     expected_concurrency: int = 1
     """How many requests the engine may keep in flight to this provider (sizes connection pools)."""
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    """The largest reply body (decoded) an HTTP provider reads; the run's ``max_reply_mb``."""
 
     def env(self, name: str) -> str | None:
         """``NAME_<model>`` if set (prompto's per-model variables), else ``NAME``, else ``None``."""

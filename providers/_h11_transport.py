@@ -12,8 +12,9 @@ cost per request grows with the requests in flight: at a thousand in flight it d
 * httpx's timeouts (connect, read, write) and exception types, so callers cannot tell the difference.
 
 It speaks HTTP/1.1 only (APIs serve it everywhere) and reads each reply whole: replies are one JSON
-document, not a stream. Proxies are httpx's job: :func:`providers._http.lean_transport_allowed` says
-when this transport may be used.
+document, not a stream. It stops reading a body past ``max_reply_bytes``, and leaves decoding it to
+httpx as it is read (:mod:`providers._reply_size`). Proxies are httpx's job:
+:func:`providers._http.lean_transport_allowed` says when this transport may be used.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from contextlib import contextmanager
 import h11
 import httpx
 import trio
+
+from providers._reply_size import Pieces, ReplyTooLarge
 
 READ_CHUNK = 65536
 MAX_IDLE_PER_ORIGIN = 4096
@@ -51,8 +54,12 @@ class _Connection:
 class H11Transport(httpx.AsyncBaseTransport):
     """HTTP/1.1 over trio with an O(1) keep-alive pool; pass it as ``transport=`` to ``httpx.AsyncClient``."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, *, max_reply_bytes: int | None = None
+    ) -> None:
+        """``max_reply_bytes``: stop reading a body (as sent, before decoding) past this size."""
         self._ssl_context = ssl_context or httpx.create_ssl_context()
+        self._max_reply_bytes = max_reply_bytes
         self._idle: dict[Origin, list[_Connection]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -61,7 +68,9 @@ class H11Transport(httpx.AsyncBaseTransport):
         body = await request.aread()
         connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
         try:
-            status, headers, content, reason = await _exchange(connection, request, body, timeouts)
+            status, headers, chunks, reason = await _exchange(
+                connection, request, body, timeouts, self._max_reply_bytes
+            )
         except BaseException:
             await trio.aclose_forcefully(connection.stream)
             raise
@@ -69,7 +78,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status,
             headers=headers,
-            content=content,
+            stream=Pieces(chunks),  # not content=: httpx would decode it here, all of it at once
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
 
@@ -121,15 +130,19 @@ class H11Transport(httpx.AsyncBaseTransport):
 
 
 async def _exchange(
-    connection: _Connection, request: httpx.Request, body: bytes, timeouts: dict[str, float | None]
-) -> tuple[int, list[tuple[bytes, bytes]], bytes, bytes]:
-    """Send one request and read its whole reply: status, headers, body, reason phrase."""
+    connection: _Connection,
+    request: httpx.Request,
+    body: bytes,
+    timeouts: dict[str, float | None],
+    max_reply_bytes: int | None,
+) -> tuple[int, list[tuple[bytes, bytes]], list[bytes], bytes]:
+    """Send one request and read its whole reply: status, headers, body chunks, reason phrase."""
     state, stream = connection.h11, connection.stream
     outgoing = _serialized(state, request, body)
     with _mapped(request, connect=False):
         with _deadline(timeouts.get("write"), httpx.WriteTimeout, request):
             await stream.send_all(outgoing)
-        status, headers, reason, chunks = 0, [], b"", []
+        status, headers, reason, chunks, received = 0, [], b"", [], 0
         while True:
             event = state.next_event()
             if event is h11.NEED_DATA:
@@ -141,9 +154,12 @@ async def _exchange(
             elif isinstance(event, h11.Response):
                 status, headers, reason = event.status_code, list(event.headers), event.reason
             elif isinstance(event, h11.Data):
+                received += len(event.data)
+                if max_reply_bytes is not None and received > max_reply_bytes:
+                    raise ReplyTooLarge(status, max_reply_bytes, request=request)
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return status, headers, b"".join(chunks), reason
+                return status, headers, chunks, reason
             elif isinstance(event, h11.ConnectionClosed):
                 raise _disconnected(request)
             # h11.InformationalResponse (100 Continue): keep reading

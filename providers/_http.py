@@ -5,7 +5,8 @@
   client sends through :class:`~providers._h11_transport.H11Transport` (an O(1) keep-alive pool on
   httpx's transport seam). Where a proxy is configured in the environment, httpx's own transport
   handles it, and a thousand requests are spread over several small clients (least-loaded first)
-  to keep httpcore's cost flat.
+  to keep httpcore's cost flat. Each client reads a reply's body, decoded, up to ``max_reply_bytes``
+  (:mod:`providers._reply_size`): one server cannot fill the run's memory.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary (a
   request refused before sending, such as a header value with a newline, without quoting the value).
 * :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body, and
@@ -40,6 +41,7 @@ from providers._errors import (
     excerpt,
 )
 from providers._h11_transport import H11Transport, unsendable
+from providers._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
@@ -64,17 +66,20 @@ class ClientPool:
         expected_concurrency: int = 1,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         lean: bool | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         """``transport``: one to use instead (tests inject one); ``lean``: whether to send through
-        :class:`H11Transport` (default: unless a proxy is set in the environment)."""
+        :class:`H11Transport` (default: unless a proxy is set in the environment); ``max_reply_bytes``: the
+        largest reply body read (decoded)."""
         if transport is None and (lean_transport_allowed() if lean is None else lean):
-            transport = H11Transport(shared_ssl_context())
+            transport = H11Transport(shared_ssl_context(), max_reply_bytes=max_reply_bytes)
         self._base_url = urlsplit(base_url)
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))
         limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
         self._clients = [
-            httpx.AsyncClient(
+            ReplyCappedClient(
+                max_reply_bytes,
                 headers=dict(headers or {}),
                 transport=transport,
                 limits=limits,

@@ -54,6 +54,7 @@ class JsonApiProvider(Provider):
             headers=self.static_headers(self.api_key),
             transport=context.transport,
             expected_concurrency=context.expected_concurrency,
+            max_reply_bytes=context.max_reply_bytes,
         )
 
     # -- configuration ---------------------------------------------------------------------------

@@ -134,6 +134,9 @@ class RunConfig(_Strict):
     parallel: bool = False
     env_file: Path | None = Path(".env")
     request_timeout_s: float = Field(default=300.0, gt=0, description="Deadline for one request.")
+    max_reply_mb: float = Field(
+        default=64.0, gt=0, description="A larger reply (decompressed) is recorded as malformed_reply."
+    )
     model: ModelConfig | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     endpoints: dict[str, EndpointSettings] = Field(

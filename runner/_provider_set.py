@@ -8,6 +8,7 @@ from types import TracebackType
 import trio
 
 from providers import Provider, ProviderContext
+from providers._reply_size import MB
 from runner._config import RunConfig
 from runner._resolve import provider_type
 
@@ -35,6 +36,7 @@ class ProviderSet:
                 environ=self._environ,
                 data_folder=self._config.data_folder,
                 expected_concurrency=self._expected_concurrency,
+                max_reply_bytes=round(self._config.max_reply_mb * MB),
             )
             self._providers[key] = cls(context)
             if cls.max_concurrency is not None:
