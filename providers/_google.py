@@ -14,12 +14,13 @@ Media: a URL becomes ``fileData.fileUri`` (Files API, ``gs://``, YouTube...), a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 
 from providers._errors import AuthError, ProviderError, QuotaExhausted, SafetyBlocked
-from providers._http import parse_retry_after, status_error
+from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import (
     JsonApiProvider,
     JsonObject,
@@ -69,6 +70,18 @@ class GenerateContentProvider(JsonApiProvider):
 
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "video", "audio", "document"})
     prompt_dict_parameters: ClassVar[frozenset[str]] = frozenset({"safety_filter"})
+    error_statuses: ClassVar[Mapping[str, int]] = {  # google.rpc.Code names, for an object without a code
+        "INVALID_ARGUMENT": 400,
+        "FAILED_PRECONDITION": 400,
+        "UNAUTHENTICATED": 401,
+        "PERMISSION_DENIED": 403,
+        "NOT_FOUND": 404,
+        "RESOURCE_EXHAUSTED": 429,
+        "INTERNAL": 500,
+        "UNKNOWN": 500,
+        "UNAVAILABLE": 503,
+        "DEADLINE_EXCEEDED": 504,
+    }
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
@@ -192,10 +205,7 @@ def _output_tokens(usage: dict[str, Any]) -> int | None:
 
 def _error_object(response: httpx.Response) -> dict[str, Any] | None:
     """Google's ``{"error": {code, message, status, details}}`` (or a list holding it), else ``None``."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return None
+    body = json_or_none(response)
     if isinstance(body, list) and body:
         body = body[0]
     error = body.get("error") if isinstance(body, dict) else None

@@ -177,14 +177,24 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The reply's JSON, or :class:`MalformedReply` with an excerpt (an HTML proxy page, truncated JSON)."""
+    """The reply's JSON, or :class:`MalformedReply` with an excerpt (an HTML proxy page, truncated JSON,
+    JSON nested too deep for the parser)."""
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        what = "JSON nested too deep to parse" if isinstance(exc, RecursionError) else "not JSON"
         raise MalformedReply(
-            f"HTTP {response.status_code}: reply is not JSON: {excerpt(response.content)!r}",
+            f"HTTP {response.status_code}: reply is {what}: {excerpt(response.content)!r}",
             status=response.status_code,
         ) from exc
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The reply's JSON, or ``None`` when it has none that can be parsed (for reading error bodies)."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def with_server_retry_verdict(error: ProviderError, headers: Mapping[str, str]) -> ProviderError:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import httpx
 
 from providers._base import Provider, ProviderContext, model_env_suffix
+from providers._error_replies import as_sent_with, named_status, sent_as_success
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
 from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
@@ -42,6 +43,9 @@ class JsonApiProvider(Provider):
     """Env var holding the API key (``settings.api_key_env`` names another)."""
     key_required: ClassVar[bool] = True
     """Whether a request without a key is bound to fail (local servers usually need none)."""
+    error_statuses: ClassVar[Mapping[str, int]] = {}
+    """The API's error names (an error object's ``code``, ``status`` or ``type``) and the HTTP status
+    each stands for: how an error object in a 2xx reply is classified (:mod:`providers._error_replies`)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -149,9 +153,14 @@ class JsonApiProvider(Provider):
                 f"HTTP {response.status_code}: reply is not a JSON object: {excerpt(response.content)!r}",
                 status=response.status_code,
             )
+        if (named := named_status(payload, self.error_statuses)) is not None:
+            error = self.classify_error(as_sent_with(response, named))
+            raise with_server_retry_verdict(
+                sent_as_success(error, response.status_code, named), response.headers
+            )
         try:
             return self.parse_reply(payload, response)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a shape the parser did not expect
+        except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:  # an unexpected shape
             raise MalformedReply(
                 f"HTTP {response.status_code}: reply could not be parsed ({type(exc).__name__}: {exc}): "
                 f"{excerpt(response.content)!r}",

@@ -11,12 +11,13 @@ image's URL or a ``data:`` URI, with the part's options (``detail``) beside it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import ClassVar
 
 import httpx
 
 from providers._errors import BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
-from providers._http import parse_retry_after, status_error
+from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import (
     JsonApiProvider,
     JsonObject,
@@ -35,6 +36,18 @@ class OpenAIDialectProvider(JsonApiProvider):
     """Chat Completions: render messages, parse ``choices[0]``, classify ``{"error": {...}}`` bodies."""
 
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image"})
+    error_statuses: ClassVar[Mapping[str, int]] = {
+        "invalid_request_error": 400,
+        "invalid_api_key": 401,
+        "authentication_error": 401,
+        "permission_error": 403,
+        "model_not_found": 404,
+        "not_found_error": 404,
+        "insufficient_quota": 429,
+        "rate_limit_exceeded": 429,
+        "server_error": 500,
+        "api_error": 500,
+    }
 
     def request_path(self, request: ChatRequest) -> str:
         """``chat/completions`` under the base URL (which carries the version, e.g. ``…/v1``)."""
@@ -115,10 +128,7 @@ def error_details(response: httpx.Response) -> tuple[str, set[str]]:
     TGI ``{"error": "...", "error_type": "..."}``, old vLLM ``{"object": "error", "message": ...}``,
     and bodies that are not JSON at all (a proxy's HTML page).
     """
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return body_excerpt(response), set()
+    body = json_or_none(response)
     if not isinstance(body, dict):
         return body_excerpt(response), set()
     error = body.get("error")

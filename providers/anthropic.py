@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 
 from providers._errors import ProviderError, QuotaExhausted, SafetyBlocked, excerpt
-from providers._http import parse_retry_after, status_error
+from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import (
     JsonApiProvider,
     JsonObject,
@@ -46,6 +47,17 @@ class AnthropicProvider(JsonApiProvider):
     endpoint_env: ClassVar[str | None] = "ANTHROPIC_BASE_URL"
     default_endpoint: ClassVar[str | None] = "https://api.anthropic.com"
     key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
+    error_statuses: ClassVar[Mapping[str, int]] = {
+        "invalid_request_error": 400,
+        "authentication_error": 401,
+        "billing_error": 402,
+        "permission_error": 403,
+        "not_found_error": 404,
+        "request_too_large": 413,
+        "rate_limit_error": 429,
+        "api_error": 500,
+        "overloaded_error": 529,
+    }
 
     def static_headers(self, api_key: str | None) -> dict[str, str]:
         """``x-api-key`` and the (still only) API version."""
@@ -131,10 +143,7 @@ def _input_tokens(usage: dict[str, Any]) -> int | None:
 
 def _error_details(response: httpx.Response) -> tuple[str, set[str]]:
     """``{"type": "error", "error": {"type", "message", "details": {"error_code"}}}``, or an excerpt."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return body_excerpt(response), set()
+    body = json_or_none(response)
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return body_excerpt(response), set()

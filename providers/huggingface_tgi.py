@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import httpx
@@ -24,6 +25,14 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
     endpoint_env: ClassVar[str | None] = "HUGGINGFACE_TGI_API_ENDPOINT"
     key_env: ClassVar[str | None] = "HUGGINGFACE_TGI_API_KEY"
     key_required: ClassVar[bool] = False  # a self-hosted TGI has no auth unless started with --api-key
+    error_statuses: ClassVar[Mapping[str, int]] = {
+        **OpenAIDialectProvider.error_statuses,
+        # TGI's error_type values, with the statuses its router gives them
+        "validation": 422,
+        "generation": 424,
+        "overloaded": 429,
+        "incomplete_generation": 500,
+    }
 
     @classmethod
     def resolve_endpoint(cls, context: ProviderContext) -> str | None:

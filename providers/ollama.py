@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 
 from providers._errors import BadRequest, ProviderError
-from providers._http import parse_retry_after, status_error
+from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed, str_at, token_count
 from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, Usage
 
@@ -93,9 +93,6 @@ async def _render(message: Message) -> JsonObject:
 
 
 def _error_message(response: httpx.Response) -> str:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return body_excerpt(response)
+    body = json_or_none(response)
     error = body.get("error") if isinstance(body, dict) else None
     return str(error) if error else body_excerpt(response)
