@@ -26,7 +26,15 @@ from runner._outputs import RunFolder
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 """The shipped ``conf/`` folder."""
-RESUME_MAY_CHANGE = ("max_queries", "max_attempts", "request_timeout_s", "rate_limits", "cache", "env_file")
+RESUME_MAY_CHANGE = (
+    "max_queries",
+    "max_attempts",
+    "request_timeout_s",
+    "rate_limits",
+    "cache",
+    "env_file",
+    "max_reply_mb",
+)
 """Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
