@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMPTO_RUN = ROOT / ".venv" / "bin" / "prompto-run"
+PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"  # the installed command, beside this Python
 UNTOUCHED_BY_A_REFUSAL = {".lock", "run.log"}
 """Files a refused resume may touch: the lock it takes (its pid) and the log that says why it stopped."""
 
