@@ -107,12 +107,15 @@ def build_plan(
 ) -> Plan:
     """Validate ``source`` and write its prompts, ids filled in, to ``normalized`` (JSONL).
 
+    ``normalized`` is written from its start; the queues' offsets count the bytes written, so any
+    writable stream serves (the check writes to ``os.devnull``, whose ``tell()`` means nothing).
     ``include`` (given an id) leaves prompts out of the plan without it being a problem: resume and
     sharding use it.
     """
     plan = Plan(prompt_file=Path(getattr(normalized, "name", "")))
     seen_ids = IdSet(expected=count_lines(source))
     checked_apis: dict[str, type[Provider] | None] = {}
+    written = 0
     for line in read_prompt_lines(source):
         if line.data is None:
             plan.add_problem(line.line_no, line.problem or "unreadable")
@@ -145,8 +148,10 @@ def build_plan(
         if queue is None:
             limit = job_limit(queue_limit(config, prompt.queue), config.shard, config.shard_rate)
             queue = plan.queues[prompt.queue] = QueuePlan(prompt.queue, limit)
-        queue.add_offset(normalized.tell())
-        normalized.write(json.dumps(data, ensure_ascii=False).encode() + b"\n")
+        queue.add_offset(written)
+        encoded = json.dumps(data, ensure_ascii=False).encode() + b"\n"
+        normalized.write(encoded)
+        written += len(encoded)
         queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4
         plan.endpoints.add((prompt.api, prompt.model_name))
     normalized.flush()
