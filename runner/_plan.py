@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from providers import Provider, ProviderContext, UnknownApiError
+from providers import ChatRequest, Provider, ProviderContext, UnknownApiError
 from runner._config import QueueLimit, RunConfig
 from runner._id_set import IdSet
 from runner._prompt_file import count_lines, read_prompt_lines
@@ -139,7 +139,7 @@ def build_plan(
         if cls is None:
             continue
         request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
-        for problem in cls.check_request(request):
+        for problem in _request_problems(cls, request, prompt.api):
             plan.add_problem(line.line_no, problem)
         if include is not None and not include(prompt_id):
             plan.skipped += 1
@@ -176,6 +176,15 @@ def _checked_provider(
             plan.add_problem(line_no, str(exc))
             return None
     return cache[key]
+
+
+def _request_problems(cls: type[Provider], request: ChatRequest, api: str) -> list[str]:
+    """The API's objections to one request. A check that raises (a value of a type it did not expect,
+    or a bug in a user's own provider) is a problem of that line, not a crash of the whole check."""
+    try:
+        return cls.check_request(request)
+    except Exception as exc:
+        return [f"api '{api}' could not check this prompt's values ({type(exc).__name__}: {exc})"]
 
 
 def _check_endpoints(config: RunConfig, plan: Plan, environ: Mapping[str, str]) -> None:

@@ -1,17 +1,28 @@
 """Reading prompto experiment files, JSONL or CSV, one line at a time.
 
 Nothing here holds the whole file: lines are yielded one by one, each with its line number, so
-that every problem can be reported where it is.
+that every problem can be reported where it is. A line that could not be sent to any API is such a
+problem too, never a crash later: JSON nested deeper than :data:`MAX_NESTING`, a number Python will not
+read (more digits than ``sys.get_int_max_str_digits()``) or that is not finite (``NaN``, ``Infinity``,
+``1e400``: not JSON, so no API takes it), a lone UTF-16 surrogate (``"\\ud800"``: valid JSON escape,
+but not Unicode text, so it cannot be encoded into a request). A UTF-8 byte order mark (Excel's "CSV
+UTF-8", Notepad) is dropped.
 
 CSV rules (as prompto's): columns are keys; ``parameters-NAME`` columns fold into ``parameters``;
 a ``parameters`` column may hold a JSON object; empty cells are absent keys. Parameter cells that read
-as JSON numbers, booleans, lists or objects become those values.
+as JSON numbers, booleans, lists or objects become those values. Quoting is read strictly: a quote
+left open is reported on the line of the row it opened in, not read as the rest of the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
+import math
+import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +30,11 @@ from typing import IO, Any
 
 MAX_LINE_BYTES = 32 * 1024 * 1024
 """A longer line is reported as a problem rather than read into memory."""
+MAX_NESTING = 100
+"""JSON nested deeper (no prompt needs it) is a line problem, not a RecursionError somewhere later."""
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Where a lone surrogate could come from: text read as UTF-8 holds none, only JSON escapes can."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +55,18 @@ def read_prompt_lines(path: Path) -> Iterator[PromptLine]:
     if not path.is_file():
         raise PromptFileError(f"prompt file '{path}' does not exist")
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _jsonl_lines(path)
-    if suffix == ".csv":
-        return _csv_lines(path)
-    raise PromptFileError(f"prompt file '{path}' must end in .jsonl or .csv")
+    if suffix not in (".jsonl", ".csv"):
+        raise PromptFileError(f"prompt file '{path}' must end in .jsonl or .csv")
+    return _lines(path)
+
+
+def _lines(path: Path) -> Iterator[PromptLine]:
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise PromptFileError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
+    with file:
+        yield from _jsonl_lines(file) if path.suffix.lower() == ".jsonl" else _csv_lines(file, path)
 
 
 def count_lines(path: Path) -> int:
@@ -62,20 +85,17 @@ def read_dict_at(file: IO[bytes], offset: int) -> dict[str, Any]:
     return value
 
 
-def _jsonl_lines(path: Path) -> Iterator[PromptLine]:
-    try:
-        file = path.open("rb")
-    except OSError as exc:
-        raise PromptFileError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
-    with file:
-        line_no = 0
-        while raw := file.readline(MAX_LINE_BYTES + 1):
-            line_no += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                _skip_rest_of_line(file)
-                yield PromptLine(line_no, None, f"line is longer than the {_size(MAX_LINE_BYTES)} limit")
-            elif raw.strip():
-                yield _parse_json_line(raw, line_no)
+def _jsonl_lines(file: IO[bytes]) -> Iterator[PromptLine]:
+    line_no = 0
+    while raw := file.readline(MAX_LINE_BYTES + 1):
+        line_no += 1
+        if line_no == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            _skip_rest_of_line(file)
+            yield PromptLine(line_no, None, f"line is longer than the {_size(MAX_LINE_BYTES)} limit")
+        elif raw.strip():
+            yield _parse_json_line(raw, line_no)
 
 
 def _skip_rest_of_line(file: IO[bytes]) -> None:
@@ -90,48 +110,66 @@ def _parse_json_line(raw: bytes, line_no: int) -> PromptLine:
     except UnicodeDecodeError as exc:
         return PromptLine(line_no, None, f"not UTF-8 text (byte {exc.start + 1} of the line)")
     try:
-        value = json.loads(text)
+        value = load_json(text)
     except json.JSONDecodeError as exc:
         return PromptLine(line_no, None, f"malformed JSON: {exc.msg} at column {exc.colno}")
+    except UnsendableJson as exc:
+        return PromptLine(line_no, None, str(exc))
     if not isinstance(value, dict):
         return PromptLine(line_no, None, f"a prompt line must be a JSON object, not {type(value).__name__}")
     return PromptLine(line_no, value)
 
 
-def _csv_lines(path: Path) -> Iterator[PromptLine]:
+def _csv_lines(binary: IO[bytes], path: Path) -> Iterator[PromptLine]:
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte order mark, which would rename the first column.
+    file = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    # strict: a quote left open raises instead of reading every later row into one cell.
+    reader = csv.reader(file, strict=True)
     try:
-        file = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise PromptFileError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
-    with file:
-        reader = csv.reader(file)
+        header = next(reader)
+    except StopIteration:
+        return
+    except UnicodeDecodeError as exc:
+        raise PromptFileError(f"prompt file '{path}' is not UTF-8 text") from exc
+    except csv.Error as exc:
+        raise PromptFileError(f"CSV header of '{path}' cannot be read: {exc}") from exc
+    if len(set(header)) != len(header) or any(not name.strip() for name in header):
+        raise PromptFileError(f"CSV header of '{path}' has empty or repeated column names: {header}")
+    first_line = reader.line_num + 1
+    while True:
         try:
-            header = next(reader)
+            row = next(reader)
         except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise PromptFileError(f"prompt file '{path}' is not UTF-8 text") from exc
-        if len(set(header)) != len(header) or any(not name.strip() for name in header):
-            raise PromptFileError(f"CSV header of '{path}' has empty or repeated column names: {header}")
-        first_line = reader.line_num + 1
-        try:
-            for row in reader:
-                line_no, first_line = first_line, reader.line_num + 1
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) != len(header):
-                    yield PromptLine(
-                        line_no, None, f"row has {len(row)} cells but the header has {len(header)}"
-                    )
-                    continue
-                data, fold_problem = _fold_row(header, row)
-                yield PromptLine(line_no, None, fold_problem) if fold_problem else PromptLine(line_no, data)
+            break
         except UnicodeDecodeError as exc:
             raise PromptFileError(
                 f"prompt file '{path}' is not UTF-8 text (after line {first_line - 1})"
             ) from exc
-        except csv.Error as exc:
-            raise PromptFileError(f"prompt file '{path}', line {reader.line_num}: {exc}") from exc
+        except csv.Error as exc:  # the reader goes on at the next line
+            yield PromptLine(first_line, None, _row_problem(exc, first_line, reader.line_num))
+            first_line = reader.line_num + 1
+            continue
+        line_no, first_line = first_line, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield PromptLine(line_no, None, f"row has {len(row)} cells but the header has {len(header)}")
+            continue
+        data, fold_problem = _fold_row(header, row)
+        yield PromptLine(line_no, None, fold_problem) if fold_problem else PromptLine(line_no, data)
+    file.detach()  # the caller closes the binary file
+
+
+def _row_problem(exc: csv.Error, first_line: int, last_line: int) -> str:
+    if str(exc) == "unexpected end of data":
+        return (
+            f"a quoted cell opened in this row is never closed (the file ends inside it, at line "
+            f'{last_line}): close the quote, or double a quote meant inside a cell ("")'
+        )
+    if "expected after '\"'" not in str(exc):
+        return f"unreadable CSV row: {exc}"  # a NUL byte, a cell over csv.field_size_limit()
+    spans = f" (the row runs to line {last_line}: is a quote left open?)" if last_line > first_line else ""
+    return f"broken CSV quoting: {exc}{spans}"
 
 
 def _fold_row(header: list[str], row: list[str]) -> tuple[dict[str, Any], str | None]:
@@ -140,18 +178,21 @@ def _fold_row(header: list[str], row: list[str]) -> tuple[dict[str, Any], str | 
     for name, cell in zip(header, row, strict=True):
         if cell == "":
             continue
-        if name == "parameters":
-            try:
-                parsed = json.loads(cell)
-            except json.JSONDecodeError:
-                return data, "the 'parameters' cell is not valid JSON"
-            if not isinstance(parsed, dict):
-                return data, "the 'parameters' cell must hold a JSON object"
-            parameters.update(parsed)
-        elif name.startswith("parameters-"):
-            parameters[name.removeprefix("parameters-")] = _cell_value(cell)
-        else:
-            data[name] = cell
+        try:
+            if name == "parameters":
+                try:
+                    parsed = load_json(cell)
+                except json.JSONDecodeError:
+                    return data, "the 'parameters' cell is not valid JSON"
+                if not isinstance(parsed, dict):
+                    return data, "the 'parameters' cell must hold a JSON object"
+                parameters.update(parsed)
+            elif name.startswith("parameters-"):
+                parameters[name.removeprefix("parameters-")] = _cell_value(cell)
+            else:
+                data[name] = cell
+        except UnsendableJson as exc:
+            return data, f"the {name!r} cell: {exc}"
     if parameters:
         data["parameters"] = parameters
     return data, None
@@ -159,9 +200,83 @@ def _fold_row(header: list[str], row: list[str]) -> tuple[dict[str, Any], str | 
 
 def _cell_value(cell: str) -> Any:
     try:
-        return json.loads(cell)
+        return load_json(cell)
     except json.JSONDecodeError:
         return cell
+
+
+class UnsendableJson(ValueError):
+    """JSON that Python reads as something no API can be sent; the message says what and where."""
+
+
+def load_json(text: str) -> Any:
+    """``json.loads``, raising :class:`UnsendableJson` for what would fail later, on every API: nesting
+    deeper than :data:`MAX_NESTING`, a number too long for Python or not finite, a lone surrogate.
+    Malformed JSON raises ``json.JSONDecodeError`` as ever."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise UnsendableJson(f"JSON nested more than {MAX_NESTING} levels deep") from None
+    except (json.JSONDecodeError, UnsendableJson):
+        raise
+    except ValueError as exc:  # int("1" * 5000): Python's guard against quadratic conversions
+        limit = sys.get_int_max_str_digits()
+        raise UnsendableJson(f"a number has more than {limit:,} digits, more than Python reads") from exc
+    # Both scans run only on lines that could hold the problem (C-speed counts decide).
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting_exceeds(value, MAX_NESTING):
+        raise UnsendableJson(f"JSON nested more than {MAX_NESTING} levels deep")
+    if _SURROGATE_ESCAPE.search(text) and (where := _lone_surrogate(value, "")) is not None:
+        raise UnsendableJson(
+            f"a lone surrogate escape {where}: it is not Unicode text, so no API can be sent it "
+            "(often a cut emoji in scraped text); remove it or write the whole character"
+        )
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise UnsendableJson(f"{name} is not a number JSON allows (no API accepts it)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UnsendableJson(f"the number {text} is too large to be a float")
+    return value
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """Where the first lone surrogate is (``'\\ud800' in prompt[0].content at character 5``), if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"'\\u{ord(value[exc.start]):04x}' in {path or 'the line'} at character {exc.start + 1}"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = _lone_surrogate(key, f"a key of {path or 'the line'}") or _lone_surrogate(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if where is not None:
+                return where
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (where := _lone_surrogate(item, f"{path}[{index}]")) is not None:
+                return where
+    return None
 
 
 def _size(n_bytes: int) -> str:
