@@ -2,24 +2,54 @@
 
 The CLI turns Hydra's composed config into plain containers and calls :meth:`RunConfig.model_validate`;
 nothing below it sees a ``DictConfig``. Every model forbids unknown keys, so a typo in YAML or on the
-command line fails before anything is sent.
+command line fails before anything is sent. Every number must be finite, free-form values (parameters,
+endpoint options, stages) included: ``max_queries=inf`` or ``temperature: .nan`` is refused here, not
+found by the engine or by an API (``Infinity`` is not JSON).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from providers import EndpointSettings
 from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, stage_endpoint
 from runner._shard import Shard, ShardRate
 from runner._shared_limiter import SharedLimiterSettings
 
+_T = TypeVar("_T")
+
+
+def _non_finite_at(value: Any, path: str) -> str | None:
+    """The dotted path of the first number in ``value`` that is not finite, if any."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "the value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (where := _non_finite_at(item, f"{path}.{key}" if path else str(key))) is not None:
+            return where
+    return None
+
+
+def _all_finite(value: _T) -> _T:
+    """``value``, if every number in it (at any depth) is finite."""
+    if (where := _non_finite_at(value, "")) is not None:
+        raise ValueError(f"`{where}` must be a finite number")
+    return value
+
+
+Finite = Annotated[_T, AfterValidator(_all_finite)]
+"""A free-form value (or another module's model) whose numbers must all be finite."""
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: typed numbers (max_queries=inf) are refused with their key; see Finite for the rest.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class QueueLimit(_Strict):
@@ -68,12 +98,12 @@ class RateLimits(_Strict):
 class ModelConfig(_Strict):
     """One endpoint and model (``conf/model/NAME.yaml``), applied to prompts that name none."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     api: str
     model_name: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    parameters: Finite[dict[str, Any]] = Field(default_factory=dict)
+    endpoint: Finite[EndpointSettings] = Field(default_factory=EndpointSettings)
     target: str | None = Field(default=None, alias="_target_", description="A user's own Provider class.")
     rate_limit: QueueLimit | None = None
 
@@ -102,7 +132,7 @@ class ExperimentConfig(_Strict):
     name: str | None = None
     api: str | None = None
     model_name: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Finite[dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def run_name(self) -> str:
@@ -139,7 +169,7 @@ class RunConfig(_Strict):
     )
     model: ModelConfig | None = None
     rate_limits: RateLimits = Field(default_factory=RateLimits)
-    endpoints: dict[str, EndpointSettings] = Field(
+    endpoints: dict[str, Finite[EndpointSettings]] = Field(
         default_factory=dict, description="Per-api endpoint settings (base_url, api_key_env, options)."
     )
     providers: dict[str, str] = Field(
@@ -148,9 +178,13 @@ class RunConfig(_Strict):
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
-    scorers: list[ScorerSpec] = Field(default_factory=list, description="conf/scorer/ names, resolved.")
-    judges: list[JudgeSpec] = Field(default_factory=list, description="conf/judge/ names, resolved.")
-    rephrase: RephraseSpec | None = Field(default=None, description="A conf/rephrase/ name, resolved.")
+    scorers: list[Finite[ScorerSpec]] = Field(
+        default_factory=list, description="conf/scorer/ names, resolved."
+    )
+    judges: list[Finite[JudgeSpec]] = Field(default_factory=list, description="conf/judge/ names, resolved.")
+    rephrase: Finite[RephraseSpec] | None = Field(
+        default=None, description="A conf/rephrase/ name, resolved."
+    )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     resume: Path | None = Field(
         default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
