@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import trio
 
+from providers._errors import BadRequest
+
 Role = Literal["system", "user", "assistant"]
 MediaKind = Literal["image", "video", "audio", "document"]
 
@@ -24,6 +26,43 @@ class TextPart:
     """Plain text inside a message."""
 
     text: str
+
+
+class MediaFileRefused(BadRequest):
+    """A media file that is not a file inside its media folder: never read, never sent."""
+
+    def __init__(self, name: str | Path, reason: str) -> None:
+        super().__init__(f"media file '{name}' {reason}")
+        self.name = str(name)
+        self.reason = reason
+        """Why, after the name: ``is outside data/media/...``, ``is not in data/media/``."""
+
+
+def media_file(folder: Path, name: str | Path) -> Path:
+    """The real path of the file ``name`` names inside ``folder``, every ``..`` and link followed.
+
+    Raise :class:`MediaFileRefused` if it resolves outside ``folder`` (``../../secret.env``, an
+    absolute path, a link pointing out) or is not a file there: a prompt must not send a file from
+    anywhere else.
+    """
+    return _real_path_inside(folder, folder / name, name)  # an absolute ``name`` replaces ``folder``
+
+
+def _real_path_inside(folder: Path, path: Path, name: str | Path) -> Path:
+    try:
+        real = path.resolve()
+        inside = real.is_relative_to(folder.resolve())
+        is_file = inside and real.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # a link loop, a NUL byte in the name
+        raise MediaFileRefused(name, f"cannot be resolved: {exc}") from None
+    if not inside:
+        reason = (
+            f"is outside {folder}/: media files must be inside it (links are followed), so it is not sent"
+        )
+        raise MediaFileRefused(name, reason)
+    if not is_file:
+        raise MediaFileRefused(name, f"is not in {folder}/")
+    return real
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +75,23 @@ class MediaPart:
     mime_type: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     """Vendor options kept from the prompt dict (OpenAI ``detail``, Gemini ``videoMetadata``...)."""
+    folder: Path | None = None
+    """The folder ``path`` must stay inside (the data folder's ``media/``), checked again when the file
+    is read, so that a link changed after validation cannot send a file from elsewhere either."""
+
+    @classmethod
+    def in_folder(
+        cls,
+        kind: MediaKind,
+        folder: Path,
+        name: str | Path,
+        *,
+        mime_type: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> MediaPart:
+        """The file ``name`` inside ``folder``; raise :class:`MediaFileRefused` (see :func:`media_file`)."""
+        media_file(folder, name)
+        return cls(kind, path=folder / name, mime_type=mime_type, options=options or {}, folder=folder)
 
     @property
     def resolved_mime_type(self) -> str:
@@ -49,7 +105,9 @@ class MediaPart:
         """The file's bytes as base64, read off the event loop (videos can be large)."""
         if self.path is None:
             raise ValueError("read_base64() needs a media file, not a URL")
-        data = await trio.Path(self.path).read_bytes()
+        # Checked again here, on the way out: the file may have been replaced by a link since validation.
+        path = self.path if self.folder is None else _real_path_inside(self.folder, self.path, self.path)
+        data = await trio.Path(path).read_bytes()
         return base64.b64encode(data).decode("ascii")
 
     async def data_uri(self) -> str:

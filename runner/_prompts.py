@@ -11,7 +11,8 @@ all accepted for every API: ``{"type": "image", "media": "cat.jpg"}``, ``{"type"
 "image_url": "cat.jpg" | {"url": "https://…", "detail": "low"}}``, ``{"type": "image", "source":
 {"media": "cat.jpg", "media_type": "image/jpeg"}}``, ``{"type": "video", "url": "https://…"}``; a
 message may also carry Ollama-style ``"images": ["cat.jpg"]``. Files resolve against the data
-folder's ``media/`` and must exist.
+folder's ``media/`` and must exist there: a name leading out of it (``../x``, an absolute path, a
+``file://`` URL, a link pointing elsewhere) is refused (:func:`providers._types.media_file`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from providers import ChatRequest, ContentPart, MediaPart, Message, TextPart
+from providers._types import MediaFileRefused
 
 _ROLES = {
     "system": "system",
@@ -38,7 +41,8 @@ _MEDIA_KINDS = {
     "audio": "audio",
 }
 _MEDIA_KINDS |= {"document": "document", "file": "document"}
-_URL_SCHEMES = ("http://", "https://", "data:", "gs://", "file://")
+_URL_SCHEMES = ("http://", "https://", "data:", "gs://")
+"""Sent as URLs. A ``file://`` URL is a local file: like any other, it must be in ``media/``."""
 
 
 class PromptError(ValueError):
@@ -88,13 +92,15 @@ def _message(turn: dict[str, Any], media_folder: Path, index: int) -> Message:
     else:
         raise PromptError(f"prompt[{index}] has no 'content'")
     extra_images = turn.get("images") or []
+    if not isinstance(extra_images, list) or not all(isinstance(name, str) for name in extra_images):
+        raise PromptError(f"prompt[{index}].images must be a list of media file names")
     if isinstance(raw, str) and not extra_images:
         return Message(role, raw)  # type: ignore[arg-type]
     items = [raw] if isinstance(raw, str | dict) else raw
     if not isinstance(items, list):
         raise PromptError(f"prompt[{index}].content must be a string or a list of parts")
     parts = [_part(item, media_folder, index) for item in items]
-    parts += [_media("image", str(name), None, {}, media_folder, index) for name in extra_images]
+    parts += [_media("image", name, None, {}, media_folder, index) for name in extra_images]
     return Message(role, tuple(parts))  # type: ignore[arg-type]
 
 
@@ -133,7 +139,8 @@ def _media(
 ) -> MediaPart:
     if location.startswith(_URL_SCHEMES):
         return MediaPart(kind, url=location, mime_type=mime, options=options)  # type: ignore[arg-type]
-    path = media_folder / location
-    if not path.is_file():
-        raise PromptError(f"prompt[{index}] names media file '{location}', which is not in {media_folder}/")
-    return MediaPart(kind, path=path, mime_type=mime, options=options)  # type: ignore[arg-type]
+    name = unquote(urlsplit(location).path) if location.startswith("file://") else location
+    try:
+        return MediaPart.in_folder(kind, media_folder, name, mime_type=mime, options=options)  # type: ignore[arg-type]
+    except MediaFileRefused as exc:
+        raise PromptError(f"prompt[{index}] names media file '{exc.name}', which {exc.reason}") from None
