@@ -41,7 +41,7 @@ from runner._judging import judge_score_keys
 from runner._limiter import SharedTokens
 from runner._lock import folder_lock
 from runner._outputs import RunFolder, copy_input
-from runner._plan import Plan, ValidationFailed, build_plan
+from runner._plan import INCOMPLETE_INPUT, Plan, ValidationFailed, build_plan
 from runner._progress_view import show_progress
 from runner._prompt_file import PromptFileError
 from runner._provider_set import ProviderSet
@@ -207,6 +207,11 @@ async def run_experiment(
         )
         if "scores" in result:
             attach_scores(result, result["scores"])
+        if (input_warning := plan.input_changed_warning()) is not None:  # a file its writer had not finished
+            logger.warning("%s", input_warning)
+            result["input_warning"] = input_warning
+            if result["status"] in ("complete", "empty"):  # not "interrupted": that stays said
+                result["status"] = INCOMPLETE_INPUT
         try:
             folder.write_summary(result)
         except OSError as exc:

@@ -18,7 +18,7 @@ from typing import IO
 from providers import ChatRequest, Provider, ProviderContext, UnknownApiError
 from runner._config import QueueLimit, RunConfig
 from runner._id_set import IdSet
-from runner._prompt_file import count_lines, read_prompt_lines
+from runner._prompt_file import FileState, changed_since_read, count_lines, read_prompt_lines
 from runner._prompts import PromptError
 from runner._resolve import derived_id, provider_type, resolve_prompt
 from runner._routing import queue_limit
@@ -26,6 +26,9 @@ from runner._shard import job_limit
 
 MAX_PROBLEMS_SHOWN = 50
 MAX_GAP = 2**32 - 1
+INCOMPLETE_INPUT = "incomplete_input"
+"""The summary's status when the prompt file changed after it was validated (see
+:meth:`Plan.input_changed_warning`)."""
 
 
 @dataclass
@@ -68,6 +71,10 @@ class Plan:
 
     prompt_file: Path
     """The normalised JSONL file the queues' offsets point into."""
+    source: Path | None = None
+    """The prompt file validated."""
+    source_read: FileState | None = None
+    """``source`` as it was when validation read its last line (see :meth:`input_changed_warning`)."""
     queues: dict[str, QueuePlan] = field(default_factory=dict)
     endpoints: set[tuple[str, str]] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
@@ -79,6 +86,23 @@ class Plan:
     def total(self) -> int:
         """Prompts to send."""
         return sum(queue.count for queue in self.queues.values())
+
+    def input_changed_warning(self) -> str | None:
+        """A warning if the prompt file is no longer what was validated, else None.
+
+        A file taken while its writer had only paused goes on growing in the run folder: the lines
+        written after validation read it were neither checked nor sent.
+        """
+        if self.source is None or self.source_read is None:
+            return None
+        change = changed_since_read(self.source, self.source_read)
+        if change is None:
+            return None
+        return (
+            f"incomplete input: {self.source} is not the file that was validated ({change}); what was "
+            "written to it since was not sent. Write prompt files elsewhere (or as *.tmp / *.part) and "
+            "move them into input/ once complete."
+        )
 
     def add_problem(self, line_no: int | None, message: str) -> None:
         """Record a problem (the first :data:`MAX_PROBLEMS_SHOWN` are kept verbatim)."""
@@ -112,11 +136,12 @@ def build_plan(
     ``include`` (given an id) leaves prompts out of the plan without it being a problem: resume and
     sharding use it.
     """
-    plan = Plan(prompt_file=Path(getattr(normalized, "name", "")))
+    plan = Plan(prompt_file=Path(getattr(normalized, "name", "")), source=source)
     seen_ids = IdSet(expected=count_lines(source))
     checked_apis: dict[str, type[Provider] | None] = {}
     written = 0
-    for line in read_prompt_lines(source):
+    lines = read_prompt_lines(source)
+    for line in lines:
         if line.data is None:
             plan.add_problem(line.line_no, line.problem or "unreadable")
             continue
@@ -155,6 +180,7 @@ def build_plan(
         queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4
         plan.endpoints.add((prompt.api, prompt.model_name))
     normalized.flush()
+    plan.source_read = lines.read
     _check_endpoints(config, plan, environ if environ is not None else os.environ)
     return plan
 

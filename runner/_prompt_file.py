@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -50,23 +51,66 @@ class PromptFileError(ValueError):
     """The file as a whole cannot be read (missing, unreadable, wrong kind, bad CSV header)."""
 
 
-def read_prompt_lines(path: Path) -> Iterator[PromptLine]:
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """A file's size and modification time: what tells whether it changed."""
+
+    size: int
+    mtime_ns: int
+
+
+def stat_state(path: Path) -> FileState:
+    """The file's size and modification time now."""
+    result = os.stat(path)
+    return FileState(result.st_size, result.st_mtime_ns)
+
+
+class PromptLines:
+    """Every non-blank line of a ``.jsonl`` or ``.csv`` prompt file, in order (iterate once).
+
+    Once read to its end, :attr:`read` is the file as it was then: the bytes read and its mtime, so
+    that a file still being written meanwhile can be told apart from the one validated
+    (:func:`changed_since_read`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise PromptFileError(f"prompt file '{path}' does not exist")
+        suffix = path.suffix.lower()
+        if suffix not in (".jsonl", ".csv"):
+            raise PromptFileError(f"prompt file '{path}' must end in .jsonl or .csv")
+        self.path = path
+        self.read: FileState | None = None
+
+    def __iter__(self) -> Iterator[PromptLine]:
+        try:
+            file = self.path.open("rb")
+        except OSError as exc:
+            raise PromptFileError(f"prompt file '{self.path}' cannot be read: {exc.strerror}") from exc
+        with file:
+            lines = (
+                _jsonl_lines(file) if self.path.suffix.lower() == ".jsonl" else _csv_lines(file, self.path)
+            )
+            yield from lines
+            self.read = FileState(file.tell(), os.fstat(file.fileno()).st_mtime_ns)
+
+
+def read_prompt_lines(path: Path) -> PromptLines:
     """Every non-blank line of a ``.jsonl`` or ``.csv`` prompt file, in order."""
-    if not path.is_file():
-        raise PromptFileError(f"prompt file '{path}' does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".csv"):
-        raise PromptFileError(f"prompt file '{path}' must end in .jsonl or .csv")
-    return _lines(path)
+    return PromptLines(path)
 
 
-def _lines(path: Path) -> Iterator[PromptLine]:
+def changed_since_read(path: Path, read: FileState) -> str | None:
+    """How ``path`` differs from when it was read to its end (``read``), or None if it does not."""
     try:
-        file = path.open("rb")
+        now = stat_state(path)
     except OSError as exc:
-        raise PromptFileError(f"prompt file '{path}' cannot be read: {exc.strerror}") from exc
-    with file:
-        yield from _jsonl_lines(file) if path.suffix.lower() == ".jsonl" else _csv_lines(file, path)
+        return f"it can no longer be read ({exc.strerror})"
+    if now.size > read.size:
+        return f"{now.size - read.size:,} bytes were added to it after it was read"
+    if now != read:
+        return "it was changed after it was read"
+    return None
 
 
 def count_lines(path: Path) -> int:
@@ -157,7 +201,7 @@ def _csv_lines(binary: IO[bytes], path: Path) -> Iterator[PromptLine]:
             continue
         data, fold_problem = _fold_row(header, row)
         yield PromptLine(line_no, None, fold_problem) if fold_problem else PromptLine(line_no, data)
-    file.detach()  # the caller closes the binary file
+    file.detach()  # the caller closes the binary file, and reads how far it got
 
 
 def _row_problem(exc: csv.Error, first_line: int, last_line: int) -> str:

@@ -16,17 +16,11 @@ from pathlib import Path
 
 import trio
 
+from runner._prompt_file import FileState, stat_state
+
 logger = logging.getLogger("prompto_run")
 
 EXPERIMENT_SUFFIXES = frozenset({".jsonl", ".csv"})
-
-
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """What tells whether a file is still changing."""
-
-    size: int
-    mtime_ns: int
 
 
 @dataclass(slots=True)
@@ -34,12 +28,6 @@ class _Seen:
     state: FileState
     since: float
     """Clock time at which ``state`` was first observed."""
-
-
-def stat_state(path: Path) -> FileState:
-    """The file's size and modification time."""
-    result = os.stat(path)
-    return FileState(result.st_size, result.st_mtime_ns)
 
 
 class InputWatcher:
