@@ -13,6 +13,10 @@ folder set per file) and writes a full run folder: ``.hydra/config.yaml``, the i
 
 Setting ``stop`` (the CLI does on Ctrl-C) takes no new file and interrupts the running experiments as
 Ctrl-C interrupts ``prompto-run``: finished records are kept and the summary says ``interrupted``.
+
+An entry of ``input/`` that cannot be read or moved is skipped and reported (:attr:`PipelineReport.
+unreadable`); the others still run. A file written to after it was taken (its writer had only paused)
+ends with status ``incomplete_input``: the lines added were neither validated nor sent.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class PipelineReport:
     """Runs that ended (complete, or interrupted by ``stop``)."""
     failed: list[Path] = field(default_factory=list)
     """Files that failed validation, now in ``input/failed/``."""
+    unreadable: dict[Path, str] = field(default_factory=dict)
+    """Entries of ``input/`` skipped because they could not be read or moved, and why."""
     interrupted: bool = False
 
 
@@ -114,6 +120,7 @@ class _Pipeline:
             await self._take_files(experiments)
             intake.cancel_scope.cancel()
         self.report.interrupted = self._stop.is_set()
+        self.report.unreadable = self._watcher.unreadable
 
     async def _cancel_intake_on_stop(self, intake: trio.CancelScope) -> None:
         await self._stop.wait()
@@ -129,7 +136,11 @@ class _Pipeline:
                 self._slots.release_on_behalf_of(slot)
                 return
             self._watcher.forget(path)
-            claimed = claim(path, self._run_settings.data_folder / "output", datetime.now())
+            try:
+                claimed = claim(path, self._run_settings.data_folder / "output", datetime.now())
+            except OSError as exc:  # input/ not writable, a file that cannot be moved
+                self._watcher.skip(path, exc)
+                claimed = None
             if claimed is None:
                 self._slots.release_on_behalf_of(slot)
                 continue
