@@ -31,24 +31,20 @@ class TextPart:
 class MediaFileRefused(BadRequest):
     """A media file that is not a file inside its media folder: never read, never sent."""
 
-    def __init__(self, name: str | Path, reason: str) -> None:
+    def __init__(self, name: str, reason: str) -> None:
         super().__init__(f"media file '{name}' {reason}")
-        self.name = str(name)
+        self.name = name
         self.reason = reason
         """Why, after the name: ``is outside data/media/...``, ``is not in data/media/``."""
 
 
-def media_file(folder: Path, name: str | Path) -> Path:
-    """The real path of the file ``name`` names inside ``folder``, every ``..`` and link followed.
+def _real_path_inside(folder: Path, path: Path, name: str) -> Path:
+    """The real path of ``path``, every ``..`` and link followed, if it is a file inside ``folder``.
 
-    Raise :class:`MediaFileRefused` if it resolves outside ``folder`` (``../../secret.env``, an
-    absolute path, a link pointing out) or is not a file there: a prompt must not send a file from
-    anywhere else.
+    Raise :class:`MediaFileRefused` (naming the file as ``name``) if it resolves outside ``folder``
+    (``../../secret.env``, an absolute path, a link pointing out) or is not a file there: a prompt must
+    not send a file from anywhere else.
     """
-    return _real_path_inside(folder, folder / name, name)  # an absolute ``name`` replaces ``folder``
-
-
-def _real_path_inside(folder: Path, path: Path, name: str | Path) -> Path:
     try:
         real = path.resolve()
         inside = real.is_relative_to(folder.resolve())
@@ -76,8 +72,9 @@ class MediaPart:
     options: Mapping[str, Any] = field(default_factory=dict)
     """Vendor options kept from the prompt dict (OpenAI ``detail``, Gemini ``videoMetadata``...)."""
     folder: Path | None = None
-    """The folder ``path`` must stay inside (the data folder's ``media/``), checked again when the file
-    is read, so that a link changed after validation cannot send a file from elsewhere either."""
+    """The folder ``path`` must stay inside (the data folder's ``media/``): :meth:`check` tells before
+    the run, and :meth:`read_base64` checks again as it reads, so that a file replaced by a link after
+    validation cannot send a file from elsewhere either."""
 
     @classmethod
     def in_folder(
@@ -89,9 +86,24 @@ class MediaPart:
         mime_type: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> MediaPart:
-        """The file ``name`` inside ``folder``; raise :class:`MediaFileRefused` (see :func:`media_file`)."""
-        media_file(folder, name)
+        """The file ``name`` of ``folder``, not looked at yet (see :meth:`check`)."""
         return cls(kind, path=folder / name, mime_type=mime_type, options=options or {}, folder=folder)
+
+    @property
+    def name(self) -> str:
+        """The file as the prompt named it (relative to ``folder``, unless it was absolute)."""
+        if self.path is None:
+            return self.url or ""
+        if self.folder is not None and self.path.is_relative_to(self.folder):
+            return str(self.path.relative_to(self.folder))  # lexical: "../../x" stays "../../x"
+        return str(self.path)
+
+    def check(self) -> Path | None:
+        """The real path of the file to send (None for a URL); raise :class:`MediaFileRefused` if it is
+        not a file inside ``folder`` (links are followed)."""
+        if self.path is None or self.folder is None:
+            return self.path
+        return _real_path_inside(self.folder, self.path, self.name)
 
     @property
     def resolved_mime_type(self) -> str:
@@ -103,10 +115,10 @@ class MediaPart:
 
     async def read_base64(self) -> str:
         """The file's bytes as base64, read off the event loop (videos can be large)."""
-        if self.path is None:
-            raise ValueError("read_base64() needs a media file, not a URL")
         # Checked again here, on the way out: the file may have been replaced by a link since validation.
-        path = self.path if self.folder is None else _real_path_inside(self.folder, self.path, self.path)
+        path = self.check()
+        if path is None:
+            raise ValueError("read_base64() needs a media file, not a URL")
         data = await trio.Path(path).read_bytes()
         return base64.b64encode(data).decode("ascii")
 

@@ -19,7 +19,7 @@ from providers import ChatRequest, Provider, ProviderContext, UnknownApiError
 from runner._config import QueueLimit, RunConfig
 from runner._id_set import IdSet
 from runner._prompt_file import FileState, changed_since_read, count_lines, read_prompt_lines
-from runner._prompts import PromptError
+from runner._prompts import PromptError, media_problems
 from runner._resolve import derived_id, provider_type, resolve_prompt
 from runner._routing import queue_limit
 from runner._shard import job_limit
@@ -159,6 +159,10 @@ def build_plan(
             prompt = resolve_prompt(data, config)
         except PromptError as exc:
             plan.add_problem(line.line_no, str(exc))
+            continue
+        if media := media_problems(prompt.conversation):
+            for problem in media:
+                plan.add_problem(line.line_no, problem)
             continue
         cls = _checked_provider(config, prompt.api, prompt.model_name, checked_apis, plan, line.line_no)
         if cls is None:

@@ -12,7 +12,8 @@ all accepted for every API: ``{"type": "image", "media": "cat.jpg"}``, ``{"type"
 {"media": "cat.jpg", "media_type": "image/jpeg"}}``, ``{"type": "video", "url": "https://…"}``; a
 message may also carry Ollama-style ``"images": ["cat.jpg"]``. Files resolve against the data
 folder's ``media/`` and must exist there: a name leading out of it (``../x``, an absolute path, a
-``file://`` URL, a link pointing elsewhere) is refused (:func:`providers._types.media_file`).
+``file://`` URL, a link pointing elsewhere) is refused by :func:`media_problems` before the run, and
+again as the file is read (:meth:`providers.MediaPart.read_base64`).
 """
 
 from __future__ import annotations
@@ -140,7 +141,22 @@ def _media(
     if location.startswith(_URL_SCHEMES):
         return MediaPart(kind, url=location, mime_type=mime, options=options)  # type: ignore[arg-type]
     name = unquote(urlsplit(location).path) if location.startswith("file://") else location
-    try:
-        return MediaPart.in_folder(kind, media_folder, name, mime_type=mime, options=options)  # type: ignore[arg-type]
-    except MediaFileRefused as exc:
-        raise PromptError(f"prompt[{index}] names media file '{exc.name}', which {exc.reason}") from None
+    # Checked by the validation pass (media_problems), not here: a file changed mid-run must fail its
+    # own prompt when it is read, not stop the queue that resolves it.
+    return MediaPart.in_folder(kind, media_folder, name, mime_type=mime, options=options)  # type: ignore[arg-type]
+
+
+def media_problems(conversation: Conversation) -> list[str]:
+    """Each media file of the conversation that may not be sent (missing, or outside the media folder),
+    as a problem naming its turn."""
+    problems = []
+    for index, message in enumerate(conversation.messages):
+        parts = () if isinstance(message.content, str) else message.content
+        for part in parts:
+            if not isinstance(part, MediaPart):
+                continue
+            try:
+                part.check()
+            except MediaFileRefused as exc:
+                problems.append(f"prompt[{index}] names media file '{exc.name}', which {exc.reason}")
+    return problems

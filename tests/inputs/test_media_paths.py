@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+import trio
+import trio.testing
 
-from providers import EndpointSettings, ProviderContext, provider_class
-from providers._types import MediaFileRefused, MediaPart
+import providers
+from providers import (
+    ChatRequest,
+    Completion,
+    EndpointSettings,
+    Provider,
+    ProviderContext,
+    Usage,
+    provider_class,
+)
+from providers._types import MediaFileRefused, MediaKind, MediaPart
+from runner import RunConfig, run_experiment
 from runner._prompts import parse_prompt
+from tests.conftest import read_jsonl, write_jsonl
 from tests.fakes import FakeServer
 from tests.inputs.installed import (
     SIZE,
@@ -129,13 +143,86 @@ async def test_a_media_file_swapped_for_a_link_after_validation_is_not_sent(
 
 
 def test_a_media_part_is_checked_whoever_builds_it(tmp_path: Path) -> None:
-    (tmp_path / "media").mkdir()
+    media = tmp_path / "media"
+    media.mkdir()
     (tmp_path / "outside.png").write_bytes(b"\x89PNG")
-    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    (media / "loop.png").symlink_to(media / "loop.png")
 
     with pytest.raises(MediaFileRefused, match="media file '../outside.png' is outside"):
-        MediaPart.in_folder("image", tmp_path / "media", "../outside.png")
+        MediaPart.in_folder("image", media, "../outside.png").check()
+    with pytest.raises(MediaFileRefused, match="media file 'loop.png' cannot be resolved"):
+        MediaPart.in_folder("image", media, "loop.png").check()
     with pytest.raises(MediaFileRefused, match="cannot be resolved"):
-        MediaPart.in_folder("image", tmp_path, "loop.png")
-    with pytest.raises(MediaFileRefused, match="cannot be resolved"):
-        MediaPart.in_folder("image", tmp_path / "media", "nul\0.png")
+        MediaPart.in_folder("image", media, "nul\0.png").check()
+
+
+class MediaReader(Provider):
+    """``api: mediareader``: reads each media file as a provider sending it inline does."""
+
+    api: ClassVar[str] = "mediareader"
+    media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image"})
+    sent: ClassVar[list[bytes]] = []
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        for part in request.media:
+            type(self).sent.append(base64.b64decode(await part.read_base64()))
+        return Completion("seen", "stop", Usage(1, 1), self.model_name)
+
+
+@pytest.fixture
+def media_reader() -> Iterator[list[bytes]]:
+    MediaReader.sent = []
+    providers.register(MediaReader)
+    try:
+        yield MediaReader.sent
+    finally:
+        providers.unregister(MediaReader.api)
+
+
+async def test_a_file_swapped_for_a_link_mid_run_fails_its_own_prompt_and_the_run_goes_on(
+    tmp_path: Path, media_reader: list[bytes], autojump_clock: trio.testing.MockClock
+) -> None:
+    media = tmp_path / "data" / "media"
+    media.mkdir(parents=True)
+    (media / "cat.png").write_bytes(b"\x89PNG cat")
+    (media / "late.png").write_bytes(b"\x89PNG late")
+    secret = tmp_path / "secret.env"
+    secret.write_text("OPENAI_API_KEY=sk-never-sent\n")
+    count = 1_000  # at 600 a minute the queue resolves the last prompts long after it starts
+    rows = [
+        {"id": i, "prompt": [{"role": "user", "content": [{"type": "image", "media": "cat.png"}]}]}
+        for i in range(count)
+    ]
+    rows[-1]["prompt"][0]["content"][0]["media"] = "late.png"
+    config = RunConfig.model_validate(
+        {
+            "experiment": {"file": str(tmp_path / "p.jsonl"), "api": "mediareader", "model_name": "m"},
+            "data_folder": str(tmp_path / "data"),
+            "output_dir": str(tmp_path / "run"),
+            "env_file": None,
+            "max_queries": 600,
+            "progress": {"mode": "off"},
+            "report": {"auto": False},
+        }
+    )
+    write_jsonl(tmp_path / "p.jsonl", rows)
+
+    async def swap_once_validated() -> None:
+        while not (tmp_path / "run" / "prompts.jsonl").exists():  # noqa: ASYNC110
+            await trio.sleep(0.1)
+        (media / "late.png").unlink()
+        (media / "late.png").symlink_to(secret)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(swap_once_validated)
+        result = await run_experiment(config, {}, log_to_file=False)
+
+    records = {record["id"]: record for record in read_jsonl(result.completed_file)}
+    assert result.summary["status"] == "complete"
+    assert len(records) == count
+    assert records[count - 1]["error"]["type"] == "bad_request"
+    assert "media file 'late.png' is outside" in records[count - 1]["error"]["message"]
+    assert records[count - 1]["attempts"] == 1  # never retried
+    assert all(records[i]["error"] is None for i in range(count - 1))
+    assert b"sk-never-sent" not in b"".join(media_reader)
+    assert len(media_reader) == count - 1
