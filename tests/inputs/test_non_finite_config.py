@@ -39,3 +39,18 @@ def test_a_non_finite_pipeline_setting_is_refused(project: Path) -> None:
     result = command("prompto-pipeline", "--once", "pipeline.stable_for_s=inf", cwd=project)
 
     assert_refused(result, "`pipeline.stable_for_s`: Input should be a finite number")
+
+
+def test_a_non_finite_number_in_a_judge_of_the_users_own_conf_is_refused(project: Path) -> None:
+    (project / "conf" / "judge").mkdir(parents=True)
+    (project / "conf" / "judge" / "fast.yaml").write_text(
+        "models:\n  - {api: simulated, model_name: judge, max_queries: .inf}\n"
+        "template: 'Is {response} right? VERDICT: yes or no'\nparse: {regex: 'VERDICT: (\\w+)'}\n"
+    )
+    write_lines(project, "p.jsonl", many(3))
+
+    result = command(
+        "prompto-check", "experiment.file=p.jsonl", "env_file=null", "judges=[fast]", cwd=project
+    )
+
+    assert_refused(result, "`judges.0`: Value error, `models.0.max_queries` must be a finite number")
