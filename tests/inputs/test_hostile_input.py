@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from runner._prompt_file import UnsendableJson, load_json
 from tests.fakes import FakeServer
 from tests.inputs.installed import (
     SIZE,
@@ -80,3 +81,24 @@ def test_a_value_an_apis_own_check_cannot_take_is_a_problem_of_its_line(project:
         "line 2: api 'gemini' could not check this prompt's values (TypeError: unhashable type: 'list')",
         "line 4: safety_filter 'sometimes' is not one of",  # the check went on
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "lone"),
+    [
+        ('"\\ud800"', True),
+        ('"\\udc00 at the start"', True),
+        ('"\\ude00\\ud83d"', True),  # a pair the wrong way round
+        ('"\\ud83d\\ud83d\\ude00"', True),  # a high one, then a pair
+        ('"\\ud83d\\ude00"', False),  # an emoji as json.dumps writes it
+        ('"\\uD83D\\uDE00"', False),
+        ('"\\\\ud800"', False),  # an escaped backslash, then the letters ud800
+        ('"caf\\u00e9"', False),
+    ],
+)
+def test_only_a_lone_surrogate_is_refused(text: str, lone: bool) -> None:
+    if lone:
+        with pytest.raises(UnsendableJson, match="a lone surrogate escape"):
+            load_json(text)
+    else:
+        assert load_json(text) == json.loads(text)
