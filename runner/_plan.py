@@ -100,8 +100,9 @@ class Plan:
             return None
         return (
             f"incomplete input: {self.source} is not the file that was validated ({change}); what was "
-            "written to it since was not sent. Write prompt files elsewhere (or as *.tmp / *.part) and "
-            "move them into input/ once complete."
+            "written to it since was not sent. To send the whole file, move it back into input/ (every "
+            "prompt is sent again). Write prompt files elsewhere (or as *.tmp / *.part) and move them "
+            "into input/ once complete."
         )
 
     def add_problem(self, line_no: int | None, message: str) -> None:

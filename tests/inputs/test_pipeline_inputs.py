@@ -157,12 +157,18 @@ async def test_a_file_written_to_after_it_was_taken_ends_incomplete_input_not_co
     assert summary["finished"] == 1
     assert summary["input_warning"] == (
         f"incomplete input: {copy} is not the file that was validated ({added:,} bytes were added to it "
-        "after it was read); what was written to it since was not sent. Write prompt files elsewhere "
-        "(or as *.tmp / *.part) and move them into input/ once complete."
+        "after it was read); what was written to it since was not sent. To send the whole file, move it "
+        "back into input/ (every prompt is sent again). Write prompt files elsewhere (or as *.tmp / "
+        "*.part) and move them into input/ once complete."
     )
     assert summary["input_warning"] in caplog.text
     assert summary["input_warning"] in (result.run_dir / "run.log").read_text()
     assert len(read_jsonl(copy)) == 10  # the whole file is kept, to be run again
+
+    copy.rename(workspace / "data" / "input" / "open.jsonl")  # as the warning says
+    [again] = (await run_pipeline(run_settings, pipeline)).completed
+    assert again.summary["status"] == "complete"
+    assert sorted(record["id"] for record in read_jsonl(again.completed_file)) == list(range(10))
 
 
 async def test_a_file_left_alone_after_it_was_taken_ends_complete(
