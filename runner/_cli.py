@@ -55,6 +55,8 @@ def _run_job(cfg: DictConfig) -> int:
     print_summary(result.summary, str(result.run_dir))
     if result.summary["status"] == "empty":
         print(f"prompto-run: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
+    elif result.summary["status"] == "incomplete_input":
+        print(f"prompto-run: {result.summary['input_warning']}", file=sys.stderr)
     elif result.summary["status"] != "complete" or result.summary["failed"]:
         print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
     return result.exit_status

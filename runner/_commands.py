@@ -52,6 +52,8 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
     )
     if report.failed:
         return EXIT_INVALID
+    if any(run.exit_status == ExitStatus.INCOMPLETE_INPUT for run in report.completed):
+        return int(ExitStatus.INCOMPLETE_INPUT)
     # Ctrl-C is how a watching pipeline ends; a --once pipeline stopped early has not done its work.
     return int(ExitStatus.INTERRUPTED) if report.interrupted and settings.once else EXIT_OK
 

@@ -20,6 +20,8 @@ class ExitStatus(IntEnum):
     """A bad config, prompt file or command line: the message says what to fix; nothing was sent."""
     EMPTY = 3
     """The prompt file holds no prompt: nothing to send."""
+    INCOMPLETE_INPUT = 4
+    """The prompt file changed after it was validated (its writer had not finished): lines are missing."""
     OUTPUTS_UNWRITABLE = 5
     """The run folder could not be written (disk full): records written so far are kept; resume."""
     INTERRUPTED = 128 + signal.SIGINT
@@ -41,14 +43,16 @@ def exit_status_of(summary: Mapping[str, Any]) -> int:
     """The status a run exits with, from its ``summary.json``."""
     status = summary.get("status")
     if status == "interrupted":
-        stopped_by = summary.get("stopped_by")
+        stopped_by = str(summary.get("stopped_by"))
         return interrupted_by(
             signal.Signals[stopped_by] if stopped_by in signal.Signals.__members__ else None
         )
     return int(
-        {"empty": ExitStatus.EMPTY, "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE}.get(
-            str(status), ExitStatus.OK
-        )
+        {
+            "empty": ExitStatus.EMPTY,
+            "incomplete_input": ExitStatus.INCOMPLETE_INPUT,
+            "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE,
+        }.get(str(status), ExitStatus.OK)
     )
 
 

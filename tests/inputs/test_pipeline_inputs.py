@@ -154,6 +154,7 @@ async def test_a_file_written_to_after_it_was_taken_ends_incomplete_input_not_co
     copy = result.run_dir / "input-open.jsonl"
     added = copy.stat().st_size - len(json.dumps(rows[0])) - 1
     assert summary["status"] == result.summary["status"] == "incomplete_input"
+    assert result.exit_status == 4  # a script chaining the run does not go on as if it were complete
     assert summary["finished"] == 1
     assert summary["input_warning"] == (
         f"incomplete input: {copy} is not the file that was validated ({added:,} bytes were added to it "
