@@ -4,8 +4,10 @@ The public surface is listed in ``__all__`` (a test guards it); everything else 
 """
 
 from runner._api import load_config, run, run_async
-from runner._compose import ConfigError, load_run_config
-from runner._config import (
+from runner._rescore import RescoreResult, rejudge_run, rescore_run
+from runner._run import RunResult, run_experiment
+from runner.config._compose import ConfigError, load_run_config
+from runner.config._config import (
     ApiLimit,
     CacheConfig,
     ExperimentConfig,
@@ -14,11 +16,9 @@ from runner._config import (
     RateLimits,
     RunConfig,
 )
-from runner._engine import RunResult, run_experiment
-from runner._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
-from runner._plan import ValidationFailed
-from runner._prompt_file import PromptFileError
-from runner._rescore import RescoreResult, rejudge_run, rescore_run
+from runner.config._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
+from runner.prompts._plan import ValidationFailed
+from runner.prompts._prompt_file import PromptFileError
 
 __all__ = [
     "ApiLimit",

@@ -5,8 +5,8 @@ Handy from a clone without installing the console scripts.
 
 import sys
 
-from runner._cli import main
-from runner._eval_cli import judge_main, score_main
+from runner.cli._eval_commands import judge_main, score_main
+from runner.cli._prompto_run import main
 
 if __name__ == "__main__":
     eval_commands = {"score": score_main, "judge": judge_main}

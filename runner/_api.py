@@ -20,9 +20,9 @@ from pathlib import Path
 import trio
 from omegaconf import OmegaConf
 
-from runner._compose import compose_config, run_name, to_run_config
-from runner._config import RunConfig
-from runner._engine import RunResult, run_experiment
+from runner._run import RunResult, run_experiment
+from runner.config._compose import compose_config, run_name, to_run_config
+from runner.config._config import RunConfig
 
 
 def load_config(

@@ -1,6 +1,6 @@
 """``prompto-check``: validate an experiment without sending anything, and show its plan.
 
-The validation pass is the run's own (:func:`runner._plan.build_plan`, then the stages' checks:
+The validation pass is the run's own (:func:`runner.prompts._plan.build_plan`, then the stages' checks:
 scorers, judge and rephrase models and templates), so a file that checks clean starts; the plan says
 how many prompts each queue holds, its rate, how long sending takes at that rate
 (``(n - 1) * 60 / rate``: the first prompt goes at once; queues run side by side, so the experiment
@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner._config import RunConfig
-from runner._engine import effective_environ
-from runner._plan import Plan, QueuePlan, ValidationFailed, build_plan
-from runner._prompt_file import PromptFileError
-from runner._stage_checks import check_stages
+from runner._run import effective_environ
+from runner.config._config import RunConfig
+from runner.evaluation._stage_checks import check_stages
+from runner.prompts._plan import Plan, QueuePlan, ValidationFailed, build_plan
+from runner.prompts._prompt_file import PromptFileError
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,18 @@ from typing import Any
 
 import trio
 
-from runner._config import RunConfig
-from runner._engine import effective_environ
-from runner._judging import JudgeStage, judge_score_keys
-from runner._outputs import RunFolder
-from runner._plan import Plan, ValidationFailed
-from runner._provider_set import ProviderSet
-from runner._queue import Finished
-from runner._score_summary import ScoreSummary
-from runner._scoring import build_scorers, score_record
-from runner._stage_checks import check_judge_templates, check_scorers, check_stage_models
-from runner._stage_queue import StageFile
-from runner._writer import write_records
+from runner._run import effective_environ
+from runner.config._config import RunConfig
+from runner.engine._provider_set import ProviderSet
+from runner.engine._queue import Finished
+from runner.evaluation._judging import JudgeStage, judge_score_keys
+from runner.evaluation._scoring import build_scorers, score_record
+from runner.evaluation._stage_checks import check_judge_templates, check_scorers, check_stage_models
+from runner.evaluation._stage_queue import StageFile
+from runner.prompts._plan import Plan, ValidationFailed
+from runner.results._score_summary import ScoreSummary
+from runner.run_folder._files import RunFolder
+from runner.run_folder._writer import write_records
 
 logger = logging.getLogger("prompto_run")
 

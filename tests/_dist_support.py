@@ -51,12 +51,12 @@ def start_module(code: str, args: Sequence[str]) -> subprocess.Popen[str]:
 
 def prompto_run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """``prompto-run ARGS...``."""
-    return run_module("from runner._cli import main; main()", args, timeout=timeout)
+    return run_module("from runner.cli._prompto_run import main; main()", args, timeout=timeout)
 
 
 def prompto_merge(*args: str) -> subprocess.CompletedProcess[str]:
     """``prompto-merge ARGS...``."""
-    return run_module("from runner._merge import main; main()", args, timeout=60)
+    return run_module("from runner.results._merge import main; main()", args, timeout=60)
 
 
 def write_models(conf_dir: Path, names: Sequence[str]) -> None:

@@ -13,8 +13,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from runner._queue import Finished
-from runner._summary import SummaryBuilder
+from runner.engine._queue import Finished
+from runner.results._summary import SummaryBuilder
 
 MODELS = ("openai/gpt-4o", "gemini/gemini-1.5-flash")
 FAILURES = {  # per model: error types of its failed prompts

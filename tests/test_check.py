@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner._check import duration
-from runner._commands import check_main
+from runner.cli._commands import check_main
 from tests.conftest import write_jsonl
 
 

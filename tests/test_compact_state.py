@@ -8,10 +8,10 @@ from array import array
 
 import pytest
 
-from runner._config import QueueLimit
-from runner._id_set import IdSet
-from runner._plan import QueuePlan
-from runner._quantiles import kth_smallest, median_and_p95
+from runner.config._config import QueueLimit
+from runner.prompts._id_set import IdSet
+from runner.prompts._plan import QueuePlan
+from runner.results._quantiles import kth_smallest, median_and_p95
 
 
 def test_id_set_agrees_with_a_python_set_through_growth() -> None:

@@ -9,9 +9,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from runner import load_config
-from runner._compose import CONF_DIR, register_resolvers
-from runner._config import ModelConfig
-from runner._resolve import provider_type
+from runner.config._compose import CONF_DIR, register_resolvers
+from runner.config._config import ModelConfig
+from runner.prompts._resolve import provider_type
 from tests.conftest import REPO_ROOT
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner._export import PYARROW_MISSING, ExportError, export, flatten, main
+from runner.results._export import PYARROW_MISSING, ExportError, export, flatten, main
 from tests.run_folder import make_run_folder
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None

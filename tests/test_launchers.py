@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from runner._compose import CONF_DIR, register_resolvers
+from runner.config._compose import CONF_DIR, register_resolvers
 from tests._dist_support import prompto_run, read_records, write_models, write_prompts
 
 MODELS = ["sim_a", "sim_b", "sim_c"]

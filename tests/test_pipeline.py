@@ -12,10 +12,10 @@ import pytest
 import trio
 import trio.testing
 
-from runner._compose import compose_config, to_pipeline_config
-from runner._config import PipelineConfig, RunConfig
-from runner._pipeline import PipelineReport, run_pipeline
-from runner._watch import FileState, InputWatcher
+from runner.config._compose import compose_config, to_pipeline_config
+from runner.config._config import PipelineConfig, RunConfig
+from runner.pipeline._pipeline import PipelineReport, run_pipeline
+from runner.pipeline._watch import FileState, InputWatcher
 from tests.conftest import Script, interrupt_once_written, read_jsonl, start_python, write_jsonl
 
 
@@ -253,7 +253,7 @@ def test_stability_needs_unchanged_size_and_mtime_for_the_whole_window(tmp_path:
     ],
 )
 def test_bad_pipeline_settings_name_the_key(workspace: Path, override: str, message: str) -> None:
-    from runner._compose import ConfigError
+    from runner.config._compose import ConfigError
 
     with pytest.raises(ConfigError, match="Invalid configuration") as caught:
         settings(workspace, override)
@@ -264,7 +264,7 @@ def test_bad_pipeline_settings_name_the_key(workspace: Path, override: str, mess
 def test_ctrl_c_stops_the_pipeline_command_with_the_run_folder_resumable(workspace: Path) -> None:
     rows = [{"id": i, "prompt": f"p{i}", "api": "simulated", "model_name": "m"} for i in range(200)]
     write_jsonl(workspace / "data" / "input" / "long.jsonl", rows)
-    code = "from runner._commands import pipeline; pipeline()"
+    code = "from runner.cli._commands import pipeline; pipeline()"
     settings = ("max_queries=600", "pipeline.stable_for_s=0", "pipeline.poll_interval_s=0.1")
     process = start_python("-c", code, *settings, cwd=workspace)
     stdout, stderr = interrupt_once_written(

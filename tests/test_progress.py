@@ -13,12 +13,12 @@ from rich.console import Console
 
 from providers import EndpointSettings
 from runner import ConfigError, load_config
-from runner._config import ExperimentConfig, ModelConfig, ProgressConfig, RunConfig
-from runner._engine import run_experiment
-from runner._limiter import RateLimiter
-from runner._progress import ProgressTracker, overall, plain_line
-from runner._progress_view import render, resolve_mode, show_progress
-from runner._queue import QueueStatistics
+from runner._run import run_experiment
+from runner.config._config import ExperimentConfig, ModelConfig, ProgressConfig, RunConfig
+from runner.display._progress import ProgressTracker, overall, plain_line
+from runner.display._progress_view import render, resolve_mode, show_progress
+from runner.engine._limiter import RateLimiter
+from runner.engine._queue import QueueStatistics
 
 
 @dataclass

@@ -11,8 +11,8 @@ import pytest
 
 from providers import known_apis
 from runner import RunConfig
-from runner._plan import Plan, build_plan
-from runner._prompt_file import PromptFileError, read_prompt_lines
+from runner.prompts._plan import Plan, build_plan
+from runner.prompts._prompt_file import PromptFileError, read_prompt_lines
 from tests.conftest import write_jsonl
 
 
@@ -72,7 +72,7 @@ def test_every_bad_line_is_reported_with_its_number(workspace: Path) -> None:
 def test_non_utf8_and_huge_lines_are_problems_not_crashes(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("runner._prompt_file.MAX_LINE_BYTES", 100)
+    monkeypatch.setattr("runner.prompts._prompt_file.MAX_LINE_BYTES", 100)
     path = workspace / "data" / "input" / "odd.jsonl"
     good = json.dumps({"id": 1, "prompt": "fine", "api": "simulated", "model_name": "m"}).encode()
     path.write_bytes(

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from runner._compose import ConfigError
-from runner._overrides import override
-from runner._prompto_cli import check_experiment_main, run_pipeline_main
-from runner._prompto_limits import translate_max_queries
+from runner.cli._overrides import override
+from runner.cli._prompto_commands import check_experiment_main, run_pipeline_main
+from runner.cli._prompto_limits import translate_max_queries
+from runner.config._compose import ConfigError
 from tests.conftest import REPO_ROOT, read_jsonl, run_cli, write_jsonl
 
 ROWS = [
@@ -46,7 +46,7 @@ def project(root: Path) -> Path:
 
 def run_prompto(command: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """One of prompto's commands, from this checkout's sources."""
-    code = f"from runner._prompto_cli import {command}; {command}()"
+    code = f"from runner.cli._prompto_commands import {command}; {command}()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=cwd,

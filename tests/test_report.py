@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from runner._config import ExperimentConfig, ModelConfig, ProgressConfig, ReportConfig, RunConfig
-from runner._console import score_text
-from runner._engine import run_experiment
-from runner._report import main as report_main
-from runner._report import write_report
-from runner._report_data import ReportError, load_report_data
+from runner._run import run_experiment
+from runner.config._config import ExperimentConfig, ModelConfig, ProgressConfig, ReportConfig, RunConfig
+from runner.display._console import score_text
+from runner.display._report import main as report_main
+from runner.display._report import write_report
+from runner.display._report_data import ReportError, load_report_data
 from tests.html_table import read_table
 from tests.run_folder import make_run_folder
 

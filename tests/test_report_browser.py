@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runner._report import write_report
-from runner._svg import BAR_COLOR, PALETTE
+from runner.display._report import write_report
+from runner.display._svg import BAR_COLOR, PALETTE
 from tests.png import colour_counts
 from tests.run_folder import make_run_folder
 

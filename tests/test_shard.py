@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner import ConfigError, QueueLimit, load_config
-from runner._shard import Shard, job_limit, shard_of
+from runner.config._shard import Shard, job_limit, shard_of
 from tests._dist_support import prompto_run, write_prompts
 
 

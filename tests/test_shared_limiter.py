@@ -11,8 +11,8 @@ import pytest
 import trio
 
 from runner import ConfigError, load_config, run_async
-from runner._limiter import RateLimiter
-from runner._shared_limiter import SharedLimiterError, SharedLimiterSettings, open_shared_buckets
+from runner.engine._limiter import RateLimiter
+from runner.engine._shared_limiter import SharedLimiterError, SharedLimiterSettings, open_shared_buckets
 from tests._dist_support import free_port, prompto_run, redis_url, start_module, write_prompts
 
 __all__ = ["redis_url"]  # the fixture, imported for this module's tests
@@ -22,8 +22,8 @@ __all__ = ["redis_url"]  # the fixture, imported for this module's tests
 # then it takes permits as fast as it is given them and counts those inside the window.
 HAMMER = """
 import sys, time, trio
-from runner._limiter import RateLimiter
-from runner._shared_limiter import SharedLimiterSettings, open_shared_buckets
+from runner.engine._limiter import RateLimiter
+from runner.engine._shared_limiter import SharedLimiterSettings, open_shared_buckets
 
 url, per_minute, window = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runner._console import format_summary, print_summary, score_text
-from runner._queue import Finished
-from runner._summary import SummaryBuilder
+from runner.display._console import format_summary, print_summary, score_text
+from runner.engine._queue import Finished
+from runner.results._summary import SummaryBuilder
 from tests.run_folder import make_run_folder
 
 

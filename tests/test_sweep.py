@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner._comparison import compare, write_comparison
-from runner._sweep import print_comparison
+from runner.cli._sweep import print_comparison
+from runner.display._comparison import compare, write_comparison
 from tests.run_folder import make_run_folder
 
 WORKTREE = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def test_a_three_job_multirun_writes_and_prints_the_comparison(tmp_path: Path) -
     command = [
         sys.executable,
         "-c",
-        "from runner._cli import main; main()",
+        "from runner.cli._prompto_run import main; main()",
         "-m",
         "+experiment=capitals",
         "model=simulated_slow",

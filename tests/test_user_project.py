@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runner._cli import with_user_conf
+from runner.cli._prompto_run import with_user_conf
 from tests._dist_support import read_records, write_models, write_prompts
 
 PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from runner._rephrasing import RephraseParseError, parse_rephrasings
+from runner.evaluation._rephrasing import RephraseParseError, parse_rephrasings
 from tests.eval.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runner._console import format_summary
-from runner._score_summary import wilson_interval
+from runner.display._console import format_summary
+from runner.results._score_summary import wilson_interval
 from tests.eval.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 

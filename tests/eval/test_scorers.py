@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runner._eval_config import ScorerSpec
-from runner._scoring import ScorerBuildError, build_scorers, score_record
+from runner.config._eval_config import ScorerSpec
+from runner.evaluation._scoring import ScorerBuildError, build_scorers, score_record
 from scorers import exact_label, includes, json_valid, match, numeric, regex
 
 

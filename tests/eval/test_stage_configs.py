@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from runner import load_config
-from runner._compose import CONF_DIR
-from runner._scoring import build_scorers
+from runner.config._compose import CONF_DIR
+from runner.evaluation._scoring import build_scorers
 from tests.eval.helpers import read_jsonl, run_quietly
 
 

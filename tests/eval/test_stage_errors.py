@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from runner import ConfigError, ValidationFailed
-from runner._templates import Template, TemplateError
+from runner.evaluation._templates import Template, TemplateError
 from tests.eval.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
@@ -148,7 +148,7 @@ async def test_prompto_run_exits_2_on_a_bad_judge(project: Path) -> None:
     command = [
         sys.executable,
         "-c",
-        "from runner._cli import main; main()",
+        "from runner.cli._prompto_run import main; main()",
         f"experiment.file={prompts}",
         "model=simulated_fast",
         "judges=[typo]",

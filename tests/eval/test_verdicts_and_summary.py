@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from runner._eval_config import VerdictSpec
-from runner._score_summary import ScoreSummary, cohen_kappa, wilson_interval
-from runner._verdict import VerdictError, VerdictParser
+from runner.config._eval_config import VerdictSpec
+from runner.evaluation._verdict import VerdictError, VerdictParser
+from runner.results._score_summary import ScoreSummary, cohen_kappa, wilson_interval
 
 
 @pytest.mark.parametrize(

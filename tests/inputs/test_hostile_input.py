@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner._prompt_file import UnsendableJson, load_json
+from runner.prompts._prompt_file import UnsendableJson, load_json
 from tests.fakes import FakeServer
 from tests.inputs.installed import (
     SIZE,

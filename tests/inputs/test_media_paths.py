@@ -25,7 +25,7 @@ from providers import (
 )
 from providers._types import MediaFileRefused, MediaKind, MediaPart
 from runner import RunConfig, run_experiment
-from runner._prompts import parse_prompt
+from runner.prompts._conversation import parse_prompt
 from tests.conftest import read_jsonl, write_jsonl
 from tests.fakes import FakeServer
 from tests.inputs.installed import (

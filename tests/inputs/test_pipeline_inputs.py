@@ -11,8 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from runner._pipeline import run_pipeline
-from runner._watch import InputWatcher
+from runner.pipeline._pipeline import run_pipeline
+from runner.pipeline._watch import InputWatcher
 from tests.conftest import Script, read_jsonl, write_jsonl
 from tests.inputs.installed import SIZE, command
 from tests.test_pipeline import prompts, settings

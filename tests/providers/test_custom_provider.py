@@ -15,7 +15,7 @@ from providers import (
     RateLimited,
     import_target,
 )
-from runner._config import ModelConfig
+from runner.config._config import ModelConfig
 from tests.fakes import FakeServer, Reply
 from tests.providers.prompts import history, single
 

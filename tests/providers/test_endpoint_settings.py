@@ -9,7 +9,7 @@ import pytest
 
 from providers import EndpointSettings, ProviderContext, known_apis, provider_class
 from runner import ValidationFailed, run_async
-from runner._config import ExperimentConfig, ModelConfig, RunConfig
+from runner.config._config import ExperimentConfig, ModelConfig, RunConfig
 from tests.fakes import FakeServer
 from tests.fakes.replies import gemini_response, openai_chat
 from tests.providers.conftest import MakeProvider

@@ -25,7 +25,7 @@ from providers import (
 from providers._google import HARM_CATEGORIES
 from providers.gemini import GeminiProvider
 from runner import ExperimentConfig, RunConfig
-from runner._resolve import resolve_prompt
+from runner.prompts._resolve import resolve_prompt
 from tests.fakes import FakeServer, Reply
 from tests.fakes.replies import HTML_502, gemini_quota_429, gemini_response, google_error
 from tests.providers.conftest import MakeProvider

@@ -137,7 +137,7 @@ def test_check_request_rejects_parameters_llama_cpp_does_not_take() -> None:
 def test_the_gemma_local_config_and_the_demo_prompts_fit_this_provider() -> None:
     from omegaconf import OmegaConf
 
-    from runner._config import ModelConfig
+    from runner.config._config import ModelConfig
 
     raw = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/model/gemma_local.yaml"), resolve=True)
     config = ModelConfig.model_validate(raw)

@@ -28,7 +28,7 @@ from providers import (
     Usage,
     provider_class,
 )
-from runner._retry import Action, decide
+from runner.engine._retry import Action, decide
 from tests.fakes import FakeServer, Reply
 from tests.fakes.replies import HTML_502, openai_chat, openai_error
 from tests.providers.conftest import MakeProvider

@@ -9,7 +9,7 @@ import trio
 from omegaconf import OmegaConf
 
 from providers import EndpointSettings, JsonApiProvider, Provider, ProviderContext, known_apis, provider_class
-from runner._config import ModelConfig
+from runner.config._config import ModelConfig
 from tests.fakes import FakeServer, Reply
 from tests.providers.conftest import MakeProvider
 from tests.providers.prompts import single

@@ -8,7 +8,7 @@ import pytest
 
 from runner import PromptFileError, ValidationFailed, run_experiment
 from runner._api import _save_config
-from runner._prompt_file import MAX_LINE_BYTES
+from runner.prompts._prompt_file import MAX_LINE_BYTES
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from runner import CacheConfig, run_experiment
-from runner._cache import FILE_NAME, is_deterministic
+from runner.engine._cache import FILE_NAME, is_deterministic
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply
 
@@ -94,7 +94,7 @@ def test_several_processes_share_one_cache(tmp_path: Path) -> None:
 import sys, trio
 from pathlib import Path
 from providers import Usage
-from runner._cache import CachedReply, open_cache
+from runner.engine._cache import CachedReply, open_cache
 from runner import CacheConfig
 
 async def main(tag):

@@ -21,7 +21,7 @@ import pytest
 
 from providers import EndpointSettings, ProviderContext, Usage, provider_class
 from runner import CacheConfig, run_experiment
-from runner._cache import FILE_NAME, CachedReply
+from runner.engine._cache import FILE_NAME, CachedReply
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, Reply, serving
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from providers import EndpointSettings
 from runner import RateLimits, run_experiment
-from runner._config import ApiLimit
+from runner.config._config import ApiLimit
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, Reply, error_reply, serving
 

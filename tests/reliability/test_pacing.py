@@ -29,8 +29,8 @@ from providers import (
     Usage,
 )
 from runner import ApiLimit, ExperimentConfig, RateLimits, RunConfig, run_experiment
-from runner._limiter import MAX_CATCH_UP_S, MAX_SLOWDOWN, RateLimiter
-from runner._token_bucket import TokenBucket, estimate_tokens
+from runner.engine._limiter import MAX_CATCH_UP_S, MAX_SLOWDOWN, RateLimiter
+from runner.engine._token_bucket import TokenBucket, estimate_tokens
 from tests.reliability.conftest import read_records, write_prompts
 from tests.reliability.scripted import OtherScriptedProvider, ScriptedProvider
 

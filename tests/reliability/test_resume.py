@@ -14,9 +14,9 @@ import pytest
 
 from runner import ConfigError, load_config, run_experiment
 from runner._api import _save_config
-from runner._lock import FolderBusy, folder_lock
-from runner._outputs import RunFolder
-from runner._resume import FAILED_BEFORE_RESUME, rewrite_completed, scan_completed
+from runner.run_folder._files import RunFolder
+from runner.run_folder._lock import FolderBusy, folder_lock
+from runner.run_folder._resume import FAILED_BEFORE_RESUME, rewrite_completed, scan_completed
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply, serving
 

@@ -21,8 +21,8 @@ import pytest
 
 from runner import load_config, run_experiment
 from runner._api import _save_config
-from runner._engine import RunResult
-from runner._resume import ResumeRefused
+from runner._run import RunResult
+from runner.run_folder._resume import ResumeRefused
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, serving
 

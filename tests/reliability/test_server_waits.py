@@ -30,7 +30,7 @@ from providers import (
 )
 from providers._ratelimit import MAX_PAUSE_S, QUOTA_WAIT_S
 from runner import ApiLimit, ExperimentConfig, RateLimits, RunConfig, run_experiment
-from runner._config import ProgressConfig
+from runner.config._config import ProgressConfig
 from tests.fakes import FakeServer, RecordedRequest, Reply
 from tests.fakes.replies import anthropic_error, anthropic_message, openai_chat, openai_error
 from tests.reliability.conftest import read_records, write_prompts

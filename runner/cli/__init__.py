@@ -1,0 +1,1 @@
+"""Every console script: command lines in, exit statuses out. Nothing imports this package."""

@@ -1,0 +1,89 @@
+"""``prompto-run``: the Hydra application. Thin: compose, validate once, run, report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import hydra
+import trio
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from runner._run import OutputsUnwritable, run_experiment
+from runner.config._compose import (
+    CONF_DIR,
+    ConfigError,
+    describe_override_error,
+    register_resolvers,
+    to_run_config,
+    user_conf_overrides,
+)
+from runner.display._console import print_summary
+from runner.engine._shared_limiter import SharedLimiterError
+from runner.prompts._plan import ValidationFailed
+from runner.prompts._prompt_file import PromptFileError
+from runner.results._exit_status import ExitStatus, ProcessStatus
+
+logger = logging.getLogger("prompto_run")
+
+EXIT_INVALID = int(ExitStatus.USER_ERROR)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _main(cfg: DictConfig) -> None:
+    status = _run_job(cfg)
+    ProcessStatus.report(status)
+    if status >= 128 and HydraConfig.get().mode == RunMode.MULTIRUN:
+        sys.exit(status)  # a signal stops the whole sweep, not only its current job
+
+
+def _run_job(cfg: DictConfig) -> int:
+    """One run (a sweep's job), its summary printed; returns its exit status."""
+    try:
+        config = to_run_config(cfg, HydraConfig.get().overrides.task)
+        result = trio.run(run_experiment, config, None, False)
+    except (ConfigError, ValidationFailed, PromptFileError, SharedLimiterError) as exc:
+        print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
+        return EXIT_INVALID
+    except OutputsUnwritable as exc:
+        print(f"prompto-run: {exc}", file=sys.stderr)
+        return int(ExitStatus.OUTPUTS_UNWRITABLE)
+    print_summary(result.summary, str(result.run_dir))
+    if result.summary["status"] == "empty":
+        print(f"prompto-run: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
+    elif result.summary["status"] == "incomplete_input":
+        print(f"prompto-run: {result.summary['input_warning']}", file=sys.stderr)
+    elif result.summary["status"] != "complete" or result.summary["failed"]:
+        print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
+    return result.exit_status
+
+
+def with_user_conf(argv: list[str], search_path: list[str]) -> list[str]:
+    """``argv`` with the user's ``./conf`` search path among its overrides.
+
+    Hydra's command line takes its overrides as one run of positional arguments, so the search path
+    goes just before the first of them (after ``-m``, ``--cfg job``...), or at the end when there is none.
+    """
+    for index, argument in enumerate(argv[1:], start=1):
+        if "=" in argument and not argument.startswith("-"):
+            return [*argv[:index], *search_path, *argv[index:]]
+    return [*argv, *search_path]
+
+
+def main() -> None:
+    """Entry point of the ``prompto-run`` command."""
+    register_resolvers()
+    sys.argv = with_user_conf(sys.argv, user_conf_overrides())
+    # Hydra prints its own composition errors and exits 1; with HYDRA_FULL_ERROR it raises them, so a
+    # misspelt key on the command line is reported as bad input (exit 2), with the key it resembles.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        _main()
+    except HydraException as exc:
+        print(f"prompto-run: {describe_override_error(exc)}\nNothing was sent.", file=sys.stderr)
+        sys.exit(EXIT_INVALID)
+    sys.exit(ProcessStatus.worst)

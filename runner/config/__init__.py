@@ -1,0 +1,1 @@
+"""Composing Hydra's config and validating it, once, into typed objects."""

@@ -1,0 +1,284 @@
+"""From Hydra's composed config to a validated :class:`RunConfig`: the only module that sees a DictConfig.
+
+Both entry points use it: the ``prompto-run`` CLI (under ``@hydra.main``) and the Python API (through
+Hydra's compose API). A bad config becomes a :class:`ConfigError` whose message names the key and the
+fix; the CLI prints it and exits with status 2 before anything is sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from runner.config._compose_groups import GroupLookupError, resolve_stage_groups
+from runner.config._config import PipelineConfig, RunConfig
+from runner.run_folder._files import RunFolder
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+"""The shipped ``conf/`` folder."""
+RESUME_MAY_CHANGE = (
+    "max_queries",
+    "max_attempts",
+    "request_timeout_s",
+    "rate_limits",
+    "cache",
+    "env_file",
+    "max_reply_mb",
+)
+"""Settings a resumed run may override: pacing and retries, never what is asked of which model."""
+
+
+class ConfigError(ValueError):
+    """The composed configuration is invalid; the message says which key and how to fix it."""
+
+
+def run_name(name: str | None, file: str | None, rerun: str | None) -> str:
+    """The output folder's name: ``experiment.name``, else the prompt file's stem."""
+    if name:
+        return str(name)
+    if file:
+        return Path(str(file)).stem
+    if rerun:
+        return f"rerun-{Path(str(rerun)).resolve().parent.name}"
+    return "unnamed"
+
+
+def user_conf_overrides(cwd: Path | None = None) -> list[str]:
+    """Search ``./conf`` (a user's own experiments and models) besides the shipped ``conf/``."""
+    user_conf = (cwd or Path.cwd()) / "conf"
+    if not user_conf.is_dir() or user_conf.resolve() == CONF_DIR:
+        return []
+    return [f"hydra.searchpath=[file://{user_conf.resolve()}]"]
+
+
+def stage_search_dirs(cwd: Path | None = None) -> list[Path]:
+    """Where ``conf/scorer/``, ``conf/judge/`` and ``conf/rephrase/`` entries are looked up, in order."""
+    user_conf = (cwd or Path.cwd()) / "conf"
+    return [user_conf, CONF_DIR] if user_conf.is_dir() and user_conf.resolve() != CONF_DIR else [CONF_DIR]
+
+
+def resume_run_dir(resume: str | None, new_run_dir: str) -> str:
+    """Hydra's run directory: the folder being resumed, else a new one."""
+    return str(resume) if resume else new_run_dir
+
+
+def hydra_output_subdir(resume: str | None) -> str | None:
+    """Where Hydra saves the composed config: nowhere when resuming (the folder's own config stands)."""
+    return None if resume else ".hydra"
+
+
+def register_resolvers() -> None:
+    """Register the resolvers the Hydra run directory uses (idempotent)."""
+    OmegaConf.register_new_resolver("run_name", run_name, replace=True)
+    OmegaConf.register_new_resolver("resume_run_dir", resume_run_dir, replace=True)
+    OmegaConf.register_new_resolver("hydra_output_subdir", hydra_output_subdir, replace=True)
+
+
+def to_run_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> RunConfig:
+    """Validate a composed config, or raise :class:`ConfigError`.
+
+    ``overrides`` (the command line's) matter only when resuming: see :data:`RESUME_MAY_CHANGE`.
+    """
+    if cfg.get("resume"):
+        cfg = _resume_config(cfg, overrides)
+    elif cfg.get("rerun"):
+        cfg = _rerun_config(cfg)
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        key = exc.full_key or "a value"
+        hint = (
+            "choose an experiment with +experiment=NAME or set experiment.file=path/to/prompts.jsonl"
+            if key == "experiment.file"
+            else f"set it in your config or on the command line ({key}=...)"
+        )
+        raise ConfigError(f"`{key}` is not set: {hint}.") from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"the configuration cannot be resolved: {exc}") from None
+    assert isinstance(container, dict)
+    container.pop("hydra", None)
+    container.pop("rerun", None)
+    try:
+        resolve_stage_groups(container, stage_search_dirs())
+    except GroupLookupError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return RunConfig.model_validate(container)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, RunConfig)) from None
+
+
+def compose_config(overrides: Sequence[str]) -> DictConfig:
+    """Compose ``conf/`` (and ``./conf``) with these overrides, as ``prompto-run OVERRIDES...`` does.
+
+    ``output_dir`` is left for the caller to set (Hydra's run directory does not exist here).
+    """
+    register_resolvers()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="prompto_run"):
+            return compose("config", overrides=[*user_conf_overrides(), *overrides])
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"the configuration cannot be composed: {exc}") from None
+
+
+PER_FILE = Path("<each file in input/>")
+"""``experiment.file`` of the pipeline's shared run settings: every file it picks up replaces it."""
+
+
+class _PipelineSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pipeline: PipelineConfig
+
+
+def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
+    """Split a config composed with ``+pipeline=default`` into the pipeline's settings and the run
+    settings every experiment file shares (its file, name and run folder are set per file)."""
+    cfg = copy.deepcopy(cfg)
+    if cfg.get("rerun"):
+        raise ConfigError("`rerun=` repeats one run: use it with prompto-run, not prompto-pipeline.")
+    with open_dict(cfg):
+        section = {"pipeline": OmegaConf.to_container(cfg.pop("pipeline", {}), resolve=True)}
+        cfg.experiment.file = str(PER_FILE)
+        cfg.experiment.name = None
+        cfg.output_dir = "."
+    try:
+        settings = _PipelineSection.model_validate(section).pipeline
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, _PipelineSection)) from None
+    return settings, to_run_config(cfg)
+
+
+def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
+    """A run folder's saved config, reading its own copy of the prompt file."""
+    saved = run_dir / ".hydra" / "config.yaml"
+    copy = RunFolder(run_dir).input_copy()
+    if not saved.is_file() or copy is None:
+        raise ConfigError(
+            f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
+            "that every prompto-run leaves behind."
+        )
+    loaded = OmegaConf.load(saved)
+    assert isinstance(loaded, DictConfig)
+    if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
+        loaded.experiment.name = Path(str(loaded.experiment.file)).stem
+    loaded.experiment.file = str(copy.resolve())
+    loaded.rerun = None
+    return loaded
+
+
+def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """A finished run's config (``.hydra/config.yaml``) with ``key=value`` overrides applied.
+
+    ``prompto-score`` and ``prompto-judge`` use it: ``scorers=[match,regex]`` or ``judges=[...]``
+    replace the run's own, and everything else is as the run had it.
+    """
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"'{run_dir}' is not a run folder: it has no .hydra/config.yaml")
+    loaded = OmegaConf.load(saved)
+    assert isinstance(loaded, DictConfig)
+    loaded.output_dir = str(run_dir)
+    try:
+        cfg = OmegaConf.merge(loaded, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from None
+    assert isinstance(cfg, DictConfig)
+    cfg.rerun = None
+    return to_run_config(cfg)
+
+
+def _rerun_config(cfg: DictConfig) -> DictConfig:
+    loaded = _saved_run_config(Path(str(cfg.rerun)), "rerun")
+    loaded.output_dir = cfg.output_dir
+    loaded.resume = None
+    return loaded
+
+
+def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+    """Finish a run in its own folder, with the config and prompt file it started with."""
+    run_dir = Path(str(cfg.resume)).resolve()
+    loaded = _saved_run_config(run_dir, "resume")
+    changes = [o.lstrip("+") for o in overrides if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
+    if refused:
+        raise ConfigError(
+            f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
+            f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
+        )
+    if changes:
+        merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
+        assert isinstance(merged, DictConfig)
+        loaded = merged
+    loaded.output_dir = str(run_dir)
+    loaded.resume = str(run_dir)
+    return loaded
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One paragraph per problem, naming the key, what is wrong and how to fix it."""
+    paragraphs = []
+    for error in exc.errors():
+        location = [str(part) for part in error["loc"]]
+        key = ".".join(location)
+        given = error.get("input")
+        if error["type"] == "extra_forbidden":
+            suggestion = _closest_key(model, location)
+            hint = f" Did you mean `{suggestion}`?" if suggestion else ""
+            paragraphs.append(
+                f"Unknown key `{key}`.{hint} Check its spelling in your YAML or on the command line."
+            )
+        elif error["type"] == "missing":
+            paragraphs.append(f"`{key}` is required but not set. Set it in your config or with {key}=...")
+        else:
+            fix = f"Fix it in your config or override it, e.g. {key}=..."
+            paragraphs.append(f"`{key}`: {error['msg']} (got {given!r}). {fix}")
+    return "Invalid configuration:\n  " + "\n  ".join(paragraphs)
+
+
+def describe_override_error(exc: Exception) -> str:
+    """Hydra's refusal of a command line, as one paragraph naming the key and the likely fix."""
+    text = str(exc)
+    found = re.search(r"Could not override '([^']+)'", text)
+    if found and "is not in struct" in f"{text} {exc.__cause__}":
+        key = found.group(1)
+        suggestion = _closest_key(RunConfig, key.split("."))
+        hint = f" Did you mean `{suggestion}`?" if suggestion else ""
+        return (
+            f"Unknown key `{key}` on the command line.{hint} Check its spelling; `+{key}=...` adds a key "
+            "only where the config takes new ones (endpoints, rate_limits...)."
+        )
+    return f"the command line cannot be composed into a config: {text}"
+
+
+def _closest_key(model: type[BaseModel], location: Sequence[str]) -> str | None:
+    """The nearest valid key at the same level as an unknown one."""
+    current: type[BaseModel] = model
+    for part in location[:-1]:
+        field = current.model_fields.get(part)
+        annotation: Any = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        current = annotation
+    matches = difflib.get_close_matches(location[-1], list(current.model_fields), n=1)
+    return ".".join([*location[:-1], matches[0]]) if matches else None
+
+
+def saved_run_config(run_dir: Path) -> RunConfig:
+    """The validated config a finished run saved in ``RUN_DIR/.hydra/config.yaml``."""
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder: it has no .hydra/config.yaml")
+    loaded = OmegaConf.load(saved)
+    assert isinstance(loaded, DictConfig)
+    loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
+    return to_run_config(loaded)  # a rerun's config names the run it repeated: that one is read too

@@ -1,0 +1,245 @@
+"""The run's configuration as typed objects, validated once at the entry point.
+
+The CLI turns Hydra's composed config into plain containers and calls :meth:`RunConfig.model_validate`;
+nothing below it sees a ``DictConfig``. Every model forbids unknown keys, so a typo in YAML or on the
+command line fails before anything is sent. Every number must be finite, free-form values (parameters,
+endpoint options, stages) included: ``max_queries=inf`` or ``temperature: .nan`` is refused here, not
+found by the engine or by an API (``Infinity`` is not JSON).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from providers import EndpointSettings
+from runner.config._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, stage_endpoint
+from runner.config._shard import Shard, ShardRate
+from runner.engine._shared_limiter import SharedLimiterSettings
+
+_T = TypeVar("_T")
+
+
+def _non_finite_at(value: Any, path: str) -> str | None:
+    """The dotted path of the first number in ``value`` that is not finite, if any."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "the value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (where := _non_finite_at(item, f"{path}.{key}" if path else str(key))) is not None:
+            return where
+    return None
+
+
+def _all_finite(value: _T) -> _T:
+    """``value``, if every number in it (at any depth) is finite."""
+    if (where := _non_finite_at(value, "")) is not None:
+        raise ValueError(f"`{where}` must be a finite number")
+    return value
+
+
+Finite = Annotated[_T, AfterValidator(_all_finite)]
+"""A free-form value (or another module's model) whose numbers must all be finite."""
+
+
+class _Strict(BaseModel):
+    # allow_inf_nan: typed numbers (max_queries=inf) are refused with their key; see Finite for the rest.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class QueueLimit(_Strict):
+    """Pacing for one queue. A bare number in YAML means ``max_queries``."""
+
+    max_queries: float | None = Field(default=None, gt=0, description="Queries per minute.")
+    max_in_flight: int | None = Field(default=None, gt=0, description="Requests awaiting a reply at once.")
+    max_tokens_per_minute: int | None = Field(
+        default=None, gt=0, description="Prompt tokens (estimated) plus max_tokens per minute."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_rate(cls, value: Any) -> Any:
+        return (
+            {"max_queries": value}
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else value
+        )
+
+
+class ApiLimit(QueueLimit):
+    """Pacing for an API's queue, and for queues of single models of that API."""
+
+    models: dict[str, QueueLimit] = Field(default_factory=dict)
+
+
+class RateLimits(_Strict):
+    """prompto's ``max_queries_dict``, as YAML::
+
+    rate_limits:
+      apis:
+        openai: {max_queries: 500, models: {gpt-4o: 100}}
+        gemini: 300
+      groups:
+        judges: 30
+    """
+
+    apis: dict[str, ApiLimit] = Field(default_factory=dict)
+    groups: dict[str, QueueLimit] = Field(default_factory=dict)
+    shared: SharedLimiterSettings | None = Field(
+        default=None, description="Pace queues jointly with other jobs through Redis (off by default)."
+    )
+
+
+class ModelConfig(_Strict):
+    """One endpoint and model (``conf/model/NAME.yaml``), applied to prompts that name none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+    api: str
+    model_name: str
+    parameters: Finite[dict[str, Any]] = Field(default_factory=dict)
+    endpoint: Finite[EndpointSettings] = Field(default_factory=EndpointSettings)
+    target: str | None = Field(default=None, alias="_target_", description="A user's own Provider class.")
+    rate_limit: QueueLimit | None = None
+
+
+class CacheConfig(_Strict):
+    """The opt-in response cache (see :mod:`runner.engine._cache`)."""
+
+    enabled: bool = False
+    dir: Path = Field(default=Path(".cache/prompto-run"), description="Holds responses.sqlite.")
+    sampled: bool = Field(
+        default=False, description="Also reuse replies sampled at temperature > 0 or with no temperature set."
+    )
+    keep_incomplete: bool = Field(
+        default=False,
+        description=(
+            "Also store and reuse replies a retry might improve: cut off by the token limit (finish_reason "
+            "length, max_tokens, MAX_TOKENS) or empty. Off: such a prompt is sent again on the next run."
+        ),
+    )
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: its prompt file and defaults for prompt dicts that lack them."""
+
+    file: Path
+    name: str | None = None
+    api: str | None = None
+    model_name: str | None = None
+    parameters: Finite[dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def run_name(self) -> str:
+        """``name``, else the prompt file's stem."""
+        return self.name or self.file.stem
+
+
+class ProgressConfig(_Strict):
+    """Live progress: rich lines on a terminal, periodic plain lines otherwise (CI, SLURM, nohup)."""
+
+    mode: Literal["auto", "rich", "plain", "off"] = "auto"
+    interval_s: float = Field(default=30.0, gt=0, description="Seconds between plain progress lines.")
+
+
+class ReportConfig(_Strict):
+    """``report.html`` in the run folder, written when the run ends (``prompto-report RUN_DIR`` later)."""
+
+    auto: bool = True
+    samples_per_model: int = Field(default=200, ge=0, description="Records per model in the sample table.")
+
+
+class RunConfig(_Strict):
+    """Everything one ``prompto-run`` needs."""
+
+    experiment: ExperimentConfig
+    data_folder: Path = Path("data")
+    max_queries: float = Field(default=10, gt=0, description="Queries per minute for queues not named.")
+    max_attempts: int = Field(default=5, ge=1)
+    parallel: bool = False
+    env_file: Path | None = Path(".env")
+    request_timeout_s: float = Field(default=300.0, gt=0, description="Deadline for one request.")
+    max_reply_mb: float = Field(
+        default=64.0, gt=0, description="A larger reply (decompressed) is recorded as malformed_reply."
+    )
+    model: ModelConfig | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    endpoints: dict[str, Finite[EndpointSettings]] = Field(
+        default_factory=dict, description="Per-api endpoint settings (base_url, api_key_env, options)."
+    )
+    providers: dict[str, str] = Field(
+        default_factory=dict, description="Extra api names mapped to Provider classes (import paths)."
+    )
+    output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
+    progress: ProgressConfig = Field(default_factory=ProgressConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    scorers: list[Finite[ScorerSpec]] = Field(
+        default_factory=list, description="conf/scorer/ names, resolved."
+    )
+    judges: list[Finite[JudgeSpec]] = Field(default_factory=list, description="conf/judge/ names, resolved.")
+    rephrase: Finite[RephraseSpec] | None = Field(
+        default=None, description="A conf/rephrase/ name, resolved."
+    )
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    resume: Path | None = Field(
+        default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
+    )
+    shard: Shard | None = Field(default=None, description="`i/n`: send only the i-th of n parts (0-based).")
+    shard_rate: ShardRate = Field(default="split", description="`split`: 1/n of each rate per shard.")
+
+    @property
+    def input_folder(self) -> Path:
+        """The data folder's ``input/``."""
+        return self.data_folder / "input"
+
+    @property
+    def media_folder(self) -> Path:
+        """The data folder's ``media/``."""
+        return self.data_folder / "media"
+
+    def resolve_prompt_file(self) -> Path:
+        """``experiment.file``: absolute as given, else under ``input/`` first, then the working directory."""
+        file = self.experiment.file
+        if file.is_absolute():
+            return file
+        for candidate in (self.input_folder / file, file):
+            if candidate.exists():
+                return candidate
+        return self.input_folder / file
+
+    def uses_model(self, api: str, model_name: str) -> bool:
+        """Whether ``model=`` selected exactly this api and model."""
+        return self.model is not None and (self.model.api, self.model.model_name) == (api, model_name)
+
+    def endpoint_for(self, api: str, model_name: str) -> EndpointSettings:
+        """The model config's or a judge's / rephraser's own endpoint, else the api's ``endpoints`` entry."""
+        if (
+            self.model is not None
+            and self.uses_model(api, model_name)
+            and self.model.endpoint != EndpointSettings()
+        ):
+            return self.model.endpoint
+        own = stage_endpoint(self.judges, self.rephrase, api, model_name)
+        return own or self.endpoints.get(api, EndpointSettings())
+
+    def provider_target(self, api: str, model_name: str) -> str | None:
+        """A user's own provider class for this api/model, if one is named."""
+        if self.model is not None and self.uses_model(api, model_name) and self.model.target:
+            return self.model.target
+        return self.providers.get(api)
+
+
+class PipelineConfig(_Strict):
+    """``prompto-pipeline``'s own settings (``conf/pipeline/default.yaml``); each run uses a RunConfig."""
+
+    max_experiments: int = Field(default=1, ge=1, description="Experiment files processed at once.")
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Seconds between looks at input/.")
+    stable_for_s: float = Field(
+        default=2.0, ge=0, description="A file is taken once its size and mtime held this long."
+    )
+    once: bool = Field(default=False, description="Process what input/ holds, then exit.")

@@ -1,0 +1,1 @@
+"""What a person sees: the console summary, live progress, report.html and charts."""

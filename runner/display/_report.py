@@ -1,0 +1,188 @@
+"""``report.html``: one self-contained file per run (inline CSS, SVG and JS; nothing fetched).
+
+Sections: the summary tables (per model, per group), a bar chart per score with 95% intervals,
+latency histograms per model, failures by type, and a sample of records that can be filtered by
+model and by a score's range. ``prompto-report RUN_DIR`` writes it for any run folder; a run writes
+it itself when it ends (``report.auto``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from array import array
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from runner.display._console import (
+    failures_text,
+    score_interval,
+    score_mean,
+    score_names,
+    score_text,
+    seconds,
+)
+from runner.display._report_data import ReportData, ReportError, load_report_data, model_key
+from runner.display._report_page import page
+from runner.display._svg import histograms, interval_bars, stacked_bars
+
+TEXT_LIMIT = 2000
+"""Characters of a prompt or response shown in the sample table (the full text is in completed.jsonl)."""
+
+
+def _tally_table(table_id: str, first: str, tallies: Mapping[str, Mapping[str, Any]]) -> str:
+    names = score_names(tallies)
+    columns = ["prompts", "ok", "failed", "retried", "p50 s", "p95 s", "tokens in", "tokens out"]
+    head = "".join(f"<th>{escape(c)}</th>" for c in [first, *columns, "failures by type", *names])
+    rows = []
+    for key, tally in tallies.items():
+        latency, tokens = tally.get("latency_s") or {}, tally.get("tokens") or {}
+        cells = {
+            "prompts": tally.get("prompts", 0),
+            "ok": tally.get("ok", 0),
+            "failed": tally.get("failed", 0),
+            "retried": tally.get("retried", 0),
+            "latency_median": seconds(latency.get("median")),
+            "latency_p95": seconds(latency.get("p95")),
+            "tokens_input": tokens.get("input", 0),
+            "tokens_output": tokens.get("output", 0),
+            "failed_by_type": failures_text(tally),
+        }
+        scores = tally.get("scores") or {}
+        row = f'<tr data-key="{escape(key)}"><th scope="row">{escape(key)}</th>'
+        row += "".join(f'<td data-col="{col}">{escape(str(value))}</td>' for col, value in cells.items())
+        row += "".join(
+            f'<td data-col="score:{escape(name)}">{escape(score_text(scores.get(name)))}</td>'
+            for name in names
+        )
+        rows.append(row + "</tr>")
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _score_charts(title: str, tallies: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    charts = []
+    for name in score_names(tallies):
+        labels = list(tallies)
+        blocks = [(tallies[label].get("scores") or {}).get(name) or {} for label in labels]
+        values = [score_mean(block) for block in blocks]
+        intervals = [score_interval(block) for block in blocks]
+        bounded = all(0 <= v <= 1 for v in values if v is not None) and all(
+            0 <= x <= 1 for iv in intervals if iv for x in iv
+        )
+        chart_title = f"{name} per {title} (mean, 95% interval)"
+        charts.append(interval_bars(chart_title, labels, values, intervals, upper=1.0 if bounded else None))
+    return charts
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + f"… ({len(text)} characters)"
+
+
+def _score_value(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _samples_table(data: ReportData, names: Sequence[str]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in ["model", "id", "prompt", "response", "error", *names])
+    rows = []
+    for model, records in data.samples.items():
+        for record in records:
+            scores = record.get("scores") or {}
+            attributes = f' data-model="{escape(model)}"'
+            cells: list[str] = []
+            for name in names:
+                value = scores.get(name)
+                number = _score_value(value)
+                if number is not None:
+                    attributes += f' data-score-{len(cells)}="{number}"'
+                cells.append(f"<td>{escape('' if value is None else str(value))}</td>")
+            error = record.get("error") or {}
+            rows.append(
+                f"<tr{attributes}><td>{escape(model_key(record))}</td><td>{escape(str(record.get('id')))}</td>"
+                f'<td><div class="text">{escape(_text(record.get("prompt")))}</div></td>'
+                f'<td><div class="text">{escape(_text(record.get("response") or ""))}</div></td>'
+                f"<td>{escape(str(error.get('type', '')))}</td>{''.join(cells)}</tr>"
+            )
+    return f'<table id="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def render_report(data: ReportData) -> str:
+    """The whole page."""
+    summary = data.summary
+    models, groups = summary.get("models") or {}, summary.get("groups") or {}
+    sections = [f"<h2>Per model</h2>{_tally_table('models-table', 'model', models)}"]
+    if groups:
+        sections.append(f"<h2>Per group</h2>{_tally_table('groups-table', 'group', groups)}")
+    charts = _score_charts("model", models) + (_score_charts("group", groups) if groups else [])
+    sections.append("<h2>Scores</h2>" + ("".join(charts) or "<p>No scores in this run.</p>"))
+    latencies = {model: data.latencies.get(model, array("f")) for model in models}
+    sections.append("<h2>Latency per model</h2>" + histograms("Latency of answered prompts", latencies))
+    failures = {model: dict(tally.get("failed_by_type") or {}) for model, tally in models.items()}
+    sections.append(
+        "<h2>Failures by type</h2>"
+        + (
+            stacked_bars("Failed prompts by error type", failures)
+            if any(failures.values())
+            else "<p>None.</p>"
+        )
+    )
+    names = sorted({name for rows in data.samples.values() for r in rows for name in (r.get("scores") or {})})
+    model_options = "".join(f'<option value="{escape(m)}">{escape(m)}</option>' for m in data.samples)
+    score_options = "".join(f'<option value="{i}">{escape(n)}</option>' for i, n in enumerate(names))
+    sections.append(
+        f"<h2>Sample records</h2><p>{data.sample_count} of {data.records} records "
+        "(a seeded random sample per model; all of them are in completed.jsonl)</p>"
+        '<div class="filters"><label>model <select id="filter-model"><option value="">all</option>'
+        f"{model_options}</select></label> "
+        '<label>score <select id="filter-score"><option value="">any</option>'
+        f"{score_options}</select></label> "
+        '<label>from <input id="filter-min" type="number" step="any"></label> '
+        '<label>to <input id="filter-max" type="number" step="any"></label> '
+        '<span id="shown"></span></div>' + _samples_table(data, names)
+    )
+    status = (
+        f"{summary.get('status')}: {summary.get('finished')}/{summary.get('prompts')} prompts, "
+        f"{summary.get('ok')} ok, {summary.get('failed')} failed, {summary.get('wall_time_s')} s"
+    )
+    return page(
+        title=escape(f"{summary.get('experiment', 'run')}: report"),
+        heading=escape(str(summary.get("experiment", "run"))),
+        status=escape(status),
+        run_dir=escape(str(data.run_dir)),
+        body="".join(f"<section>{s}</section>" for s in sections),
+    )
+
+
+def write_report(run_dir: Path, samples_per_model: int = 200, output: Path | None = None) -> Path:
+    """Write ``report.html`` (into the run folder unless ``output`` says where) and return its path."""
+    data = load_report_data(run_dir, samples_per_model)
+    target = output or run_dir / "report.html"
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(render_report(data), encoding="utf-8")
+    partial.replace(target)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``prompto-report``."""
+    parser = argparse.ArgumentParser(prog="prompto-report", description="Write report.html for a run folder.")
+    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds summary.json)")
+    parser.add_argument("--samples", type=int, default=200, help="records per model in the sample table")
+    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/report.html)")
+    args = parser.parse_args(argv)
+    if args.samples < 0:
+        parser.error("--samples must be 0 or more")
+    try:
+        target = write_report(args.run_dir, args.samples, args.output)
+    except ReportError as exc:
+        print(f"prompto-report: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(target)

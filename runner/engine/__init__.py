@@ -1,0 +1,1 @@
+"""Sending: queues, pacing, retries, the response cache and the run's providers."""

@@ -1,0 +1,157 @@
+"""Pacing one queue: a ticker task hands out one permit per ``60 / max_queries`` seconds.
+
+Permits travel through an unbuffered memory channel, so a permit exists only when someone takes it:
+an idle queue does not bank permits and then burst. The ticker keeps an absolute schedule
+(``next_at += interval``) so that scheduling latency does not accumulate into drift: a ticker that
+fell behind by less than :data:`MAX_CATCH_UP_S` (or one interval, if longer) hands out the permits it
+owes back to back. At 30,000 a minute a permit is due every 2 ms, and a busy event loop is often
+late by more than that; restarting from now each time would lose those slots for good. Further
+behind than that, the queue was idle (or paused), and the schedule restarts from now.
+
+The engine steers it:
+
+* :meth:`RateLimiter.pause_until` honours a server's retry-after;
+* :meth:`RateLimiter.note_rate_limited` halves the rate (down to 1/16) while the server keeps refusing.
+  A burst of refusals to requests that were all sent before the last slowdown counts once: those
+  requests left at the old rate, so they say nothing about the new one;
+* :meth:`RateLimiter.note_success` brings the rate back toward the configured one, 10% a reply (only
+  replies to requests sent after the last slowdown count: earlier ones prove nothing about it);
+* :meth:`RateLimiter.note_server_limits` obeys ``x-ratelimit-*``: with ``remaining`` requests left
+  before the server's window resets, permits are spaced ``reset / remaining`` apart until it does, and
+  when nothing is left (counting requests already in flight) the queue pauses until the reset.
+
+Jobs that share an API key can also share its limit: given ``shared`` (a bucket in Redis, see
+:mod:`runner.engine._shared_limiter`), :meth:`RateLimiter.acquire` takes a token from it after the local
+permit, waiting as long as the bucket says.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from providers import RateLimitState
+
+MAX_SLOWDOWN = 16.0
+MAX_CATCH_UP_S = 0.25
+RECOVERY_PER_SUCCESS = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterStatistics:
+    """A snapshot of one limiter, in trio's ``statistics()`` style."""
+
+    configured_per_minute: float
+    current_per_minute: float
+    permits_issued: int
+    paused_until: float | None
+    """``trio.current_time()`` until which the queue is paused, if it is."""
+
+
+class SharedTokens(Protocol):
+    """A rate limit shared with other processes."""
+
+    async def take(self) -> None:
+        """Return when this process may send one more request."""
+
+
+class RateLimiter:
+    """Permits at ``per_minute`` per minute; run :meth:`run` in a nursery, take with :meth:`acquire`."""
+
+    def __init__(self, per_minute: float, shared: SharedTokens | None = None) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self._shared = shared
+        self.configured_per_minute = per_minute
+        self._base_interval = 60.0 / per_minute
+        self._slowdown = 1.0
+        self._paused_until = -math.inf
+        self._slowed_at = -math.inf
+        self._server_interval = 0.0
+        self._server_interval_until = -math.inf
+        self._permits_issued = 0
+        self._send_permit, self._receive_permit = trio.open_memory_channel[None](0)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between permits now: the configured interval times any slowdown, or the server's."""
+        own = self._base_interval * self._slowdown
+        if trio.current_time() < self._server_interval_until:
+            return max(own, self._server_interval)
+        return own
+
+    async def run(self) -> None:
+        """The ticker: runs until cancelled."""
+        next_at = trio.current_time()
+        async with self._send_permit:
+            while True:
+                wake_at = max(next_at, self._paused_until)
+                if wake_at > trio.current_time():
+                    await trio.sleep_until(wake_at)
+                    continue  # a pause may have been extended while we slept
+                await self._send_permit.send(None)
+                self._permits_issued += 1
+                now, interval = trio.current_time(), self.interval
+                behind = now - next_at
+                # The schedule starts at the first permit taken, not when the ticker started: a queue
+                # whose first prompt is ready a little later owes nothing for the time before.
+                first = self._permits_issued == 1
+                catch_up = not first and behind < max(interval, MAX_CATCH_UP_S)
+                next_at = next_at + interval if catch_up else now + interval
+
+    async def acquire(self) -> None:
+        """Wait for the next permit (and for any pause that began while it was on its way)."""
+        await self._receive_permit.receive()
+        if self._shared is not None:
+            await self._shared.take()
+        # A pause may be extended while we sleep: re-check rather than wait on an event.
+        while trio.current_time() < self._paused_until:  # noqa: ASYNC110
+            await trio.sleep_until(self._paused_until)
+
+    def pause_until(self, deadline: float) -> None:
+        """Issue no permit before ``deadline`` (``trio.current_time()`` scale)."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    def note_rate_limited(self, sent_at: float | None = None) -> None:
+        """The server refused a request sent at ``sent_at``: halve the rate (down to 1/16 of the configured).
+
+        A refusal of a request sent before the last slowdown is ignored (it reflects the old rate).
+        """
+        if sent_at is not None and sent_at <= self._slowed_at:
+            return
+        self._slowdown = min(MAX_SLOWDOWN, self._slowdown * 2.0)
+        self._slowed_at = trio.current_time()
+
+    def note_server_limits(self, state: RateLimitState, in_flight: int = 0) -> None:
+        """Keep under the limits the server reported on a reply (``in_flight``: requests still out)."""
+        now = trio.current_time()
+        requests, tokens = state.remaining_requests, state.remaining_tokens
+        if tokens is not None and tokens <= 0 and state.reset_tokens_s:
+            self.pause_until(now + state.reset_tokens_s)
+        reset_s = state.reset_requests_s
+        if requests is None or not reset_s or reset_s <= 0:
+            return
+        if requests <= in_flight:
+            self.pause_until(now + reset_s)
+        else:
+            self._server_interval = reset_s / (requests - in_flight)
+            self._server_interval_until = now + reset_s
+
+    def note_success(self, sent_at: float | None = None) -> None:
+        """A reply to a request sent at ``sent_at`` arrived: move back toward the configured rate."""
+        if sent_at is not None and sent_at <= self._slowed_at:
+            return
+        self._slowdown = max(1.0, self._slowdown * RECOVERY_PER_SUCCESS)
+
+    def statistics(self) -> LimiterStatistics:
+        """Configured and current rate, permits issued, and any pause."""
+        paused = self._paused_until if self._paused_until > trio.current_time() else None
+        return LimiterStatistics(
+            configured_per_minute=self.configured_per_minute,
+            current_per_minute=60.0 / self.interval,
+            permits_issued=self._permits_issued,
+            paused_until=paused,
+        )

@@ -1,0 +1,1 @@
+"""The evaluation stages: scorers, LLM judges and rephrasing."""

@@ -1,0 +1,105 @@
+"""Building the run's scorers from their specs, and scoring one record with all of them.
+
+Scores land in the record's ``scores`` (``{name: value}``). A scorer that cannot score a record (its
+input is missing, or it raised) leaves ``scores[name]`` null and says why in ``score_errors[name]``;
+the run goes on. Records that failed (``error`` is set) are not scored.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.config._eval_config import ScorerSpec
+from scorers import Scorer, ScorerInputError
+
+logger = logging.getLogger("prompto_run")
+
+
+class ScorerBuildError(ValueError):
+    """A scorer's ``_target_`` cannot be imported or does not accept its arguments."""
+
+
+def import_callable(target: str) -> Any:
+    """The object at ``pkg.module.name`` (or ``pkg.module:name``).
+
+    A module of the user's project (``./my_scorers.py`` or ``./my_package/``) is found even when the
+    command was started as a console script, whose import path does not hold the working directory.
+    """
+    module_name, _, attribute = target.replace(":", ".").rpartition(".")
+    if not module_name:
+        raise ImportError(f"'{target}' is not an import path of the form pkg.module.function")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".", 1)[0]
+        cwd = Path.cwd()
+        in_project = (cwd / f"{top}.py").is_file() or (cwd / top).is_dir()
+        if exc.name != top or not in_project or str(cwd) in sys.path:
+            raise
+        sys.path.append(str(cwd))
+        module = importlib.import_module(module_name)
+    value = getattr(module, attribute, None)
+    if not callable(value):
+        raise ImportError(f"'{target}' is not a function or class in module '{module_name}'")
+    return value
+
+
+@dataclass(frozen=True)
+class NamedScorer:
+    """A built scorer and the name its scores are written under."""
+
+    name: str
+    scorer: Scorer
+
+
+def build_scorers(specs: Sequence[ScorerSpec]) -> list[NamedScorer]:
+    """Import and build every scorer; raise :class:`ScorerBuildError` naming the one that fails."""
+    built = []
+    for spec in specs:
+        try:
+            target = import_callable(spec.target)
+            if spec.partial:
+                scorer = functools.partial(target, **spec.args)
+            else:
+                scorer = target(**spec.args)
+        except (ImportError, TypeError, ValueError) as exc:
+            raise ScorerBuildError(f"scorer '{spec.name}' ({spec.target}): {exc}") from None
+        if not callable(scorer):
+            raise ScorerBuildError(f"scorer '{spec.name}': {spec.target}(...) did not return a function")
+        built.append(NamedScorer(spec.name, scorer))
+    return built
+
+
+async def score_record(record: dict[str, Any], scorers: Sequence[NamedScorer]) -> None:
+    """Add each scorer's score to ``record['scores']`` (answered records only)."""
+    if not scorers or record.get("error") is not None:
+        return
+    scores: dict[str, Any] = record.setdefault("scores", {})
+    for named in scorers:
+        try:
+            value = named.scorer(record)
+            if inspect.isawaitable(value):
+                value = await value
+        except ScorerInputError as exc:
+            _score_error(record, named.name, str(exc))
+            scores[named.name] = None
+            continue
+        except Exception as exc:
+            logger.warning("scorer %s raised on record %s: %r", named.name, record.get("id"), exc)
+            _score_error(record, named.name, f"{type(exc).__name__}: {exc}")
+            scores[named.name] = None
+            continue
+        scores[named.name] = value
+        record.get("score_errors", {}).pop(named.name, None)
+
+
+def _score_error(record: dict[str, Any], name: str, message: str) -> None:
+    record.setdefault("score_errors", {})[name] = message

@@ -1,0 +1,98 @@
+"""What the judge and rephrase stages share: a queue fed while the run goes on, and a records file.
+
+A stage's requests go through an ordinary :class:`~runner.engine._queue.QueueRunner` (its own limiter,
+retries and in-flight cap) whose prompts come from a memory channel instead of the prompt file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import trio
+
+from runner.config._config import RunConfig
+from runner.config._eval_config import StageModel
+from runner.engine._provider_set import ProviderSet
+from runner.engine._queue import Finished, QueueRunner
+from runner.prompts._plan import QueuePlan
+from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
+from runner.prompts._routing import queue_limit
+from runner.run_folder._writer import encode_record
+
+STAGE_JOB_BUFFER = 0
+"""Stage prompts wait in the queue's own job buffer; the hand-over itself applies backpressure."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StageQueue:
+    """A queue of one stage model: send prompts to ``send_prompts``, close it when there are no more."""
+
+    runner: QueueRunner
+    send_prompts: trio.MemorySendChannel[ResolvedPrompt]
+    model: StageModel
+
+    def close(self) -> None:
+        """No more prompts: the queue ends once those already sent are finished."""
+        self.send_prompts.close()
+
+
+def open_stage_queue(
+    key: str,
+    model: StageModel,
+    config: RunConfig,
+    providers: ProviderSet,
+    prompt_file: Path,
+    results: trio.MemorySendChannel[Finished],
+) -> StageQueue:
+    """A queue named ``key`` sending to ``model`` at its own pace, handing records to ``results``."""
+    limit = queue_limit(config, model.api)
+    updates: dict[str, Any] = {}
+    if model.max_queries is not None:
+        updates["max_queries"] = model.max_queries
+    if model.max_in_flight is not None:
+        updates["max_in_flight"] = model.max_in_flight
+    send_prompts, receive_prompts = trio.open_memory_channel[ResolvedPrompt](STAGE_JOB_BUFFER)
+    runner = QueueRunner(
+        QueuePlan(key, limit.model_copy(update=updates)),
+        prompt_file,
+        config,
+        providers,
+        results,
+        source=receive_prompts,
+    )
+    return StageQueue(runner, send_prompts, model)
+
+
+def stage_prompt(data: dict[str, Any], model: StageModel, queue: str, config: RunConfig) -> ResolvedPrompt:
+    """A stage's prompt dict (``id``, ``prompt`` and its own keys) addressed to ``model`` in ``queue``."""
+    full = {**data, "api": model.api, "model_name": model.model_name, "parameters": dict(model.parameters)}
+    return dataclasses.replace(resolve_prompt(full, config), queue=queue)
+
+
+class StageFile:
+    """A stage's own records file in the run folder (``judge.jsonl``, ``rephrase.jsonl``).
+
+    Opened on the first record and kept open; each record is flushed as it is written, as the run's
+    writer does. The stage closes it when its last record is in.
+    """
+
+    def __init__(self, path: Path, secrets: Callable[[], list[str]]) -> None:
+        self.path = path
+        self._secrets = secrets
+        self._file: BinaryIO | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record and flush."""
+        if self._file is None:
+            self._file = self.path.open("ab")
+        self._file.write(encode_record(record, self._secrets()))
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

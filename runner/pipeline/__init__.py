@@ -1,0 +1,1 @@
+"""Pipeline mode: watch ``input/``, take each file that stopped changing, run it."""

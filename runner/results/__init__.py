@@ -1,0 +1,1 @@
+"""What a run adds up to: the summary, scores, exit status, export and merge."""

@@ -1,0 +1,55 @@
+"""The records written to ``completed.jsonl``: each input prompt dict, plus what happened to it.
+
+Fields added to the prompt dict (whose own keys are kept untouched, with ``id``, ``api``,
+``model_name`` and ``parameters`` as effectively used):
+
+* ``response``: the reply text; for a list-of-strings prompt, the list of replies; ``null`` on failure;
+* ``error``: ``null``, or ``{type, message, status}`` (``type`` from :mod:`providers._errors`);
+* ``attempts``, ``timestamp_sent`` (ISO 8601, UTC, of the last attempt), ``latency_s``;
+* ``usage``: ``{input_tokens, output_tokens}`` where the API reports them; ``finish_reason``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from providers import Usage
+from runner.prompts._resolve import ResolvedPrompt
+
+
+def utc_timestamp() -> str:
+    """Now, as an ISO 8601 UTC timestamp with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def completed_record(
+    prompt: ResolvedPrompt,
+    *,
+    response: str | list[str] | None,
+    error: dict[str, Any] | None,
+    attempts: int,
+    timestamp_sent: str | None,
+    latency_s: float | None,
+    usage: Usage | None = None,
+    finish_reason: str | None = None,
+) -> dict[str, Any]:
+    """The record for a prompt that is finished, answered or not."""
+    return {
+        **prompt.data,
+        "response": response,
+        "error": error,
+        "attempts": attempts,
+        "timestamp_sent": timestamp_sent,
+        "latency_s": None if latency_s is None else round(latency_s, 6),
+        "usage": (usage or Usage()).as_record(),
+        "finish_reason": finish_reason,
+    }
+
+
+def not_sent_record(prompt: ResolvedPrompt, reason: str, attempts: int = 0) -> dict[str, Any]:
+    """The record for a prompt whose queue stopped before sending it (after an auth failure)."""
+    error = {"type": "not_sent", "message": reason, "status": None}
+    return completed_record(
+        prompt, response=None, error=error, attempts=attempts, timestamp_sent=None, latency_s=None
+    )

@@ -1,0 +1,59 @@
+"""The one task that writes records: each finished record is appended to the file and flushed at once.
+
+A crash or a ``kill -9`` therefore loses nothing already answered; at worst the last line is torn,
+which resume detects and drops. Known secrets are scrubbed from every line before it is written.
+A write that fails (disk full) stops the run through :class:`RecordsUnwritable`: every record written
+before it is kept, and the ones still in the channel are sent again by a resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from providers import redact
+from runner.engine._queue import Finished
+
+
+class RecordsUnwritable(Exception):
+    """``completed.jsonl`` could not be written; ``error`` says why (``ENOSPC``: the disk is full)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"cannot write records: {error}")
+        self.error = error
+
+
+def encode_record(record: dict[str, Any], secrets: Iterable[str] = ()) -> bytes:
+    """One JSONL line, with any secret value scrubbed."""
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    return (redact(line, secrets) + "\n").encode()
+
+
+async def write_records(
+    path: Path,
+    receive_records: trio.MemoryReceiveChannel[Finished],
+    *,
+    on_record: Iterable[Callable[[Finished], None]] = (),
+    secrets: Callable[[], list[str]] = list,
+) -> None:
+    """Append every record received to ``path`` until the channel closes, calling ``on_record`` hooks."""
+    hooks = list(on_record)
+    file = path.open("ab")
+    try:
+        async with receive_records:
+            async for finished in receive_records:
+                try:
+                    file.write(encode_record(finished.record, secrets()))
+                    file.flush()
+                except OSError as exc:
+                    raise RecordsUnwritable(exc) from None
+                for hook in hooks:
+                    hook(finished)
+    finally:
+        with contextlib.suppress(OSError):  # the rest of a line that failed: the torn line resume drops
+            file.close()
