@@ -15,7 +15,7 @@ from runner.pipeline._pipeline import run_pipeline
 from runner.pipeline._watch import InputWatcher
 from tests.conftest import Script, read_jsonl, write_jsonl
 from tests.inputs.installed import SIZE, command
-from tests.test_pipeline import prompts, settings
+from tests.pipeline.test_pipeline import prompts, settings
 
 
 def loops_in(folder: Path) -> list[Path]:

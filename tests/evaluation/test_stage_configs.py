@@ -10,7 +10,7 @@ import pytest
 from runner import load_config
 from runner.config._compose import CONF_DIR
 from runner.evaluation._scoring import build_scorers
-from tests.eval.helpers import read_jsonl, run_quietly
+from tests.evaluation.helpers import read_jsonl, run_quietly
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (CONF_DIR / "scorer").glob("*.yaml")))

@@ -10,7 +10,7 @@ import pytest
 
 from runner.display._console import format_summary
 from runner.results._score_summary import wilson_interval
-from tests.eval.helpers import config_for, read_jsonl, run_quietly
+from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
 PROMPTS = [

@@ -15,7 +15,7 @@ from runner.cli._sweep import print_comparison
 from runner.display._comparison import compare, write_comparison
 from tests.run_folder import make_run_folder
 
-WORKTREE = Path(__file__).resolve().parent.parent
+WORKTREE = Path(__file__).resolve().parents[2]
 
 
 def _job(sweep: Path, number: int, overrides: list[str], with_summary: bool = True) -> Path:

@@ -16,7 +16,7 @@ from runner import ValidationFailed
 from runner._api import _save_config
 from runner._rescore import rejudge_run, rescore_run
 from runner.config._compose import ConfigError, load_run_config
-from tests.eval.helpers import config_for, read_jsonl, run_quietly
+from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[2]

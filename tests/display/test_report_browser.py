@@ -14,7 +14,7 @@ import pytest
 
 from runner.display._report import write_report
 from runner.display._svg import BAR_COLOR, PALETTE
-from tests.png import colour_counts
+from tests.display.png import colour_counts
 from tests.run_folder import make_run_folder
 
 CHROMIUM = next(

@@ -13,7 +13,7 @@ import trio
 
 from runner import ConfigError, ValidationFailed
 from runner.evaluation._templates import Template, TemplateError
-from tests.eval.helpers import config_for, read_jsonl, run_quietly
+from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
 ROOT = Path(__file__).resolve().parents[2]

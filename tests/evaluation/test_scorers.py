@@ -168,10 +168,15 @@ def broken(rec: dict[str, Any]) -> bool:
 
 async def test_custom_scorers_by_target() -> None:
     specs = [
-        {"name": "prefix", "_target_": "tests.eval.test_scorers.starts_with", "prefix": "The"},
-        {"name": "words", "_target_": "tests.eval.test_scorers.word_count", "_partial_": True, "minimum": 2},
-        {"name": "loud", "_target_": "tests.eval.test_scorers:shouting", "_partial_": True},
-        {"name": "broken", "_target_": "tests.eval.test_scorers.broken", "_partial_": True},
+        {"name": "prefix", "_target_": "tests.evaluation.test_scorers.starts_with", "prefix": "The"},
+        {
+            "name": "words",
+            "_target_": "tests.evaluation.test_scorers.word_count",
+            "_partial_": True,
+            "minimum": 2,
+        },
+        {"name": "loud", "_target_": "tests.evaluation.test_scorers:shouting", "_partial_": True},
+        {"name": "broken", "_target_": "tests.evaluation.test_scorers.broken", "_partial_": True},
     ]
     scorers = build_scorers([ScorerSpec.model_validate(spec) for spec in specs])
     rec = record("The capital is Paris")

@@ -10,7 +10,7 @@ import pytest
 import trio
 
 from runner.evaluation._rephrasing import RephraseParseError, parse_rephrasings
-from tests.eval.helpers import config_for, read_jsonl, run_quietly
+from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
 REPHRASER = """\
