@@ -1,6 +1,23 @@
 """prompto-run's engine and Python API.
 
-The public surface is listed in ``__all__`` (a test guards it); everything else is internal.
+The public surface is listed in ``__all__`` (a test guards it); everything else is internal. The
+subpackages follow the data flow of a run, each importing only those below it (``lint-imports``
+checks it)::
+
+    cli/          command lines in, exit statuses out: prompto-run, -check, -pipeline, prompto's own
+    pipeline/     watch input/ and run each file dropped there
+    _api, _run    the Python API, and one run from start to end (_check: the same, sending nothing)
+    display/      console summary, live progress, report.html, charts, sweep comparison
+    results/      summary.json, scores, exit statuses, export, merging shards
+    evaluation/   scorers, LLM judges and rephrasing, wired between the queues and the writer
+    engine/       queues, pacing (limiters, token buckets, Redis), retries, the cache, the providers
+    run_folder/   the on-disk contract: file names, lock, records and their writer, resume
+    prompts/      prompt files, conversations, resolution, the validation pass and the plan
+    config/       Hydra composition and the typed, validated settings
+
+A prompt goes down the middle: ``prompts`` reads and validates it, ``engine`` sends it through a
+provider (``providers/``, outside this package), ``evaluation`` scores or judges the record,
+``run_folder`` writes it, ``results`` and ``display`` add it up.
 """
 
 from runner._api import load_config, run, run_async

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,6 +18,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING_FIELDS = ("timestamp_sent", "latency_s")
+
+
+LAUNCHER_PRESETS = [
+    ("local_processes", "hydra_joblib_launcher", "hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
+    ("ray_local", "hydra_ray_launcher", "hydra_ray_launcher.ray_launcher.RayLauncher"),
+    ("ray_cluster", "hydra_ray_launcher", "hydra_ray_launcher.ray_launcher.RayLauncher"),
+    ("slurm", "hydra_submitit_launcher", "hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
+]
+"""Each shipped ``conf/hydra/launcher/`` preset, the plugin it needs and the launcher class it names."""
+
+
+def has_module(module: str) -> bool:
+    """Whether ``module`` can be imported (an optional extra is installed)."""
+    # find_spec imports the parent package of a dotted name, and raises when that package is missing.
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _environ() -> dict[str, str]:

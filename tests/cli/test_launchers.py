@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
 from runner.config._compose import CONF_DIR, register_resolvers
-from tests._dist_support import prompto_run, read_records, write_models, write_prompts
+from tests._dist_support import (
+    LAUNCHER_PRESETS,
+    has_module,
+    prompto_run,
+    read_records,
+    write_models,
+    write_prompts,
+)
 
 MODELS = ["sim_a", "sim_b", "sim_c"]
-
-
-def _has(module: str) -> bool:
-    # find_spec imports the parent package of a dotted name, and raises when that package is missing.
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _sweep_three_models(tmp_path: Path, *launcher: str, timeout: float = 180) -> Path:
@@ -48,7 +46,7 @@ def _sweep_three_models(tmp_path: Path, *launcher: str, timeout: float = 180) ->
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra")
+@pytest.mark.skipif(not has_module("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra")
 def test_a_joblib_sweep_runs_three_models_in_processes(tmp_path: Path) -> None:
     sweep = _sweep_three_models(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=3")
     assert "JoblibLauncher" in (sweep / "multirun.yaml").read_text()
@@ -57,7 +55,7 @@ def test_a_joblib_sweep_runs_three_models_in_processes(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.skipif(
-    not _has("ray") or not _has("hydra_plugins.hydra_ray_launcher"), reason="needs the ray extra"
+    not has_module("ray") or not has_module("hydra_plugins.hydra_ray_launcher"), reason="needs the ray extra"
 )
 def test_a_ray_sweep_runs_three_models_on_a_local_ray_instance(tmp_path: Path) -> None:
     sweep = _sweep_three_models(tmp_path, "hydra/launcher=ray_local", "+hydra.launcher.ray.init.num_cpus=2")
@@ -65,7 +63,7 @@ def test_a_ray_sweep_runs_three_models_on_a_local_ray_instance(tmp_path: Path) -
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has("hydra_plugins.hydra_submitit_launcher"), reason="needs the slurm extra")
+@pytest.mark.skipif(not has_module("hydra_plugins.hydra_submitit_launcher"), reason="needs the slurm extra")
 def test_a_submitit_sweep_runs_three_models_as_submitit_jobs(tmp_path: Path) -> None:
     # submitit's local executor: the same pickled job and submitit runner as on SLURM, minus sbatch.
     sweep = _sweep_three_models(tmp_path, "hydra/launcher=submitit_local")
@@ -75,15 +73,10 @@ def test_a_submitit_sweep_runs_three_models_as_submitit_jobs(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("preset", "plugin", "target"),
-    [
-        ("local_processes", "hydra_joblib_launcher", "hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
-        ("ray_local", "hydra_ray_launcher", "hydra_ray_launcher.ray_launcher.RayLauncher"),
-        ("ray_cluster", "hydra_ray_launcher", "hydra_ray_launcher.ray_launcher.RayLauncher"),
-        ("slurm", "hydra_submitit_launcher", "hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
-    ],
+    LAUNCHER_PRESETS,
 )
 def test_each_launcher_preset_composes_onto_its_plugin(preset: str, plugin: str, target: str) -> None:
-    if not _has(f"hydra_plugins.{plugin}"):
+    if not has_module(f"hydra_plugins.{plugin}"):
         pytest.skip(f"{plugin} is not installed")
     register_resolvers()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

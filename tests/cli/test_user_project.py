@@ -3,7 +3,6 @@ and sweeps across its models, on every launcher preset, as the README tells user
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from runner.cli._prompto_run import with_user_conf
-from tests._dist_support import read_records, write_models, write_prompts
+from tests._dist_support import LAUNCHER_PRESETS, has_module, read_records, write_models, write_prompts
 
 PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"
 MODELS = ["sim_a", "sim_b"]
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -73,7 +65,7 @@ def test_a_sweep_over_the_users_own_models_runs_from_their_folder(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _has("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra")
+@pytest.mark.skipif(not has_module("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra")
 def test_the_local_processes_preset_sweeps_from_the_users_folder(project: Path) -> None:
     result = _prompto_run(
         project,
@@ -93,7 +85,7 @@ def test_the_local_processes_preset_sweeps_from_the_users_folder(project: Path) 
 @pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.skipif(
-    not _has("ray") or not _has("hydra_plugins.hydra_ray_launcher"), reason="needs the ray extra"
+    not has_module("ray") or not has_module("hydra_plugins.hydra_ray_launcher"), reason="needs the ray extra"
 )
 def test_the_ray_local_preset_sweeps_from_the_users_folder(project: Path) -> None:
     result = _prompto_run(
@@ -110,20 +102,12 @@ def test_the_ray_local_preset_sweeps_from_the_users_folder(project: Path) -> Non
     _assert_one_job_per_model(project / "sweep")
 
 
-@pytest.mark.parametrize(
-    ("preset", "plugin", "launcher"),
-    [
-        ("local_processes", "hydra_joblib_launcher", "JoblibLauncher"),
-        ("ray_local", "hydra_ray_launcher", "RayLauncher"),
-        ("ray_cluster", "hydra_ray_launcher", "RayLauncher"),
-        ("slurm", "hydra_submitit_launcher", "SlurmLauncher"),
-    ],
-)
+@pytest.mark.parametrize(("preset", "plugin", "launcher"), LAUNCHER_PRESETS)
 def test_every_launcher_preset_composes_a_sweep_from_the_users_folder(
     project: Path, preset: str, plugin: str, launcher: str
 ) -> None:
     # No cluster or SLURM here to run on: Hydra shows the launcher config a sweep would use.
-    if not _has(f"hydra_plugins.{plugin}"):
+    if not has_module(f"hydra_plugins.{plugin}"):
         pytest.skip(f"{plugin} is not installed")
     result = _prompto_run(
         project,
@@ -135,7 +119,7 @@ def test_every_launcher_preset_composes_a_sweep_from_the_users_folder(
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
-    assert launcher in result.stdout
+    assert launcher.rsplit(".", 1)[1] in result.stdout
     assert f"file://{project.resolve() / 'conf'}" in result.stdout
 
 
@@ -180,7 +164,7 @@ def test_a_run_from_an_empty_folder_uses_the_shipped_conf(tmp_path: Path) -> Non
         pytest.param(
             ["hydra/launcher=local_processes", "hydra.launcher.n_jobs=2"],
             marks=pytest.mark.skipif(
-                not _has("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra"
+                not has_module("hydra_plugins.hydra_joblib_launcher"), reason="needs the joblib extra"
             ),
         ),
     ],
