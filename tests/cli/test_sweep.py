@@ -13,7 +13,7 @@ import pytest
 
 from runner.cli._sweep import print_comparison
 from runner.display._comparison import compare, write_comparison
-from tests.run_folder import make_run_folder
+from tests.run_folder.crafted_run import make_run_folder
 
 WORKTREE = Path(__file__).resolve().parents[2]
 

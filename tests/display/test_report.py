@@ -16,7 +16,7 @@ from runner.display._report import main as report_main
 from runner.display._report import write_report
 from runner.display._report_data import ReportError, load_report_data
 from tests.display.html_table import read_table
-from tests.run_folder import make_run_folder
+from tests.run_folder.crafted_run import make_run_folder
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from runner.display._report import write_report
 from runner.display._svg import BAR_COLOR, PALETTE
 from tests.display.png import colour_counts
-from tests.run_folder import make_run_folder
+from tests.run_folder.crafted_run import make_run_folder
 
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),

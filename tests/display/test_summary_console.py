@@ -11,7 +11,7 @@ import pytest
 from runner.display._console import format_summary, print_summary, score_text
 from runner.engine._queue import Finished
 from runner.results._summary import SummaryBuilder
-from tests.run_folder import make_run_folder
+from tests.run_folder.crafted_run import make_run_folder
 
 
 def _record(group: str | None, error: str | None = None) -> dict[str, object]:

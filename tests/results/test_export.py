@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.results._export import PYARROW_MISSING, ExportError, export, flatten, main
-from tests.run_folder import make_run_folder
+from tests.run_folder.crafted_run import make_run_folder
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
