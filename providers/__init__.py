@@ -18,6 +18,7 @@ from providers._errors import (
     ServerError,
     TransientError,
 )
+from providers._importer import TargetImportError, import_object
 from providers._json_api import JsonApiProvider
 from providers._registry import (
     UnknownApiError,
@@ -61,10 +62,12 @@ __all__ = [
     "RequestTimeout",
     "SafetyBlocked",
     "ServerError",
+    "TargetImportError",
     "TextPart",
     "TransientError",
     "UnknownApiError",
     "Usage",
+    "import_object",
     "import_target",
     "known_apis",
     "mask_url_credentials",

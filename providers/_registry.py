@@ -7,8 +7,9 @@ or named by ``_target_`` (an import path) in a model config.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from providers._importer import TargetImportError, import_object
 
 if TYPE_CHECKING:
     from providers._base import Provider
@@ -50,16 +51,12 @@ def known_apis() -> list[str]:
 
 
 def import_target(target: str) -> type[Provider]:
-    """Import a provider class from ``pkg.module.Class`` or ``pkg.module:Class``."""
+    """The provider class ``target`` names (``pkg.module.Class`` or ``pkg.module:Class``)."""
     from providers._base import Provider
 
-    module_name, _, attribute = target.replace(":", ".").rpartition(".")
-    if not module_name:
-        raise ImportError(f"'{target}' is not an import path of the form pkg.module.Class")
-    module = importlib.import_module(module_name)
-    provider_class = getattr(module, attribute, None)
+    provider_class = import_object(target)
     if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
-        raise ImportError(f"'{target}' is not a subclass of providers.Provider")
+        raise TargetImportError(f"'{target}' is not a subclass of providers.Provider")
     return provider_class
 
 

@@ -8,15 +8,13 @@ the run goes on. Records that failed (``error`` is set) are not scored.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from providers import TargetImportError, import_object
 from runner.config._eval_config import ScorerSpec
 from scorers import Scorer, ScorerInputError
 
@@ -25,31 +23,6 @@ logger = logging.getLogger("prompto_run")
 
 class ScorerBuildError(ValueError):
     """A scorer's ``_target_`` cannot be imported or does not accept its arguments."""
-
-
-def import_callable(target: str) -> Any:
-    """The object at ``pkg.module.name`` (or ``pkg.module:name``).
-
-    A module of the user's project (``./my_scorers.py`` or ``./my_package/``) is found even when the
-    command was started as a console script, whose import path does not hold the working directory.
-    """
-    module_name, _, attribute = target.replace(":", ".").rpartition(".")
-    if not module_name:
-        raise ImportError(f"'{target}' is not an import path of the form pkg.module.function")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        top = module_name.split(".", 1)[0]
-        cwd = Path.cwd()
-        in_project = (cwd / f"{top}.py").is_file() or (cwd / top).is_dir()
-        if exc.name != top or not in_project or str(cwd) in sys.path:
-            raise
-        sys.path.append(str(cwd))
-        module = importlib.import_module(module_name)
-    value = getattr(module, attribute, None)
-    if not callable(value):
-        raise ImportError(f"'{target}' is not a function or class in module '{module_name}'")
-    return value
 
 
 @dataclass(frozen=True)
@@ -65,11 +38,13 @@ def build_scorers(specs: Sequence[ScorerSpec]) -> list[NamedScorer]:
     built = []
     for spec in specs:
         try:
-            target = import_callable(spec.target)
-            if spec.partial:
-                scorer = functools.partial(target, **spec.args)
-            else:
-                scorer = target(**spec.args)
+            target = import_object(spec.target)
+        except TargetImportError as exc:  # its message names the target and where it was looked for
+            raise ScorerBuildError(f"scorer '{spec.name}': {exc}") from None
+        if not callable(target):
+            raise ScorerBuildError(f"scorer '{spec.name}': '{spec.target}' is not a function or class")
+        try:
+            scorer = functools.partial(target, **spec.args) if spec.partial else target(**spec.args)
         except (ImportError, TypeError, ValueError) as exc:
             raise ScorerBuildError(f"scorer '{spec.name}' ({spec.target}): {exc}") from None
         if not callable(scorer):

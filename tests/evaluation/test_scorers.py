@@ -188,7 +188,7 @@ async def test_custom_scorers_by_target() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"name": "x", "_target_": "scorers.no_such_scorer"}, "scorer 'x' (scorers.no_such_scorer)"),
+        ({"name": "x", "_target_": "scorers.no_such_scorer"}, "scorer 'x': 'scorers.no_such_scorer': module"),
         ({"name": "x", "_target_": "no_such_module.scorer"}, "No module named 'no_such_module'"),
         ({"name": "x", "_target_": "scorers.match", "ignore_cases": True}, "unexpected keyword argument"),
         ({"name": "x", "_target_": "scorers.regex"}, "missing 1 required keyword-only argument: 'pattern'"),
