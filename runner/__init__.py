@@ -33,6 +33,7 @@ from runner.config._config import (
     RateLimits,
     RunConfig,
 )
+from runner.config._errors import UserError
 from runner.config._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
 from runner.prompts._plan import ValidationFailed
 from runner.prompts._prompt_file import PromptFileError
@@ -53,6 +54,7 @@ __all__ = [
     "RunResult",
     "ScorerSpec",
     "StageModel",
+    "UserError",
     "ValidationFailed",
     "VerdictSpec",
     "load_config",

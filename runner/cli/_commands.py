@@ -16,11 +16,11 @@ import trio
 
 from runner._check import check_experiment, format_check
 from runner._run import RunResult
-from runner.config._compose import ConfigError, compose_config, to_pipeline_config, to_run_config
+from runner.config._compose import compose_config, to_pipeline_config, to_run_config
 from runner.config._config import PipelineConfig, RunConfig
+from runner.config._errors import UserError
 from runner.display._console import format_summary
 from runner.pipeline._pipeline import PipelineReport, run_pipeline
-from runner.prompts._prompt_file import PromptFileError
 from runner.results._exit_status import STOP_SIGNALS, ExitStatus
 
 logger = logging.getLogger("prompto_run")
@@ -41,7 +41,7 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
     overrides = ["+pipeline=default", *args.overrides, *(["pipeline.once=true"] if args.once else [])]
     try:
         settings, run_settings = to_pipeline_config(compose_config(overrides))
-    except ConfigError as exc:
+    except UserError as exc:
         print(f"prompto-pipeline: {exc}", file=sys.stderr)
         return EXIT_INVALID
     with _console_log():
@@ -115,7 +115,7 @@ def check_text(overrides: Sequence[str]) -> tuple[str, bool]:
     try:
         config = to_run_config(compose_config([*overrides, "output_dir=."]))
         report = check_experiment(config)
-    except (ConfigError, PromptFileError) as exc:
+    except UserError as exc:
         return f"prompto-check: {exc}", False
     return format_check(report), report.runnable
 

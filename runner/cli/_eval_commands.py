@@ -14,9 +14,9 @@ from typing import Any
 import trio
 
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
-from runner.config._compose import ConfigError, load_run_config
+from runner.config._compose import load_run_config
 from runner.config._config import RunConfig
-from runner.prompts._plan import ValidationFailed
+from runner.config._errors import UserError
 
 EXIT_INVALID = 2
 USAGE = "usage: {prog} RUN_DIR [{key}=[name,...]] [other.key=value ...]"
@@ -41,7 +41,7 @@ def _main(
     try:
         config = load_run_config(Path(argv[0]), argv[1:])
         result = trio.run(action, config)
-    except (ConfigError, ValidationFailed) as exc:
+    except UserError as exc:
         print(f"{prog}: {exc}\nNothing was sent.", file=sys.stderr)
         sys.exit(EXIT_INVALID)
     print("\n".join(score_lines(result.summary["scores"])))

@@ -46,6 +46,7 @@ from runner.cli._overrides import override
 from runner.cli._prompto_limits import load_max_queries_json
 from runner.cli._prompto_stages import judges_from_folder, rephrase_from_folder
 from runner.config._compose import ConfigError
+from runner.config._errors import UserError
 
 PROMPTO_DATA_FOLDER = "data"
 
@@ -166,7 +167,7 @@ def run_experiment_main(argv: Sequence[str] | None = None) -> int:
     try:
         stages = stage_overrides(args)
         overrides = [override("experiment.file", _experiment_file(args)), *stages, *settings_overrides(args)]
-    except ConfigError as exc:
+    except UserError as exc:
         print(f"prompto_run_experiment: {exc}", file=sys.stderr)
         return EXIT_INVALID
     sys.argv = [sys.argv[0], *overrides]
@@ -181,7 +182,7 @@ def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         overrides = settings_overrides(args)
-    except ConfigError as exc:
+    except UserError as exc:
         print(f"prompto_run_pipeline: {exc}", file=sys.stderr)
         return EXIT_INVALID
     return pipeline_main([*(["--once"] if args.once else []), *overrides])
@@ -206,7 +207,7 @@ def check_experiment_main(argv: Sequence[str] | None = None) -> int:
             args.move_to_input = True
             _experiment_file(args)
             text += f"\nmoved {args.file} to {Path(args.data_folder or PROMPTO_DATA_FOLDER) / 'input'}/"
-    except ConfigError as exc:
+    except UserError as exc:
         text, runnable = f"prompto_check_experiment: {exc}", False
     if args.log_file is not None:
         with args.log_file.open("a", encoding="utf-8") as log:

@@ -16,16 +16,13 @@ from omegaconf import DictConfig
 from runner._run import OutputsUnwritable, run_experiment
 from runner.config._compose import (
     CONF_DIR,
-    ConfigError,
     describe_override_error,
     register_resolvers,
     to_run_config,
     user_conf_overrides,
 )
+from runner.config._errors import UserError
 from runner.display._console import print_summary
-from runner.engine._shared_limiter import SharedLimiterError
-from runner.prompts._plan import ValidationFailed
-from runner.prompts._prompt_file import PromptFileError
 from runner.results._exit_status import ExitStatus, ProcessStatus
 
 logger = logging.getLogger("prompto_run")
@@ -46,7 +43,7 @@ def _run_job(cfg: DictConfig) -> int:
     try:
         config = to_run_config(cfg, HydraConfig.get().overrides.task)
         result = trio.run(run_experiment, config, None, False)
-    except (ConfigError, ValidationFailed, PromptFileError, SharedLimiterError) as exc:
+    except UserError as exc:
         print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
         return EXIT_INVALID
     except OutputsUnwritable as exc:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runner.config._compose_groups import GroupLookupError, resolve_stage_groups
 from runner.config._config import PipelineConfig, RunConfig
+from runner.config._errors import UserError
 from runner.run_folder._files import RunFolder
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -38,7 +39,7 @@ RESUME_MAY_CHANGE = (
 """Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The composed configuration is invalid; the message says which key and how to fix it."""
 
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.config._errors import UserError
+
 SEED = 0
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """The folder is not a finished run folder; the message says what is missing."""
 
 

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Literal
 import trio
 from pydantic import BaseModel, ConfigDict, Field
 
+from runner.config._errors import UserError
+
 if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
@@ -60,7 +62,7 @@ CONNECT_TIMEOUT_S = 5.0
 SOCKET_TIMEOUT_S = 10.0
 
 
-class SharedLimiterError(RuntimeError):
+class SharedLimiterError(UserError, RuntimeError):
     """The shared limiter cannot work: the ``redis`` extra is missing or Redis cannot be reached."""
 
 

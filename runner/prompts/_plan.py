@@ -17,6 +17,7 @@ from typing import IO
 
 from providers import ChatRequest, Provider, ProviderContext, UnknownApiError
 from runner.config._config import QueueLimit, RunConfig
+from runner.config._errors import UserError
 from runner.config._shard import job_limit
 from runner.prompts._conversation import PromptError, media_problems
 from runner.prompts._id_set import IdSet
@@ -112,7 +113,7 @@ class Plan:
             self.problems.append(f"line {line_no}: {message}" if line_no is not None else message)
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(UserError):
     """The experiment has problems; nothing was sent."""
 
     def __init__(self, plan: Plan) -> None:

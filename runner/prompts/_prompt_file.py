@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from runner.config._errors import UserError
+
 MAX_LINE_BYTES = 32 * 1024 * 1024
 """A longer line is reported as a problem rather than read into memory."""
 MAX_NESTING = 100
@@ -51,7 +53,7 @@ class PromptLine:
     problem: str | None = None
 
 
-class PromptFileError(ValueError):
+class PromptFileError(UserError, ValueError):
     """The file as a whole cannot be read (missing, unreadable, wrong kind, bad CSV header)."""
 
 

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from runner.config._errors import UserError
+
 FORMATS = ("csv", "parquet", "jsonl")
 PARQUET_BATCH = 10_000
 PYARROW_MISSING = (
@@ -26,7 +28,7 @@ PYARROW_MISSING = (
 )
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """The export cannot be done; the message says why and what to do."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from runner.config._compose import ConfigError, saved_run_config
 from runner.config._config import RunConfig
+from runner.config._errors import UserError
 from runner.config._shard import Shard
 from runner.engine._queue import Finished
 from runner.prompts._id_set import IdSet
@@ -37,7 +38,7 @@ EXIT_INCOMPLETE = 2
 MAX_IDS_SHOWN = 20
 
 
-class MergeError(Exception):
+class MergeError(UserError):
     """The shards do not add up to the whole experiment; nothing was written."""
 
 

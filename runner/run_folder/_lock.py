@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runner.config._compose import ConfigError
+from runner.config._errors import UserError
 
 try:
     import fcntl
@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_NAME = ".lock"
 
 
-class FolderBusy(ConfigError):
+class FolderBusy(UserError):
     """Another prompto-run is writing to this run folder."""
 
 

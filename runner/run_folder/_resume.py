@@ -30,7 +30,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from runner.config._compose import ConfigError
+from runner.config._errors import UserError
 from runner.prompts._id_set import IdSet
 from runner.run_folder._files import RunFolder, file_sha256
 
@@ -60,7 +60,7 @@ class Resumed:
         return {"kept": self.kept, "moved_to_side_file": self.moved, "torn_bytes_dropped": self.torn_bytes}
 
 
-class ResumeRefused(ConfigError):
+class ResumeRefused(UserError):
     """The run folder is not as the run left it; nothing was sent and nothing in it was changed."""
 
 
