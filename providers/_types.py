@@ -211,5 +211,6 @@ class Completion:
     finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
-    """The model the server says answered (may be more specific than the one asked for)."""
+    """The model the server says answered (may be more specific than the one asked for); the record's
+    ``served_model``."""
     rate_limit: RateLimitState | None = None

@@ -60,10 +60,16 @@ class CachedReply:
     response: str | list[str]
     finish_reason: str | None
     usage: Usage
+    served_model: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
-            {"response": self.response, "finish_reason": self.finish_reason, "usage": self.usage.as_record()}
+            {
+                "response": self.response,
+                "finish_reason": self.finish_reason,
+                "usage": self.usage.as_record(),
+                "served_model": self.served_model,
+            }
         )
 
     @classmethod
@@ -74,7 +80,9 @@ class CachedReply:
             raise ValueError(f"not a stored reply: {text[:80]!r}")
         usage = value.get("usage") or {}
         try:
-            return cls(value["response"], value.get("finish_reason"), Usage(**usage))
+            return cls(
+                value["response"], value.get("finish_reason"), Usage(**usage), value.get("served_model")
+            )
         except TypeError as exc:
             raise ValueError(f"not a stored reply: {text[:80]!r}") from exc
 

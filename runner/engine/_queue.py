@@ -217,7 +217,7 @@ class QueueRunner:
                 await stack.enter_async_context(slot)
             sent_at, started = utc_timestamp(), trio.current_time()
             try:
-                response, finish_reason = await self._converse(provider, job)
+                response, finish_reason, served_model = await self._converse(provider, job)
             except ProviderError as exc:
                 error = with_wait_policy(exc)  # no server may stall the queue past MAX_PAUSE_S
             except Exception as exc:
@@ -232,7 +232,8 @@ class QueueRunner:
             self.limiter.note_success(sent_at=started)
             usage = Usage(job.input_tokens, job.output_tokens)
             if self._cache is not None and job.cache_key is not None:
-                await self._cache.put(job.cache_key, CachedReply(response, finish_reason, usage))
+                reply = CachedReply(response, finish_reason, usage, served_model)
+                await self._cache.put(job.cache_key, reply)
             record = completed_record(
                 job.prompt,
                 response=response,
@@ -242,6 +243,7 @@ class QueueRunner:
                 latency_s=latency,
                 usage=usage,
                 finish_reason=finish_reason,
+                served_model=served_model,
             )
             await self._finish(record, ok=True)
             return
@@ -278,8 +280,11 @@ class QueueRunner:
         )
         await self._finish(record, ok=False)
 
-    async def _converse(self, provider: Provider, job: Job) -> tuple[str | list[str], str | None]:
-        """Send the prompt; for a multi-turn prompt, each turn not yet answered (one permit per turn)."""
+    async def _converse(self, provider: Provider, job: Job) -> tuple[str | list[str], str | None, str | None]:
+        """Send the prompt; for a multi-turn prompt, each turn not yet answered (one permit per turn).
+
+        Returns the reply, and the finish reason and served model of its last turn.
+        """
         prompt = job.prompt
         conversation = prompt.conversation
         if not conversation.multi_turn:
@@ -287,9 +292,9 @@ class QueueRunner:
                 provider, conversation.first_request(prompt.model_name, prompt.parameters), job
             )
             job.add_usage(completion.usage)
-            return completion.text, completion.finish_reason
+            return completion.text, completion.finish_reason, completion.model
         user_turns = [conversation.messages[0].text, *conversation.follow_up_turns]
-        finish_reason, first_in_attempt = None, len(job.replies)
+        finish_reason, served_model, first_in_attempt = None, None, len(job.replies)
         for index in range(len(job.replies), len(user_turns)):
             if index > first_in_attempt:
                 await self.limiter.acquire()
@@ -304,8 +309,8 @@ class QueueRunner:
             completion = await self._send(provider, request, job)
             job.replies.append(completion.text)
             job.add_usage(completion.usage)
-            finish_reason = completion.finish_reason
-        return list(job.replies), finish_reason
+            finish_reason, served_model = completion.finish_reason, completion.model
+        return list(job.replies), finish_reason, served_model
 
     async def _send(self, provider: Provider, request: ChatRequest, job: Job) -> Completion:
         """One request under the deadline; its reply corrects the token estimate and the server's limits."""
@@ -343,6 +348,7 @@ class QueueRunner:
             latency_s=None,
             usage=cached.usage,
             finish_reason=cached.finish_reason,
+            served_model=cached.served_model,
         )
         await self._finish({**record, "cached": True}, ok=True)
         return True

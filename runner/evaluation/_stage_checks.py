@@ -23,7 +23,7 @@ from runner.prompts._resolve import provider_type
 
 RECORD_KEYS = frozenset(
     {"id", "api", "model_name", "parameters", "response", "error", "attempts", "timestamp_sent"}
-    | {"latency_s", "usage", "finish_reason", "scores"}
+    | {"latency_s", "usage", "finish_reason", "served_model", "scores"}
 )
 """Keys every answered record has, whatever its prompt dict holds."""
 REPHRASE_KEYS = frozenset({"rephrase_of", "rephrase_template", "rephrase_index"})

@@ -6,7 +6,9 @@ Fields added to the prompt dict (whose own keys are kept untouched, with ``id``,
 * ``response``: the reply text; for a list-of-strings prompt, the list of replies; ``null`` on failure;
 * ``error``: ``null``, or ``{type, message, status}`` (``type`` from :mod:`providers._errors`);
 * ``attempts``, ``timestamp_sent`` (ISO 8601, UTC, of the last attempt), ``latency_s``;
-* ``usage``: ``{input_tokens, output_tokens}`` where the API reports them; ``finish_reason``.
+* ``usage``: ``{input_tokens, output_tokens}`` where the API reports them; ``finish_reason``;
+* ``served_model``: the model the server says answered (it may be more specific than ``model_name``,
+  e.g. a dated version), ``null`` where the API does not say or nothing was answered.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def completed_record(
     latency_s: float | None,
     usage: Usage | None = None,
     finish_reason: str | None = None,
+    served_model: str | None = None,
 ) -> dict[str, Any]:
     """The record for a prompt that is finished, answered or not."""
     return {
@@ -44,6 +47,7 @@ def completed_record(
         "latency_s": None if latency_s is None else round(latency_s, 6),
         "usage": (usage or Usage()).as_record(),
         "finish_reason": finish_reason,
+        "served_model": served_model,
     }
 
 

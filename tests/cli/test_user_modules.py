@@ -82,6 +82,7 @@ def test_the_readmes_own_provider_runs_from_the_users_folder(project: Path, llam
     records = _records(project)
     assert {key: record["response"] for key, record in records.items()} == {"a": "Paris.", "b": "Madrid."}
     assert {record["api"] for record in records.values()} == {"llama-server-completion"}
+    assert {record["served_model"] for record in records.values()} == {None}  # its reply does not say
     assert [request.url_path for request in llama_server.requests] == ["/completion", "/completion"]
     assert sorted(request.json["prompt"] for request in llama_server.requests) == [
         "Capital of France?",
