@@ -8,9 +8,7 @@ it itself when it ends (``report.auto``).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -25,7 +23,7 @@ from runner.display._console import (
     score_text,
     seconds,
 )
-from runner.display._report_data import ReportData, ReportError, load_report_data, model_key
+from runner.display._report_data import ReportData, load_report_data, model_key
 from runner.display._report_page import page
 from runner.display._svg import histograms, interval_bars, stacked_bars
 
@@ -169,20 +167,3 @@ def write_report(run_dir: Path, samples_per_model: int = 200, output: Path | Non
     partial.write_text(render_report(data), encoding="utf-8")
     partial.replace(target)
     return target
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``prompto-report``."""
-    parser = argparse.ArgumentParser(prog="prompto-report", description="Write report.html for a run folder.")
-    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds summary.json)")
-    parser.add_argument("--samples", type=int, default=200, help="records per model in the sample table")
-    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/report.html)")
-    args = parser.parse_args(argv)
-    if args.samples < 0:
-        parser.error("--samples must be 0 or more")
-    try:
-        target = write_report(args.run_dir, args.samples, args.output)
-    except ReportError as exc:
-        print(f"prompto-report: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(target)

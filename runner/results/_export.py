@@ -9,12 +9,10 @@ Parquet needs pyarrow (``pip install 'prompto-run[export]'``).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib.util
 import json
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,18 +141,3 @@ def _write_parquet(completed: Path, columns: dict[str, str], path: Path) -> None
                 batch = []
         if batch:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``prompto-export``."""
-    parser = argparse.ArgumentParser(prog="prompto-export", description="Flatten a run's records to a table.")
-    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds completed.jsonl)")
-    parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
-    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/records.FORMAT)")
-    args = parser.parse_args(argv)
-    try:
-        target = export(args.run_dir, args.format, args.output)
-    except ExportError as exc:
-        print(f"prompto-export: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(target)

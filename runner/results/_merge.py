@@ -15,9 +15,7 @@ shard, then merge again. The shards' own folders are never changed.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -34,7 +32,6 @@ from runner.prompts._routing import queue_key
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._files import RunFolder
 
-EXIT_INCOMPLETE = 2
 MAX_IDS_SHOWN = 20
 
 
@@ -264,23 +261,3 @@ def merge_sweep(sweep_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
         for label, runs, sizes in checked
         for out_dir in [merged / label if len(groups) > 1 else merged]
     ]
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``prompto-merge`` command."""
-    parser = argparse.ArgumentParser(
-        prog="prompto-merge",
-        description="Join a sharded sweep's records into one completed.jsonl with its summary.json.",
-    )
-    parser.add_argument("sweep_dir", type=Path, help="the sweep folder (Hydra's multirun_... folder)")
-    args = parser.parse_args(argv)
-    try:
-        results = merge_sweep(args.sweep_dir)
-    except MergeError as exc:
-        print(f"prompto-merge: {exc}\nNothing was written.", file=sys.stderr)
-        sys.exit(EXIT_INCOMPLETE)
-    for out_dir, summary in results:
-        print(
-            f"{summary['experiment']}: {summary['finished']} records from {summary['shards']} shards "
-            f"({summary['ok']} ok, {summary['failed']} failed) -> {out_dir / 'completed.jsonl'}"
-        )

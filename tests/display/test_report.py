@@ -10,9 +10,9 @@ import pytest
 import trio
 
 from runner._run import run_experiment
+from runner.cli._folder_commands import report_main
 from runner.config._config import ExperimentConfig, ModelConfig, ProgressConfig, ReportConfig, RunConfig
 from runner.display._console import score_text
-from runner.display._report import main as report_main
 from runner.display._report import write_report
 from runner.display._report_data import ReportError, load_report_data
 from tests.display.html_table import read_table

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.results._export import PYARROW_MISSING, ExportError, export, flatten, main
+from runner.cli._folder_commands import export_main
+from runner.results._export import PYARROW_MISSING, ExportError, export, flatten
 from tests.run_folder.crafted_run import make_run_folder
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
@@ -85,7 +86,7 @@ def test_parquet_without_pyarrow_names_the_install_command(
     with pytest.raises(ExportError, match=r"pip install 'prompto-run\[export\]'"):
         export(run_dir, "parquet")
     with pytest.raises(SystemExit) as exit_info:
-        main([str(run_dir), "--format", "parquet"])
+        export_main([str(run_dir), "--format", "parquet"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == f"prompto-export: {PYARROW_MISSING}"
     assert sorted(p.name for p in run_dir.iterdir()) == ["completed.jsonl", "summary.json"]
@@ -110,12 +111,12 @@ def test_export_of_a_folder_without_records_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path), "--format", "csv"])
+        export_main([str(tmp_path), "--format", "csv"])
     assert exit_info.value.code == 2
     assert "has no completed.jsonl" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_export_cli_prints_where_it_wrote(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    main([str(run_dir)])
+    export_main([str(run_dir)])
     assert capsys.readouterr().out.strip() == str(run_dir / "records.csv")

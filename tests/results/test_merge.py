@@ -10,8 +10,8 @@ import pytest
 import trio
 
 from runner import RunConfig, load_config, run_async
+from runner.cli._folder_commands import merge_main
 from runner.config._shard import Shard
-from runner.results._merge import main as merge_main
 from tests._dist_support import prompto_merge, prompto_run, read_records, write_models, write_prompts
 
 COMMON = ["model=simulated_fast", "parallel=true", "max_queries=600", "max_attempts=1"]

@@ -1,0 +1,71 @@
+"""``prompto-report``, ``prompto-export`` and ``prompto-merge``: commands that read finished run folders.
+
+Each parses its command line and calls the step that does the work (:mod:`runner.display._report`,
+:mod:`runner.results._export`, :mod:`runner.results._merge`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner.display._report import write_report
+from runner.display._report_data import ReportError
+from runner.results._export import FORMATS, ExportError, export
+from runner.results._merge import MergeError, merge_sweep
+
+EXIT_INCOMPLETE = 2
+
+
+def report_main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``prompto-report``."""
+    parser = argparse.ArgumentParser(prog="prompto-report", description="Write report.html for a run folder.")
+    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds summary.json)")
+    parser.add_argument("--samples", type=int, default=200, help="records per model in the sample table")
+    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/report.html)")
+    args = parser.parse_args(argv)
+    if args.samples < 0:
+        parser.error("--samples must be 0 or more")
+    try:
+        target = write_report(args.run_dir, args.samples, args.output)
+    except ReportError as exc:
+        print(f"prompto-report: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(target)
+
+
+def export_main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``prompto-export``."""
+    parser = argparse.ArgumentParser(prog="prompto-export", description="Flatten a run's records to a table.")
+    parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds completed.jsonl)")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
+    parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/records.FORMAT)")
+    args = parser.parse_args(argv)
+    try:
+        target = export(args.run_dir, args.format, args.output)
+    except ExportError as exc:
+        print(f"prompto-export: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(target)
+
+
+def merge_main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``prompto-merge`` command."""
+    parser = argparse.ArgumentParser(
+        prog="prompto-merge",
+        description="Join a sharded sweep's records into one completed.jsonl with its summary.json.",
+    )
+    parser.add_argument("sweep_dir", type=Path, help="the sweep folder (Hydra's multirun_... folder)")
+    args = parser.parse_args(argv)
+    try:
+        results = merge_sweep(args.sweep_dir)
+    except MergeError as exc:
+        print(f"prompto-merge: {exc}\nNothing was written.", file=sys.stderr)
+        sys.exit(EXIT_INCOMPLETE)
+    for out_dir, summary in results:
+        print(
+            f"{summary['experiment']}: {summary['finished']} records from {summary['shards']} shards "
+            f"({summary['ok']} ok, {summary['failed']} failed) -> {out_dir / 'completed.jsonl'}"
+        )
