@@ -10,8 +10,7 @@ Either writes a new file next to the old one (``completed-scored-<time>.jsonl``,
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -30,10 +29,9 @@ from runner.evaluation._stage_checks import check_judge_templates, check_scorers
 from runner.evaluation._stage_queue import StageFile
 from runner.prompts._plan import Plan, ValidationFailed
 from runner.results._score_summary import ScoreSummary
+from runner.run_folder._completed import CompletedFile
 from runner.run_folder._files import RunFolder
 from runner.run_folder._writer import write_records
-
-logger = logging.getLogger("prompto_run")
 
 RECORD_BUFFER = 256
 RESCORE_QUEUE = "rescore"
@@ -46,18 +44,6 @@ class RescoreResult:
     records_file: Path
     summary_file: Path
     summary: dict[str, Any]
-
-
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every record of a ``completed.jsonl``; a torn last line (a killed run) is skipped with a warning."""
-    with path.open("rb") as file:
-        for line_no, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError:
-                logger.warning("%s line %d is not a complete record; skipped", path, line_no)
 
 
 async def rescore_run(config: RunConfig, *, stamp: str | None = None) -> RescoreResult:
@@ -74,11 +60,17 @@ async def rescore_run(config: RunConfig, *, stamp: str | None = None) -> Rescore
     scorers = build_scorers(config.scorers)
     name = _stamped(folder, "completed-scored", stamp)
     scores = ScoreSummary()
-    with name.records.open("wb") as out:
-        for record in read_records(folder.completed):
-            await score_record(record, scorers)
-            out.write((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
-            scores.add_record(record)
+    partial = name.records.with_name(name.records.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            for record in CompletedFile(folder.completed).records():
+                await score_record(record, scorers)
+                out.write((json.dumps(record, ensure_ascii=False, default=str) + "\n").encode())
+                scores.add_record(record)
+    except BaseException:  # a line that is not a record, Ctrl-C: no half-scored file is left
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(name.records)
     return _finish(name, scores, config)
 
 
@@ -89,10 +81,11 @@ async def rejudge_run(
     folder = RunFolder(config.output_dir)
     plan = Plan(prompt_file=folder.completed)
     run_environ = effective_environ(config, environ)
+    completed = CompletedFile(folder.completed)  # read twice: checked, then judged
     if not folder.completed.is_file():
         plan.add_problem(None, f"'{folder.completed}' does not exist")
     elif config.judges:
-        check_judge_templates(config, plan, read_records(folder.completed))
+        check_judge_templates(config, plan, completed.records())
     if not config.judges:
         plan.add_problem(None, "no judges: name them with judges=[correctness]")
     check_stage_models(config.model_copy(update={"rephrase": None}), plan, run_environ)
@@ -116,7 +109,7 @@ async def rejudge_run(
             for queue in judge.queues:
                 nursery.start_soon(queue.run)
             async with send_records:
-                for record in read_records(folder.completed):
+                for record in completed.records():
                     await judge.submit(Finished(RESCORE_QUEUE, record), send_records)
             judge.close()
     return _finish(name, scores, config)

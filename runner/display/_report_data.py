@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.config._errors import UserError
+from runner.run_folder._completed import CompletedFile
+from runner.run_folder._files import RunFolder
 
 SEED = 0
 
@@ -35,7 +37,7 @@ class ReportData:
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     records: int = 0
     torn_lines: int = 0
-    """Lines that were not valid JSON (a run killed mid-write leaves at most one)."""
+    """A torn last line skipped (a run killed mid-write leaves one): 0 or 1."""
 
     @property
     def sample_count(self) -> int:
@@ -50,38 +52,34 @@ def model_key(record: dict[str, Any]) -> str:
 
 def load_report_data(run_dir: Path, samples_per_model: int = 200) -> ReportData:
     """Read ``summary.json`` and stream ``completed.jsonl``; :class:`ReportError` if not a run folder."""
-    summary_file, completed = run_dir / "summary.json", run_dir / "completed.jsonl"
+    folder = RunFolder(run_dir)
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir} is not a folder: give the run folder a prompto-run wrote")
-    if not summary_file.is_file():
+    if not folder.summary.is_file():
         raise ReportError(
-            f"{run_dir} has no summary.json: it is not a run folder, or its run has not finished "
-            "(a run writes summary.json when it ends, even when interrupted)"
+            f"{run_dir} has no {folder.summary.name}: it is not a run folder, or its run has not finished "
+            f"(a run writes {folder.summary.name} when it ends, even when interrupted)"
         )
     try:
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        summary = json.loads(folder.summary.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{summary_file} is not valid JSON ({exc})") from None
+        raise ReportError(f"{folder.summary} is not valid JSON ({exc})") from None
     data = ReportData(run_dir, summary)
-    if not completed.is_file():
+    if not folder.completed.is_file():
         return data
     rng = random.Random(SEED)
     seen: dict[str, int] = {}
-    with completed.open(encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                data.torn_lines += 1
-                continue
-            data.records += 1
-            key = model_key(record)
-            if record.get("error") is None and isinstance(record.get("latency_s"), int | float):
-                data.latencies.setdefault(key, array("f")).append(float(record["latency_s"]))
-            seen[key] = count = seen.get(key, 0) + 1
-            sample = data.samples.setdefault(key, [])
-            if len(sample) < samples_per_model:
-                sample.append(record)
-            elif samples_per_model and (slot := rng.randrange(count)) < samples_per_model:
-                sample[slot] = record
+    completed = CompletedFile(folder.completed)
+    for record in completed.records():
+        data.records += 1
+        key = model_key(record)
+        if record.get("error") is None and isinstance(record.get("latency_s"), int | float):
+            data.latencies.setdefault(key, array("f")).append(float(record["latency_s"]))
+        seen[key] = count = seen.get(key, 0) + 1
+        sample = data.samples.setdefault(key, [])
+        if len(sample) < samples_per_model:
+            sample.append(record)
+        elif samples_per_model and (slot := rng.randrange(count)) < samples_per_model:
+            sample[slot] = record
+    data.torn_lines = int(completed.torn is not None)
     return data

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.config._errors import UserError
+from runner.run_folder._completed import CompletedFile
+from runner.run_folder._files import RunFolder
 
 FORMATS = ("csv", "parquet", "jsonl")
 PARQUET_BATCH = 10_000
@@ -47,17 +49,11 @@ def _flatten_into(flat: dict[str, Any], mapping: dict[str, Any], prefix: str) ->
         flat[prefix + key] = value
 
 
-def _records(completed: Path) -> Iterator[dict[str, Any]]:
-    with completed.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                try:
-                    yield flatten(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a torn last line from a killed run
+def _records(completed: CompletedFile) -> Iterator[dict[str, Any]]:
+    return (flatten(record) for record in completed.records())
 
 
-def scan(completed: Path) -> dict[str, str]:
+def scan(completed: CompletedFile) -> dict[str, str]:
     """Columns in first-seen order, each with a type: ``bool``, ``int``, ``float`` or ``str``."""
     kinds: dict[str, set[type]] = {}
     for row in _records(completed):
@@ -92,9 +88,9 @@ def export(run_dir: Path, fmt: str, output: Path | None = None) -> Path:
     """Write ``RUN_DIR/records.<fmt>`` (or ``output``); return where it went."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    completed = run_dir / "completed.jsonl"
-    if not completed.is_file():
-        raise ExportError(f"{run_dir} has no completed.jsonl: give a folder prompto-run wrote")
+    completed = CompletedFile(RunFolder(run_dir).completed)
+    if not completed.path.is_file():
+        raise ExportError(f"{run_dir} has no {completed.path.name}: give a folder prompto-run wrote")
     if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise ExportError(PYARROW_MISSING)
     target = output or run_dir / f"records.{fmt}"
@@ -109,7 +105,7 @@ def export(run_dir: Path, fmt: str, output: Path | None = None) -> Path:
     return target
 
 
-def _write(completed: Path, columns: dict[str, str], fmt: str, partial: Path) -> None:
+def _write(completed: CompletedFile, columns: dict[str, str], fmt: str, partial: Path) -> None:
     if fmt == "jsonl":
         with partial.open("w", encoding="utf-8") as file:
             for row in _records(completed):
@@ -126,7 +122,7 @@ def _write(completed: Path, columns: dict[str, str], fmt: str, partial: Path) ->
         _write_parquet(completed, columns, partial)
 
 
-def _write_parquet(completed: Path, columns: dict[str, str], path: Path) -> None:
+def _write_parquet(completed: CompletedFile, columns: dict[str, str], path: Path) -> None:
     import pyarrow as pa  # type: ignore[import-not-found, import-untyped, unused-ignore]
     import pyarrow.parquet as pq  # type: ignore[import-not-found, import-untyped, unused-ignore]
 

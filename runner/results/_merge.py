@@ -30,6 +30,7 @@ from runner.engine._queue import Finished
 from runner.prompts._id_set import IdSet
 from runner.prompts._routing import queue_key
 from runner.results._summary import SummaryBuilder
+from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import RunFolder
 
 MAX_IDS_SHOWN = 20
@@ -115,9 +116,10 @@ def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[str], out_dir: P
     partial = out.completed.with_suffix(".jsonl.partial")
     with partial.open("wb") as merged:
         for run in runs:
-            for line, record in _records(run):
-                merged.write(line)
-                summary.add(Finished(_queue_of(run.config, record), record))
+            for line in _lines(run):
+                assert line.record is not None  # check_shards refused any other line
+                merged.write(line.terminated)
+                summary.add(Finished(_queue_of(run.config, line.record), line.record))
     partial.replace(out.completed)
     first = runs[0]
     result = summary.build(
@@ -163,9 +165,10 @@ def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
     duplicates, unexpected, unreadable = [], [], []
     queue_sizes: Counter[str] = Counter()
     for run in runs:
-        for line_no, record in _parsed(run):
+        for line in _lines(run):
+            record = line.record
             if record is None:
-                unreadable.append(f"{run.folder.completed} line {line_no}")
+                unreadable.append(f"{run.folder.completed} line {line.number}")
                 continue
             prompt_id = str(record.get("id"))
             if not seen.add(prompt_id):
@@ -204,20 +207,8 @@ def _listing(what: str, ids: Sequence[str]) -> str:
     return f"  {len(ids)} {what}: {shown}"
 
 
-def _parsed(run: ShardRun) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    with run.folder.completed.open("rb") as completed:
-        for line_no, line in enumerate(completed, start=1):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            yield line_no, record if isinstance(record, dict) else None
-
-
-def _records(run: ShardRun) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    with run.folder.completed.open("rb") as completed:
-        for line in completed:
-            yield line, json.loads(line)
+def _lines(run: ShardRun) -> Iterator[RecordLine]:
+    return CompletedFile(run.folder.completed).lines()
 
 
 def _queue_of(config: RunConfig, record: dict[str, Any]) -> str:

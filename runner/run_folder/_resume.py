@@ -21,7 +21,6 @@ each prompt exactly once.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from typing import Any
 
 from runner.config._errors import UserError
 from runner.prompts._id_set import IdSet
+from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import RunFolder, file_sha256
 
 logger = logging.getLogger("prompto_run")
@@ -104,13 +104,13 @@ def check_resumable(folder: RunFolder, prompt_file: Path) -> None:
 def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] = lambda _: None) -> Resumed:
     """What ``completed.jsonl`` already holds (nothing is changed); ``on_kept`` sees each answer kept."""
     resumed = Resumed()
-    for raw, kind, record in _classified(folder.completed, resumed.answered):
+    for line, kind in _classified(folder.completed, resumed.answered):
         if kind is _Kind.ANSWER:
-            assert record is not None
+            assert line.record is not None
             resumed.kept += 1
-            on_kept(record)
+            on_kept(line.record)
         elif kind is _Kind.TORN:
-            resumed.torn_bytes = len(raw)
+            resumed.torn_bytes = len(line.raw)
         elif kind is _Kind.MOVED:
             resumed.moved += 1
     return resumed
@@ -123,14 +123,15 @@ def rewrite_completed(folder: RunFolder) -> None:
         return
     partial = completed.with_name(completed.name + ".resume-partial")
     with partial.open("wb") as kept, side_file.open("ab") as side:
-        for raw, kind, _ in _classified(completed, IdSet()):
-            line = raw if raw.endswith(b"\n") else raw + b"\n"
+        for line, kind in _classified(completed, IdSet()):
             if kind is _Kind.ANSWER:
-                kept.write(line)
+                kept.write(line.terminated)
             elif kind is _Kind.MOVED:
-                side.write(line)
+                side.write(line.terminated)
             elif kind is _Kind.TORN:
-                logger.warning("resume: dropped a torn last line (%d bytes) from %s", len(raw), completed)
+                logger.warning(
+                    "resume: dropped a torn last line (%d bytes) from %s", len(line.raw), completed
+                )
         for file in (kept, side):
             file.flush()
             os.fsync(file.fileno())
@@ -145,29 +146,24 @@ class _Kind(Enum):
     MOVED = "moved"
     """A failure, a not-sent record, a second answer to an id, or a line that is not a record."""
     TORN = "torn"
-    """An unreadable last line without its newline: a write cut short."""
-    BLANK = "blank"
+    """A torn last line (see :class:`~runner.run_folder._completed.RecordLine`): dropped."""
 
 
-def _classified(path: Path, answered: IdSet) -> Iterator[tuple[bytes, _Kind, dict[str, Any] | None]]:
+def _classified(path: Path, answered: IdSet) -> Iterator[tuple[RecordLine, _Kind]]:
     """Each line with its kind; the id of each answer is added to ``answered`` as it is met."""
     if not path.exists():
         return
-    with path.open("rb") as file:
-        for raw in file:
-            record = _parse(raw)
-            if record is None:
-                kind = _Kind.BLANK if not raw.strip() else _Kind.MOVED if raw.endswith(b"\n") else _Kind.TORN
-            elif "id" in record and record.get("error") is None and answered.add(record["id"]):
-                kind = _Kind.ANSWER
-            else:
-                kind = _Kind.MOVED
-            yield raw, kind, record
-
-
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+    for line in CompletedFile(path).lines():
+        record = line.record
+        if line.torn:
+            kind = _Kind.TORN
+        elif (
+            record is not None
+            and "id" in record
+            and record.get("error") is None
+            and answered.add(record["id"])
+        ):
+            kind = _Kind.ANSWER
+        else:
+            kind = _Kind.MOVED
+        yield line, kind

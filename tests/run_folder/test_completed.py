@@ -1,0 +1,142 @@
+"""One reader of ``completed.jsonl``, one policy: a torn last line is skipped and said once, any other
+line that is not a record stops the command with exit status 2, naming the line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.run_folder._completed import CompletedFile, RecordsUnreadable
+from tests.conftest import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+PROMPTS = 6
+TORN = b'{"id": "p9", "response": "cut sh'
+
+
+def _command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / name), *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder prompto-run wrote in a project folder of the user's own: six answered prompts."""
+    project = tmp_path_factory.mktemp("project")
+    (project / "prompts.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "prompt": f"q{i}", "expected_response": f"q{i}"}) + "\n"
+            for i in range(PROMPTS)
+        )
+    )
+    result = _command(
+        "prompto-run",
+        "experiment.file=prompts.jsonl",
+        "model=simulated_fast",
+        "max_queries=60000",
+        "report.auto=false",
+        "hydra.run.dir=run",
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stderr
+    return project / "run"
+
+
+@pytest.fixture
+def run_dir(finished_run: Path, tmp_path: Path) -> Path:
+    """A copy of the finished run, to damage."""
+    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+
+
+COMMANDS = {
+    "prompto-export": (["--format", "jsonl"], "records.jsonl"),
+    "prompto-report": ([], "report.html"),
+    "prompto-score": (["scorers=[match]"], "completed-scored-*.jsonl"),
+}
+"""Each command that reads a run's records, its arguments after RUN_DIR, and what it writes."""
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_torn_last_line_is_skipped_and_said_once(run_dir: Path, command: str) -> None:
+    with (run_dir / "completed.jsonl").open("ab") as file:
+        file.write(TORN)  # a kill -9 in the middle of a write
+    arguments, output = COMMANDS[command]
+
+    result = _command(command, str(run_dir), *arguments, cwd=run_dir.parent)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("was cut short mid-write") == 1
+    assert (
+        f"{run_dir / 'completed.jsonl'}: its last line (line {PROMPTS + 1}, {len(TORN)} bytes)"
+        in result.stderr
+    )
+    [written] = run_dir.glob(output)
+    if written.suffix == ".jsonl":
+        assert sorted(json.loads(line)["id"] for line in written.read_text().splitlines()) == [
+            f"p{i}" for i in range(PROMPTS)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("content", "records", "torn"),
+    [
+        (b'{"id": 1}\n{"id": 2}\n', [1, 2], None),
+        (b'{"id": 1}\n{"id": 2, "resp', [1], 2),  # torn last line
+        (b'{"id": 1, "resp', [], 1),  # torn first and only line
+        (b'{"id": 1}\n{"id": 2}', [1, 2], None),  # a whole last record that lost only its newline
+        (b'{"id": 1}\n\n  \n{"id": 2}\n', [1, 2], None),  # blank lines
+        (b'{"id": 1}\n\xff\xfe', [1], 2),  # torn inside a multi-byte character
+        (b"", [], None),
+    ],
+)
+def test_the_policy_line_by_line(
+    tmp_path: Path, content: bytes, records: list[int], torn: int | None
+) -> None:
+    path = tmp_path / "completed.jsonl"
+    path.write_bytes(content)
+    completed = CompletedFile(path)
+
+    assert [record["id"] for record in completed.records()] == records
+    assert (completed.torn.number if completed.torn else None) == torn
+
+
+@pytest.mark.parametrize("line", [b"not json\n", b"[1, 2]\n", b'"a string"\n', b"\xff\n"])
+def test_any_other_line_that_is_not_a_record_is_refused(tmp_path: Path, line: bytes) -> None:
+    path = tmp_path / "completed.jsonl"
+    path.write_bytes(b'{"id": 1}\n' + line + b'{"id": 3}\n')
+
+    with pytest.raises(RecordsUnreadable, match=r"line 2 of .* is not a record"):
+        list(CompletedFile(path).records())
+    assert [(line.number, line.record) for line in CompletedFile(path).lines()] == [
+        (1, {"id": 1}),
+        (2, None),
+        (3, {"id": 3}),
+    ]
+
+
+def test_a_file_read_twice_reports_its_torn_line_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "completed.jsonl"
+    path.write_bytes(b'{"id": 1}\n' + TORN)
+    completed = CompletedFile(path)
+
+    with caplog.at_level(logging.WARNING, logger="prompto_run"):
+        for _ in range(2):  # a check pass, then the real one
+            assert [record["id"] for record in completed.records()] == [1]
+
+    assert [record.getMessage().count("cut short") for record in caplog.records] == [1]
