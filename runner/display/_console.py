@@ -68,10 +68,14 @@ def failures_text(tally: Mapping[str, Any]) -> str:
 def tally_table(
     title: str, first_column: str, tallies: Mapping[str, Mapping[str, Any]], plain: bool
 ) -> Table:
-    """Prompts, ok, failed (by type), retried, latency p50/p95, tokens, and each score, one row each."""
+    """Prompts, ok, failed (by type), retried, cached (when the response cache served any), latency
+    p50/p95, tokens, and each score, one row each."""
     table = Table(title=title, title_justify="left", box=box.ASCII if plain else box.SIMPLE_HEAD)
     table.add_column(first_column, no_wrap=True)
-    for name in ("prompts", "ok", "failed", "retried", "p50 s", "p95 s", "tokens in", "tokens out"):
+    # A run without cache hits keeps the table it always had: the column appears once replies are reused.
+    show_cached = any(tally.get("cached") for tally in tallies.values())
+    counts = ("prompts", "ok", "failed", "retried", *(("cached",) if show_cached else ()))
+    for name in (*counts, "p50 s", "p95 s", "tokens in", "tokens out"):
         table.add_column(name, justify="right")
     table.add_column("failures by type")
     names = score_names(tallies)
@@ -87,6 +91,7 @@ def tally_table(
             str(tally.get("ok", 0)),
             failed if plain or failed == "0" else f"[red]{failed}[/]",
             str(tally.get("retried", 0)),
+            *((str(tally.get("cached", 0)),) if show_cached else ()),
             seconds(latency.get("median")),
             seconds(latency.get("p95")),
             str(tokens.get("input", 0)),

@@ -140,7 +140,6 @@ class ResponseCache:
         self._keep_incomplete = config.keep_incomplete
         self._one_at_a_time = trio.CapacityLimiter(1)
         self._usable = True
-        self.hits = 0
 
     def applies_to(self, prompt: ResolvedPrompt) -> bool:
         """Whether this prompt's reply may be reused (deterministic, or ``sampled`` set)."""
@@ -158,7 +157,6 @@ class ResponseCache:
             return None
         if reply is None or not self._worth_keeping(reply):
             return None
-        self.hits += 1
         return reply
 
     async def put(self, key: str, reply: CachedReply) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from runner.display._console import format_summary, print_summary, score_text
 from runner.engine._queue import Finished
 from runner.results._summary import SummaryBuilder
 from tests.run_folder.crafted_run import make_run_folder
+
+PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"
 
 
 def _record(group: str | None, error: str | None = None) -> dict[str, object]:
@@ -118,3 +123,50 @@ def test_summary_without_scores_or_groups_prints_the_basic_table() -> None:
     assert "e: interrupted, 1/4 prompts (1 ok, 0 failed) in 2.0 s" in text
     assert "per group" not in text
     assert "| simulated/m |       1 |  1 |      0 |       0 |     - |     - |" in text
+
+
+def test_the_cached_column_appears_only_when_the_cache_served_replies() -> None:
+    tally = {"prompts": 3, "ok": 3, "failed": 0, "retried": 0, "latency_s": {}}
+    summary = {"status": "complete", "prompts": 3, "finished": 3, "ok": 3, "failed": 0, "wall_time_s": 1.0}
+
+    with_hits = format_summary({**summary, "models": {"simulated/m": {**tally, "cached": 2}}}, "run")
+    without = format_summary({**summary, "models": {"simulated/m": {**tally, "cached": 0}}}, "run")
+
+    assert "| model       | prompts | ok | failed | retried | cached | p50 s |" in with_hits
+    assert "| simulated/m |       3 |  3 |      0 |       0 |      2 |     - |" in with_hits
+    assert "cached" not in without
+
+
+@pytest.mark.slow
+def test_a_run_answered_from_the_cache_counts_its_hits_per_queue_and_model(tmp_path: Path) -> None:
+    (tmp_path / "p.jsonl").write_text('{"id": 1, "prompt": "Hello"}\n{"id": 2, "prompt": "Hi"}\n')
+    environ = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    settings = ["experiment.file=p.jsonl", "model=simulated_fast", "cache.enabled=true", "cache.sampled=true"]
+    runs = [
+        subprocess.run(
+            [str(PROMPTO_RUN), *settings, f"hydra.run.dir={folder}"],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        for folder in ("first", "again")
+    ]
+
+    first, again = (json.loads((tmp_path / f / "summary.json").read_text()) for f in ("first", "again"))
+    assert (first["queues"]["default"]["cached"], first["models"]["simulated/simulated-fast"]["cached"]) == (
+        0,
+        0,
+    )
+    assert (again["queues"]["default"]["cached"], again["models"]["simulated/simulated-fast"]["cached"]) == (
+        2,
+        2,
+    )
+    assert "cached" not in runs[0].stdout
+    header, row = (
+        line for line in runs[1].stdout.splitlines() if line.startswith(("| model ", "| simulated/"))
+    )
+    cells = dict(zip(header.strip("|").split("|"), row.strip("|").split("|"), strict=True))
+    assert {name.strip(): value.strip() for name, value in cells.items()}["cached"] == "2"
