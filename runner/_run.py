@@ -40,7 +40,7 @@ from runner.display._report import write_report
 from runner.engine._cache import open_cache
 from runner.engine._limiter import SharedTokens
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import Finished, QueueRunner
+from runner.engine._queue import QueueRunner
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stage_checks import check_stages
@@ -53,6 +53,7 @@ from runner.results._score_summary import ScoreSummary, attach_scores
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._files import RunFolder, copy_input
 from runner.run_folder._lock import folder_lock
+from runner.run_folder._records import Finished
 from runner.run_folder._redact_log import secrets_scrubbed
 from runner.run_folder._resume import Resumed, check_resumable, rewrite_completed, scan_completed
 from runner.run_folder._writer import RecordsUnwritable, write_records

@@ -18,7 +18,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from providers import EndpointSettings
 from runner.config._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, stage_endpoint
 from runner.config._shard import Shard, ShardRate
-from runner.engine._shared_limiter import SharedLimiterSettings
 
 _T = TypeVar("_T")
 
@@ -75,6 +74,17 @@ class ApiLimit(QueueLimit):
     """Pacing for an API's queue, and for queues of single models of that API."""
 
     models: dict[str, QueueLimit] = Field(default_factory=dict)
+
+
+class SharedLimiterSettings(BaseModel):
+    """``rate_limits.shared``: where the shared buckets live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["redis"] = "redis"
+    url: str = Field(default="redis://127.0.0.1:6379/0", description="redis:// or rediss:// URL.")
+    key_prefix: str = Field(default="prompto-run:", description="Bucket keys are <key_prefix><queue>.")
+    burst: int = Field(default=1, ge=1, description="Tokens a bucket may save up while its queues idle.")
 
 
 class RateLimits(_Strict):

@@ -42,7 +42,7 @@ from runner.engine._token_bucket import TokenBucket, estimate_tokens, usage_toke
 from runner.prompts._plan import QueuePlan
 from runner.prompts._prompt_file import read_dict_at
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
-from runner.run_folder._records import completed_record, not_sent_record, utc_timestamp
+from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
 
 logger = logging.getLogger("prompto_run")
 
@@ -79,14 +79,6 @@ class Job:
             self.input_tokens = (self.input_tokens or 0) + usage.input_tokens
         if usage.output_tokens is not None:
             self.output_tokens = (self.output_tokens or 0) + usage.output_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """A record ready to be written, and the queue it came from."""
-
-    queue: str
-    record: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

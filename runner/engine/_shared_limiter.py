@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import trio
-from pydantic import BaseModel, ConfigDict, Field
 
+from runner.config._config import SharedLimiterSettings
 from runner.config._errors import UserError
 
 if TYPE_CHECKING:
@@ -64,17 +64,6 @@ SOCKET_TIMEOUT_S = 10.0
 
 class SharedLimiterError(UserError, RuntimeError):
     """The shared limiter cannot work: the ``redis`` extra is missing or Redis cannot be reached."""
-
-
-class SharedLimiterSettings(BaseModel):
-    """``rate_limits.shared``: where the shared buckets live."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    backend: Literal["redis"] = "redis"
-    url: str = Field(default="redis://127.0.0.1:6379/0", description="redis:// or rediss:// URL.")
-    key_prefix: str = Field(default="prompto-run:", description="Bucket keys are <key_prefix><queue>.")
-    burst: int = Field(default=1, ge=1, description="Tokens a bucket may save up while its queues idle.")
 
 
 def redacted(url: str) -> str:

@@ -27,10 +27,11 @@ import trio
 from runner.config._config import RunConfig
 from runner.config._eval_config import JudgeSpec, StageModel
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import Finished, QueueRunner
+from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, StageQueue, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.evaluation._verdict import VerdictError, VerdictParser
+from runner.run_folder._records import Finished
 
 logger = logging.getLogger("prompto_run")
 

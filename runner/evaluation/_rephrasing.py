@@ -29,10 +29,11 @@ import trio
 from runner.config._config import RunConfig
 from runner.config._eval_config import RephraseSpec
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import Finished, QueueRunner
+from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
+from runner.run_folder._records import Finished
 
 REPLY_BUFFER = 256
 QUERY_BUFFER = 16

@@ -16,10 +16,11 @@ import trio
 from runner.config._config import RunConfig
 from runner.config._eval_config import StageModel
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import Finished, QueueRunner
+from runner.engine._queue import QueueRunner
 from runner.prompts._plan import QueuePlan
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
 from runner.prompts._routing import queue_limit
+from runner.run_folder._records import Finished
 from runner.run_folder._writer import encode_record
 
 STAGE_JOB_BUFFER = 0

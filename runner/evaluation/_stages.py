@@ -17,7 +17,7 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import Finished, QueueRunner
+from runner.engine._queue import QueueRunner
 from runner.evaluation._judging import JudgeStage
 from runner.evaluation._rephrasing import RephraseStage
 from runner.evaluation._scoring import build_scorers, score_record
@@ -25,6 +25,7 @@ from runner.evaluation._stage_queue import StageFile
 from runner.prompts._plan import Plan
 from runner.prompts._resolve import ResolvedPrompt
 from runner.run_folder._files import RunFolder
+from runner.run_folder._records import Finished
 
 JUDGE_FILE = "judge.jsonl"
 REPHRASE_FILE = "rephrase.jsonl"

@@ -13,11 +13,20 @@ Fields added to the prompt dict (whose own keys are kept untouched, with ``id``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from providers import Usage
 from runner.prompts._resolve import ResolvedPrompt
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A record ready to be written, and the queue it came from."""
+
+    queue: str
+    record: dict[str, Any]
 
 
 def utc_timestamp() -> str:

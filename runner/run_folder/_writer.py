@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from providers import redact
-from runner.engine._queue import Finished
+from runner.run_folder._records import Finished
 
 
 class RecordsUnwritable(Exception):
