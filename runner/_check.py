@@ -1,25 +1,22 @@
 """``prompto-check``: validate an experiment without sending anything, and show its plan.
 
-The validation pass is the run's own (:func:`runner.prompts._plan.build_plan`, then the stages' checks:
-scorers, judge and rephrase models and templates), so a file that checks clean starts; the plan says
-how many prompts each queue holds, its rate, how long sending takes at that rate
+The validation is the run's own (:func:`runner._validate.validate_experiment`: the prompt file, then
+the stages' checks: scorers, judge and rephrase models and templates), so a file that checks clean
+starts; the plan says how many prompts each queue holds, its rate, how long sending takes at that rate
 (``(n - 1) * 60 / rate``: the first prompt goes at once; queues run side by side, so the experiment
 takes as long as its slowest queue) and its prompt tokens (estimated, characters / 4).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner._run import effective_environ
+from runner._validate import validate_experiment
 from runner.config._config import RunConfig
-from runner.evaluation._stage_checks import check_stages
-from runner.prompts._plan import Plan, QueuePlan, ValidationFailed, build_plan
-from runner.prompts._prompt_file import PromptFileError
+from runner.prompts._plan import Plan, QueuePlan, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -49,21 +46,9 @@ def queue_wall_time_s(queue: QueuePlan) -> float:
 
 
 def check_experiment(config: RunConfig, environ: Mapping[str, str] | None = None) -> CheckReport:
-    """Validate the experiment ``config`` names (prompt file, endpoints, keys); nothing is sent."""
-    source = config.resolve_prompt_file()
-    if not source.is_file():
-        raise PromptFileError(
-            f"experiment.file '{config.experiment.file}' was not found in {config.input_folder}/ "
-            "nor in the working directory"
-        )
-    environ = effective_environ(config, environ)
-    # The normalised prompts are kept only while judge and rephrase templates are checked against them.
-    keep = bool(config.judges or config.rephrase)
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") if keep else open(os.devnull, "wb") as normalized:
-        plan = build_plan(config, source, normalized, environ=environ)
-        if not plan.problem_count:
-            check_stages(config, plan, environ)
-    return CheckReport(config.experiment.run_name, source, plan)
+    """Validate the experiment ``config`` names (prompt file, endpoints, keys, stages); nothing is sent."""
+    validation = validate_experiment(config, effective_environ(config, environ))
+    return CheckReport(config.experiment.run_name, validation.prompt_file, validation.plan)
 
 
 def format_check(report: CheckReport) -> str:

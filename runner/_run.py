@@ -34,6 +34,7 @@ from typing import Any
 import trio
 from dotenv import dotenv_values
 
+from runner._validate import validate_experiment
 from runner.config._config import RunConfig
 from runner.display._progress_view import show_progress
 from runner.display._report import write_report
@@ -43,15 +44,13 @@ from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
-from runner.evaluation._stage_checks import check_stages
 from runner.evaluation._stages import Stages
-from runner.prompts._plan import INCOMPLETE_INPUT, Plan, ValidationFailed, build_plan
-from runner.prompts._prompt_file import PromptFileError
+from runner.prompts._plan import INCOMPLETE_INPUT, Plan, ValidationFailed
 from runner.prompts._routing import queue_key, queue_limit
 from runner.results._exit_status import STOP_SIGNALS, exit_status_of
 from runner.results._score_summary import ScoreSummary, attach_scores
 from runner.results._summary import SummaryBuilder
-from runner.run_folder._files import RunFolder, copy_input
+from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import folder_lock
 from runner.run_folder._records import Finished
 from runner.run_folder._redact_log import secrets_scrubbed
@@ -113,29 +112,6 @@ def effective_environ(config: RunConfig, base: Mapping[str, str] | None = None) 
     return environ
 
 
-def prepare(
-    config: RunConfig, folder: RunFolder, environ: Mapping[str, str], resumed: Resumed | None = None
-) -> tuple[Plan, str]:
-    """Copy the prompt file into the run folder and validate it; raise :class:`ValidationFailed`.
-
-    When resuming, prompts already answered are left out of the plan.
-    """
-    source = config.resolve_prompt_file()
-    if not source.is_file():
-        raise PromptFileError(
-            f"experiment.file '{config.experiment.file}' was not found in {config.input_folder}/ "
-            "nor in the working directory"
-        )
-    input_copy, sha256 = copy_input(source, folder)
-    with folder.prompts.open("w+b") as normalized:
-        plan = build_plan(config, input_copy, normalized, include=_included(config, resumed), environ=environ)
-    if not plan.problem_count:
-        check_stages(config, plan, environ)
-    if plan.problem_count:
-        raise ValidationFailed(plan)
-    return plan, sha256
-
-
 def _included(config: RunConfig, resumed: Resumed | None) -> Callable[[str], bool] | None:
     """Which prompt ids this run sends: not those already answered (resume), only its shard's."""
     tests = [
@@ -171,7 +147,10 @@ async def run_experiment(
         scores = ScoreSummary(judge_score_keys(config))
         resumed = _resume(config, folder, summary, scores) if config.resume is not None else None
         try:
-            plan, sha256 = prepare(config, folder, run_environ, resumed)
+            validation = validate_experiment(config, run_environ, folder, include=_included(config, resumed))
+            if not validation.runnable:
+                raise ValidationFailed(validation.plan)
+            plan, sha256 = validation.plan, validation.input_sha256
             if resumed is not None:
                 rewrite_completed(folder)  # only now that the plan is valid: a failed resume changes nothing
         except OSError as exc:

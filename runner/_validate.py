@@ -1,0 +1,94 @@
+"""The pre-run validation: one function, called by a run and by ``prompto-check``, so a file that checks
+clean starts.
+
+::
+
+    experiment.file ─▶ (a run: copied into its folder) ─▶ build_plan ─▶ check_stages ─▶ Validation
+
+:func:`~runner.prompts._plan.build_plan` reads the whole prompt file once (every line, the ids, each
+endpoint's api and keys); when it finds no problem, the stages' checks follow (scorers, judge and
+rephrase models, templates and the placeholders the prompts must fill). A run validates the copy it
+keeps in its folder and writes the normalised prompts its queues read there; ``prompto-check`` reads the
+file where it is and keeps the normalised prompts only while the templates are checked against them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from runner.config._config import RunConfig
+from runner.evaluation._stage_checks import check_stages
+from runner.prompts._plan import Plan, build_plan
+from runner.prompts._prompt_file import PromptFileError
+from runner.run_folder._files import RunFolder, copy_input
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What the validation read and found."""
+
+    prompt_file: Path
+    """The prompt file the experiment names."""
+    plan: Plan
+    """The queues, or the problems (``plan.problem_count``)."""
+    input_sha256: str | None = None
+    """The SHA-256 of the copy kept in the run folder (a run's validation only)."""
+
+    @property
+    def runnable(self) -> bool:
+        """Whether the experiment has no problem."""
+        return self.plan.problem_count == 0
+
+
+def validate_experiment(
+    config: RunConfig,
+    environ: Mapping[str, str],
+    folder: RunFolder | None = None,
+    *,
+    include: Callable[[str], bool] | None = None,
+) -> Validation:
+    """Validate the experiment ``config`` names; nothing is sent. Raise :class:`PromptFileError` if its
+    prompt file does not exist.
+
+    With ``folder`` (a run), the prompt file is copied into it first and the copy is validated; its
+    normalised prompts go to ``folder.prompts``. ``include`` (given an id) leaves prompts out of the plan
+    without that being a problem (resume, sharding).
+    """
+    source = config.resolve_prompt_file()
+    if not source.is_file():
+        raise PromptFileError(
+            f"experiment.file '{config.experiment.file}' was not found in {config.input_folder}/ "
+            "nor in the working directory"
+        )
+    if folder is None:
+        with _scratch_prompts(config) as normalized:
+            return Validation(source, _plan(config, source, normalized, environ, include))
+    input_copy, sha256 = copy_input(source, folder)
+    with folder.prompts.open("w+b") as normalized:
+        return Validation(source, _plan(config, input_copy, normalized, environ, include), sha256)
+
+
+def _plan(
+    config: RunConfig,
+    source: Path,
+    normalized: IO[bytes],
+    environ: Mapping[str, str],
+    include: Callable[[str], bool] | None,
+) -> Plan:
+    plan = build_plan(config, source, normalized, include=include, environ=environ)
+    if not plan.problem_count:  # the stages' checks read the normalised prompts: only a clean file has them
+        check_stages(config, plan, environ)
+    return plan
+
+
+def _scratch_prompts(config: RunConfig) -> IO[bytes]:
+    """Where a check writes the normalised prompts: a temporary file while judge and rephrase templates
+    are checked against them, else nowhere."""
+    if config.judges or config.rephrase:
+        return tempfile.NamedTemporaryFile(suffix=".jsonl")
+    return open(os.devnull, "wb")
