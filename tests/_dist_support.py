@@ -75,7 +75,11 @@ def prompto_run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
 
 def prompto_merge(*args: str) -> subprocess.CompletedProcess[str]:
     """``prompto-merge ARGS...``."""
-    return run_module("from runner.cli._folder_commands import merge_main; merge_main()", args, timeout=60)
+    return run_module(
+        "import sys; from runner.cli._folder_commands import merge_main; sys.exit(merge_main())",
+        args,
+        timeout=60,
+    )
 
 
 def write_models(conf_dir: Path, names: Sequence[str]) -> None:

@@ -16,16 +16,15 @@ import trio
 
 from runner._check import check_experiment, format_check
 from runner._run import RunResult
+from runner.cli._exit import exit_status
 from runner.config._compose import compose_config, to_pipeline_config, to_run_config
 from runner.config._config import PipelineConfig, RunConfig
-from runner.config._errors import UserError
 from runner.display._console import format_summary
 from runner.pipeline._pipeline import PipelineReport, run_pipeline
 from runner.results._exit_status import STOP_SIGNALS, ExitStatus
 
 logger = logging.getLogger("prompto_run")
 
-EXIT_OK, EXIT_INVALID = int(ExitStatus.OK), int(ExitStatus.USER_ERROR)
 OVERRIDES_HELP = "Hydra overrides, as for prompto-run: +experiment=NAME, model=NAME, max_queries=N, ..."
 
 
@@ -39,11 +38,11 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     args = parser.parse_args(argv)
     overrides = ["+pipeline=default", *args.overrides, *(["pipeline.once=true"] if args.once else [])]
-    try:
-        settings, run_settings = to_pipeline_config(compose_config(overrides))
-    except UserError as exc:
-        print(f"prompto-pipeline: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+    return exit_status("prompto-pipeline", lambda: _pipeline(overrides))
+
+
+def _pipeline(overrides: Sequence[str]) -> int:
+    settings, run_settings = to_pipeline_config(compose_config(overrides))
     with _console_log():
         report = trio.run(_serve, run_settings, settings)
     print(
@@ -51,11 +50,11 @@ def pipeline_main(argv: Sequence[str] | None = None) -> int:
         f"{run_settings.input_folder / 'failed'}/" + (" (interrupted)" if report.interrupted else "")
     )
     if report.failed:
-        return EXIT_INVALID
+        return ExitStatus.USER_ERROR
     if any(run.exit_status == ExitStatus.INCOMPLETE_INPUT for run in report.completed):
-        return int(ExitStatus.INCOMPLETE_INPUT)
+        return ExitStatus.INCOMPLETE_INPUT
     # Ctrl-C is how a watching pipeline ends; a --once pipeline stopped early has not done its work.
-    return int(ExitStatus.INTERRUPTED) if report.interrupted and settings.once else EXIT_OK
+    return ExitStatus.INTERRUPTED if report.interrupted and settings.once else ExitStatus.OK
 
 
 async def _serve(run_settings: RunConfig, settings: PipelineConfig) -> PipelineReport:
@@ -105,19 +104,19 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     args = parser.parse_args(argv)
-    text, runnable = check_text(args.overrides)
-    print(text, file=sys.stdout if runnable else sys.stderr)
-    return EXIT_OK if runnable else EXIT_INVALID
+    return exit_status("prompto-check", lambda: print_check(*check_text(args.overrides)))
 
 
 def check_text(overrides: Sequence[str]) -> tuple[str, bool]:
     """The check's report for an experiment composed with ``overrides``, and whether it can run."""
-    try:
-        config = to_run_config(compose_config([*overrides, "output_dir=."]))
-        report = check_experiment(config)
-    except UserError as exc:
-        return f"prompto-check: {exc}", False
+    report = check_experiment(to_run_config(compose_config([*overrides, "output_dir=."])))
     return format_check(report), report.runnable
+
+
+def print_check(text: str, runnable: bool) -> int:
+    """Print the check's report (on stderr when the experiment cannot run); return the exit status."""
+    print(text, file=sys.stdout if runnable else sys.stderr)
+    return ExitStatus.OK if runnable else ExitStatus.USER_ERROR
 
 
 def pipeline() -> None:

@@ -14,38 +14,39 @@ from typing import Any
 import trio
 
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
+from runner.cli._exit import NOTHING_SENT, exit_status
 from runner.config._compose import load_run_config
 from runner.config._config import RunConfig
-from runner.config._errors import UserError
+from runner.results._exit_status import ExitStatus
 
-EXIT_INVALID = 2
 USAGE = "usage: {prog} RUN_DIR [{key}=[name,...]] [other.key=value ...]"
 
 
 def score_main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``prompto-score``."""
-    _main("prompto-score", "scorers", rescore_run, sys.argv[1:] if argv is None else argv)
+    sys.exit(rescore_main("prompto-score", "scorers", rescore_run, sys.argv[1:] if argv is None else argv))
 
 
 def judge_main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``prompto-judge``."""
-    _main("prompto-judge", "judges", rejudge_run, sys.argv[1:] if argv is None else argv)
+    sys.exit(rescore_main("prompto-judge", "judges", rejudge_run, sys.argv[1:] if argv is None else argv))
 
 
-def _main(
+def rescore_main(
     prog: str, key: str, action: Callable[[RunConfig], Awaitable[RescoreResult]], argv: Sequence[str]
-) -> None:
+) -> int:
+    """``prog RUN_DIR [key=[...]] ...``: ``action`` on the run folder's saved config; returns the status."""
     if not argv or argv[0] in ("-h", "--help") or "=" in argv[0]:
         print(USAGE.format(prog=prog, key=key), file=sys.stderr)
-        sys.exit(EXIT_INVALID if not argv or "=" in argv[0] else 0)
-    try:
-        config = load_run_config(Path(argv[0]), argv[1:])
-        result = trio.run(action, config)
-    except UserError as exc:
-        print(f"{prog}: {exc}\nNothing was sent.", file=sys.stderr)
-        sys.exit(EXIT_INVALID)
+        return ExitStatus.USER_ERROR if not argv or "=" in argv[0] else ExitStatus.OK
+    return exit_status(prog, lambda: _rescore(action, argv), aftermath=NOTHING_SENT)
+
+
+def _rescore(action: Callable[[RunConfig], Awaitable[RescoreResult]], argv: Sequence[str]) -> int:
+    result = trio.run(action, load_run_config(Path(argv[0]), argv[1:]))
     print("\n".join(score_lines(result.summary["scores"])))
     print(f"records: {result.records_file}\nsummary: {result.summary_file}")
+    return ExitStatus.OK
 
 
 def score_lines(scores: dict[str, Any] | None) -> list[str]:

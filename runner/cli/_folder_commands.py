@@ -1,25 +1,23 @@
 """``prompto-report``, ``prompto-export`` and ``prompto-merge``: commands that read finished run folders.
 
 Each parses its command line and calls the step that does the work (:mod:`runner.display._report`,
-:mod:`runner.results._export`, :mod:`runner.results._merge`).
+:mod:`runner.results._export`, :mod:`runner.results._merge`); each returns its exit status.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from runner.cli._exit import exit_status
 from runner.display._report import write_report
-from runner.display._report_data import ReportError
-from runner.results._export import FORMATS, ExportError, export
-from runner.results._merge import MergeError, merge_sweep
-
-EXIT_INCOMPLETE = 2
+from runner.results._exit_status import ExitStatus
+from runner.results._export import FORMATS, export
+from runner.results._merge import merge_sweep
 
 
-def report_main(argv: Sequence[str] | None = None) -> None:
+def report_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``prompto-report``."""
     parser = argparse.ArgumentParser(prog="prompto-report", description="Write report.html for a run folder.")
     parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds summary.json)")
@@ -28,30 +26,20 @@ def report_main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.samples < 0:
         parser.error("--samples must be 0 or more")
-    try:
-        target = write_report(args.run_dir, args.samples, args.output)
-    except ReportError as exc:
-        print(f"prompto-report: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(target)
+    return exit_status("prompto-report", lambda: _print_written(write_report(args.run_dir, args.samples, args.output)))
 
 
-def export_main(argv: Sequence[str] | None = None) -> None:
+def export_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``prompto-export``."""
     parser = argparse.ArgumentParser(prog="prompto-export", description="Flatten a run's records to a table.")
     parser.add_argument("run_dir", type=Path, help="a folder prompto-run wrote (holds completed.jsonl)")
     parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
     parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/records.FORMAT)")
     args = parser.parse_args(argv)
-    try:
-        target = export(args.run_dir, args.format, args.output)
-    except ExportError as exc:
-        print(f"prompto-export: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(target)
+    return exit_status("prompto-export", lambda: _print_written(export(args.run_dir, args.format, args.output)))
 
 
-def merge_main(argv: Sequence[str] | None = None) -> None:
+def merge_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``prompto-merge`` command."""
     parser = argparse.ArgumentParser(
         prog="prompto-merge",
@@ -59,13 +47,18 @@ def merge_main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (Hydra's multirun_... folder)")
     args = parser.parse_args(argv)
-    try:
-        results = merge_sweep(args.sweep_dir)
-    except MergeError as exc:
-        print(f"prompto-merge: {exc}\nNothing was written.", file=sys.stderr)
-        sys.exit(EXIT_INCOMPLETE)
-    for out_dir, summary in results:
+    return exit_status("prompto-merge", lambda: _merge(args.sweep_dir), aftermath="Nothing was written.")
+
+
+def _print_written(written: Path) -> int:
+    print(written)
+    return ExitStatus.OK
+
+
+def _merge(sweep_dir: Path) -> int:
+    for out_dir, summary in merge_sweep(sweep_dir):
         print(
             f"{summary['experiment']}: {summary['finished']} records from {summary['shards']} shards "
             f"({summary['ok']} ok, {summary['failed']} failed) -> {out_dir / 'completed.jsonl'}"
         )
+    return ExitStatus.OK

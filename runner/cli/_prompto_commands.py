@@ -41,7 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.cli import _prompto_run
-from runner.cli._commands import EXIT_INVALID, EXIT_OK, OVERRIDES_HELP, check_text, pipeline_main
+from runner.cli._commands import OVERRIDES_HELP, check_text, pipeline_main, print_check
+from runner.cli._exit import exit_status
 from runner.cli._overrides import override
 from runner.cli._prompto_limits import load_max_queries_json
 from runner.cli._prompto_stages import judges_from_folder, rephrase_from_folder
@@ -164,15 +165,14 @@ def run_experiment_main(argv: Sequence[str] | None = None) -> int:
     """``prompto_run_experiment``: prompto's flags, then ``prompto-run`` itself."""
     parser = _parser("prompto_run_experiment", "Run one experiment file (prompto's flags).", with_file=True)
     args = parser.parse_args(argv)
-    try:
-        stages = stage_overrides(args)
-        overrides = [override("experiment.file", _experiment_file(args)), *stages, *settings_overrides(args)]
-    except UserError as exc:
-        print(f"prompto_run_experiment: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+    return exit_status("prompto_run_experiment", lambda: _run_experiment(args))
+
+
+def _run_experiment(args: argparse.Namespace) -> int:
+    stages = stage_overrides(args)
+    overrides = [override("experiment.file", _experiment_file(args)), *stages, *settings_overrides(args)]
     sys.argv = [sys.argv[0], *overrides]
-    _prompto_run.main()  # exits with status 2 on a bad config or experiment, as prompto-run does
-    return EXIT_OK
+    return _prompto_run.run_main()  # its own mistakes are prompto-run's, and said so
 
 
 def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
@@ -180,12 +180,8 @@ def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
     parser = _parser("prompto_run_pipeline", "Watch DATA_FOLDER/input/ (prompto's flags).", with_file=False)
     parser.add_argument("--once", action="store_true", help="process what input/ holds, then exit")
     args = parser.parse_args(argv)
-    try:
-        overrides = settings_overrides(args)
-    except UserError as exc:
-        print(f"prompto_run_pipeline: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    return pipeline_main([*(["--once"] if args.once else []), *overrides])
+    once = ["--once"] if args.once else []
+    return exit_status("prompto_run_pipeline", lambda: pipeline_main([*once, *settings_overrides(args)]))
 
 
 def check_experiment_main(argv: Sequence[str] | None = None) -> int:
@@ -195,6 +191,10 @@ def check_experiment_main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--log-file", "-l", type=Path, help="also append the report to this file")
     args = parser.parse_args(argv)
+    return exit_status("prompto_check_experiment", lambda: _check_experiment(args))
+
+
+def _check_experiment(args: argparse.Namespace) -> int:
     move, args.move_to_input = args.move_to_input, False  # prompto moves only a valid file
     try:
         overrides = [
@@ -208,12 +208,16 @@ def check_experiment_main(argv: Sequence[str] | None = None) -> int:
             _experiment_file(args)
             text += f"\nmoved {args.file} to {Path(args.data_folder or PROMPTO_DATA_FOLDER) / 'input'}/"
     except UserError as exc:
-        text, runnable = f"prompto_check_experiment: {exc}", False
-    if args.log_file is not None:
-        with args.log_file.open("a", encoding="utf-8") as log:
+        _append_to_log(args.log_file, f"prompto_check_experiment: {exc}")  # and re-raised: printed once
+        raise
+    _append_to_log(args.log_file, text)
+    return print_check(text, runnable)
+
+
+def _append_to_log(log_file: Path | None, text: str) -> None:
+    if log_file is not None:
+        with log_file.open("a", encoding="utf-8") as log:
             log.write(text + "\n")
-    print(text, file=sys.stdout if runnable else sys.stderr)
-    return EXIT_OK if runnable else EXIT_INVALID
 
 
 def run_experiment() -> None:

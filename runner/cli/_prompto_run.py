@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -13,21 +12,20 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from runner._run import OutputsUnwritable, run_experiment
+from runner._run import run_experiment
+from runner.cli._exit import NOTHING_SENT, exit_status
 from runner.config._compose import (
     CONF_DIR,
+    ConfigError,
     describe_override_error,
     register_resolvers,
     to_run_config,
     user_conf_overrides,
 )
-from runner.config._errors import UserError
 from runner.display._console import print_summary
-from runner.results._exit_status import ExitStatus, ProcessStatus
+from runner.results._exit_status import ProcessStatus
 
-logger = logging.getLogger("prompto_run")
-
-EXIT_INVALID = int(ExitStatus.USER_ERROR)
+PROG = "prompto-run"
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -40,20 +38,17 @@ def _main(cfg: DictConfig) -> None:
 
 def _run_job(cfg: DictConfig) -> int:
     """One run (a sweep's job), its summary printed; returns its exit status."""
-    try:
-        config = to_run_config(cfg, HydraConfig.get().overrides.task)
-        result = trio.run(run_experiment, config, None, False)
-    except UserError as exc:
-        print(f"prompto-run: {exc}\nNothing was sent.", file=sys.stderr)
-        return EXIT_INVALID
-    except OutputsUnwritable as exc:
-        print(f"prompto-run: {exc}", file=sys.stderr)
-        return int(ExitStatus.OUTPUTS_UNWRITABLE)
+    return exit_status(PROG, lambda: _run_and_report(cfg), aftermath=NOTHING_SENT)
+
+
+def _run_and_report(cfg: DictConfig) -> int:
+    config = to_run_config(cfg, HydraConfig.get().overrides.task)
+    result = trio.run(run_experiment, config, None, False)
     print_summary(result.summary, str(result.run_dir))
     if result.summary["status"] == "empty":
-        print(f"prompto-run: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
+        print(f"{PROG}: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
     elif result.summary["status"] == "incomplete_input":
-        print(f"prompto-run: {result.summary['input_warning']}", file=sys.stderr)
+        print(f"{PROG}: {result.summary['input_warning']}", file=sys.stderr)
     elif result.summary["status"] != "complete" or result.summary["failed"]:
         print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
     return result.exit_status
@@ -73,14 +68,22 @@ def with_user_conf(argv: list[str], search_path: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point of the ``prompto-run`` command."""
+    sys.exit(run_main())
+
+
+def run_main() -> int:
+    """``prompto-run`` on ``sys.argv``; returns the exit status (the worst of a sweep's jobs)."""
     register_resolvers()
     sys.argv = with_user_conf(sys.argv, user_conf_overrides())
     # Hydra prints its own composition errors and exits 1; with HYDRA_FULL_ERROR it raises them, so a
     # misspelt key on the command line is reported as bad input (exit 2), with the key it resembles.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    return exit_status(PROG, _hydra_app, aftermath=NOTHING_SENT)
+
+
+def _hydra_app() -> int:
     try:
         _main()
     except HydraException as exc:
-        print(f"prompto-run: {describe_override_error(exc)}\nNothing was sent.", file=sys.stderr)
-        sys.exit(EXIT_INVALID)
-    sys.exit(ProcessStatus.worst)
+        raise ConfigError(describe_override_error(exc)) from None
+    return ProcessStatus.worst

@@ -111,9 +111,7 @@ def test_report_of_a_folder_without_summary_says_so(
     (tmp_path / "completed.jsonl").write_text("")
     with pytest.raises(ReportError, match="has no summary.json"):
         load_report_data(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:
-        report_main([str(tmp_path)])
-    assert exit_info.value.code == 2
+    assert report_main([str(tmp_path)]) == 2
     assert "prompto-report: " in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
 
@@ -122,7 +120,7 @@ def test_report_cli_writes_where_asked(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "elsewhere.html"
-    report_main([str(run_dir), "--samples", "2", "-o", str(target)])
+    assert report_main([str(run_dir), "--samples", "2", "-o", str(target)]) == 0
     assert capsys.readouterr().out.strip() == str(target)
     assert "4 of 80 records" in target.read_text()
     assert not (run_dir / "report.html").exists()

@@ -85,9 +85,7 @@ def test_parquet_without_pyarrow_names_the_install_command(
 ) -> None:
     with pytest.raises(ExportError, match=r"pip install 'prompto-run\[export\]'"):
         export(run_dir, "parquet")
-    with pytest.raises(SystemExit) as exit_info:
-        export_main([str(run_dir), "--format", "parquet"])
-    assert exit_info.value.code == 2
+    assert export_main([str(run_dir), "--format", "parquet"]) == 2
     assert capsys.readouterr().err.strip() == f"prompto-export: {PYARROW_MISSING}"
     assert sorted(p.name for p in run_dir.iterdir()) == ["completed.jsonl", "summary.json"]
 
@@ -110,13 +108,11 @@ def test_parquet_round_trips_with_typed_score_columns(run_dir: Path) -> None:
 def test_export_of_a_folder_without_records_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        export_main([str(tmp_path), "--format", "csv"])
-    assert exit_info.value.code == 2
+    assert export_main([str(tmp_path), "--format", "csv"]) == 2
     assert "has no completed.jsonl" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_export_cli_prints_where_it_wrote(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    export_main([str(run_dir)])
+    assert export_main([str(run_dir)]) == 0
     assert capsys.readouterr().out.strip() == str(run_dir / "records.csv")
