@@ -26,7 +26,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.samples < 0:
         parser.error("--samples must be 0 or more")
-    return exit_status("prompto-report", lambda: _print_written(write_report(args.run_dir, args.samples, args.output)))
+    return exit_status(
+        "prompto-report", lambda: _print_written(write_report(args.run_dir, args.samples, args.output))
+    )
 
 
 def export_main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +38,9 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
     parser.add_argument("-o", "--output", type=Path, help="where to write (default: RUN_DIR/records.FORMAT)")
     args = parser.parse_args(argv)
-    return exit_status("prompto-export", lambda: _print_written(export(args.run_dir, args.format, args.output)))
+    return exit_status(
+        "prompto-export", lambda: _print_written(export(args.run_dir, args.format, args.output))
+    )
 
 
 def merge_main(argv: Sequence[str] | None = None) -> int:
