@@ -36,6 +36,7 @@ from dotenv import dotenv_values
 
 from runner._validate import validate_experiment
 from runner.config._config import RunConfig
+from runner.config._log import LOGGER_NAME
 from runner.display._progress_view import show_progress
 from runner.display._report import write_report
 from runner.engine._cache import open_cache
@@ -57,7 +58,7 @@ from runner.run_folder._redact_log import secrets_scrubbed
 from runner.run_folder._resume import Resumed, check_resumable, rewrite_completed, scan_completed
 from runner.run_folder._writer import RecordsUnwritable, write_records
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 RESULT_BUFFER = 1024
 TYPICAL_REPLY_S = 2.0

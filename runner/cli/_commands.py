@@ -19,11 +19,12 @@ from runner._run import RunResult
 from runner.cli._exit import exit_status
 from runner.config._compose import compose_config, to_pipeline_config, to_run_config
 from runner.config._config import PipelineConfig, RunConfig
+from runner.config._log import LOGGER_NAME
 from runner.display._console import format_summary
 from runner.pipeline._pipeline import PipelineReport, run_pipeline
 from runner.results._exit_status import STOP_SIGNALS, ExitStatus
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 OVERRIDES_HELP = "Hydra overrides, as for prompto-run: +experiment=NAME, model=NAME, max_queries=N, ..."
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.config._compose import ConfigError
+from runner.config._log import LOGGER_NAME
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 RateLimitsDict = dict[str, dict[str, Any]]
 

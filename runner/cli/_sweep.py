@@ -21,11 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from runner.config._log import LOGGER_NAME
 from runner.display._comparison import Comparison, common_overrides, display_rows, write_comparison
 from runner.display._console import print_renderable
 from runner.results._exit_status import ExitStatus, ProcessStatus, exit_status_of
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 
 def print_comparison(comparison: Comparison, sweep_dir: Path, file: TextIO | None = None) -> None:

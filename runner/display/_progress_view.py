@@ -23,6 +23,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from runner.config._config import ProgressConfig
+from runner.config._log import LOGGER_NAME
 from runner.display._progress import (
     ProgressTracker,
     QueueProgress,
@@ -141,7 +142,7 @@ def _logs_above(live: Live) -> Iterator[None]:
     del live  # entered: sys.stdout and sys.stderr are now its proxies
     proxies = {id(sys.__stdout__): sys.stdout, id(sys.__stderr__): sys.stderr}
     swapped: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
-    for logger in (logging.getLogger(), logging.getLogger("prompto_run")):
+    for logger in (logging.getLogger(), logging.getLogger(LOGGER_NAME)):
         for handler in logger.handlers:
             if type(handler) is logging.StreamHandler and id(handler.stream) in proxies:
                 swapped.append((handler, handler.stream))

@@ -35,9 +35,10 @@ import trio
 
 from providers import MediaPart, Usage
 from runner.config._config import CacheConfig
+from runner.config._log import LOGGER_NAME
 from runner.prompts._resolve import ResolvedPrompt
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 FILE_NAME = "responses.sqlite"
 TOKEN_LIMIT_REASONS = frozenset({"length", "max_tokens", "model_context_window_exceeded"})

@@ -34,6 +34,7 @@ from providers import (
 )
 from providers._ratelimit import honoured_limits, with_wait_policy
 from runner.config._config import RunConfig
+from runner.config._log import LOGGER_NAME
 from runner.engine._cache import CachedReply, ResponseCache, cache_key
 from runner.engine._limiter import RateLimiter, SharedTokens
 from runner.engine._provider_set import ProviderSet
@@ -44,7 +45,7 @@ from runner.prompts._prompt_file import read_dict_at
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
 from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 JOB_BUFFER = 256
 

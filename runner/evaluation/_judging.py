@@ -26,6 +26,7 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import JudgeSpec, StageModel
+from runner.config._log import LOGGER_NAME
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, StageQueue, open_stage_queue, stage_prompt
@@ -33,7 +34,7 @@ from runner.evaluation._templates import Template
 from runner.evaluation._verdict import VerdictError, VerdictParser
 from runner.run_folder._records import Finished
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 VERDICT_BUFFER = 256
 JUDGE_PARSE_ERROR = "judge_parse"

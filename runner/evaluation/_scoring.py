@@ -16,9 +16,10 @@ from typing import Any
 
 from providers import TargetImportError, import_object
 from runner.config._eval_config import ScorerSpec
+from runner.config._log import LOGGER_NAME
 from scorers import Scorer, ScorerInputError
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 
 class ScorerBuildError(ValueError):

@@ -32,12 +32,13 @@ import trio
 from runner._api import _save_config
 from runner._run import RunResult, run_experiment
 from runner.config._config import PipelineConfig, RunConfig
+from runner.config._log import LOGGER_NAME
 from runner.pipeline._inbox import Claimed, claim, quarantine
 from runner.pipeline._watch import InputWatcher
 from runner.prompts._plan import ValidationFailed
 from runner.prompts._prompt_file import PromptFileError
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 
 @dataclass

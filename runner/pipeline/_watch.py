@@ -21,9 +21,10 @@ from pathlib import Path
 
 import trio
 
+from runner.config._log import LOGGER_NAME
 from runner.prompts._prompt_file import FileState, stat_state
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 EXPERIMENT_SUFFIXES = frozenset({".jsonl", ".csv"})
 IN_PROGRESS_SUFFIXES = (".tmp", ".part")

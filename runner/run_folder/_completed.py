@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.config._errors import UserError
+from runner.config._log import LOGGER_NAME
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from runner.config._errors import UserError
+from runner.config._log import LOGGER_NAME
 from runner.prompts._id_set import IdSet
 from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import RunFolder, file_sha256
 
-logger = logging.getLogger("prompto_run")
+logger = logging.getLogger(LOGGER_NAME)
 
 FAILED_BEFORE_RESUME = "failed-before-resume.jsonl"
 
