@@ -30,7 +30,7 @@ from runner.evaluation._stage_queue import StageFile
 from runner.prompts._plan import Plan, ValidationFailed
 from runner.results._score_summary import ScoreSummary
 from runner.run_folder._completed import CompletedFile
-from runner.run_folder._files import RunFolder
+from runner.run_folder._files import TIME_FORMAT, Rescored, RunFolder
 from runner.run_folder._writer import write_records
 
 RECORD_BUFFER = 256
@@ -58,7 +58,7 @@ async def rescore_run(config: RunConfig, *, stamp: str | None = None) -> Rescore
     if plan.problem_count:
         raise ValidationFailed(plan)
     scorers = build_scorers(config.scorers)
-    name = _stamped(folder, "completed-scored", stamp)
+    name = folder.rescored("scored", stamp or _now())
     scores = ScoreSummary()
     partial = name.records.with_name(name.records.name + ".partial")
     try:
@@ -71,7 +71,7 @@ async def rescore_run(config: RunConfig, *, stamp: str | None = None) -> Rescore
         partial.unlink(missing_ok=True)
         raise
     partial.replace(name.records)
-    return _finish(name, scores, config)
+    return _finish(folder, name, scores, config)
 
 
 async def rejudge_run(
@@ -91,7 +91,7 @@ async def rejudge_run(
     check_stage_models(config.model_copy(update={"rephrase": None}), plan, run_environ)
     if plan.problem_count:
         raise ValidationFailed(plan)
-    name = _stamped(folder, "completed-judged", stamp)
+    name = folder.rescored("judged", stamp or _now())
     scores = ScoreSummary(judge_score_keys(config))
     async with ProviderSet(config, run_environ) as providers:
         judge = JudgeStage(
@@ -99,7 +99,7 @@ async def rejudge_run(
             config,
             providers,
             folder.completed,
-            StageFile(folder.path / f"judge-{name.stamp}.jsonl", providers.secrets),
+            StageFile(name.judge, providers.secrets),
         )
         send_records, receive_records = trio.open_memory_channel[Finished](RECORD_BUFFER)
         writer = partial(write_records, name.records, receive_records, secrets=providers.secrets)
@@ -112,29 +112,17 @@ async def rejudge_run(
                 for record in completed.records():
                     await judge.submit(Finished(RESCORE_QUEUE, record), send_records)
             judge.close()
-    return _finish(name, scores, config)
+    return _finish(folder, name, scores, config)
 
 
-@dataclass(frozen=True)
-class _Stamped:
-    records: Path
-    summary: Path
-    stamp: str
+def _now() -> str:
+    return datetime.now().strftime(TIME_FORMAT)
 
 
-def _stamped(folder: RunFolder, prefix: str, stamp: str | None) -> _Stamped:
-    stamp = stamp or datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    return _Stamped(
-        folder.path / f"{prefix}-{stamp}.jsonl",
-        folder.path / f"summary-{prefix.removeprefix('completed-')}-{stamp}.json",
-        stamp,
-    )
-
-
-def _finish(name: _Stamped, scores: ScoreSummary, config: RunConfig) -> RescoreResult:
+def _finish(folder: RunFolder, name: Rescored, scores: ScoreSummary, config: RunConfig) -> RescoreResult:
     summary = {
         "experiment": config.experiment.run_name,
-        "source": "completed.jsonl",
+        "source": folder.completed.name,
         "records_file": name.records.name,
         "scorers": [scorer.name for scorer in config.scorers],
         "judges": [judge.name for judge in config.judges],

@@ -75,7 +75,7 @@ class RunResult:
     @property
     def completed_file(self) -> Path:
         """The run's ``completed.jsonl``."""
-        return self.run_dir / "completed.jsonl"
+        return RunFolder(self.run_dir).completed
 
     @property
     def exit_status(self) -> int:
@@ -88,7 +88,7 @@ class OutputsUnwritable(Exception):
 
     def __init__(self, reason: str, folder: Path, kept: int, *, sent: bool = True) -> None:
         what = (
-            f"{kept} record(s) kept in {folder / 'completed.jsonl'}; free space and run "
+            f"{kept} record(s) kept in {RunFolder(folder).completed}; free space and run "
             f"prompto-run resume={folder}"
             if sent
             else f"nothing was sent; free space in {folder.parent} and run again"

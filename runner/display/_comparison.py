@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from runner.display._console import score_interval, score_mean, score_names, score_text, seconds
 from runner.display._svg import interval_bars
+from runner.run_folder._files import RunFolder, SweepFolder
 
 BASE_COLUMNS = ("status", "prompts", "ok", "failed", "retried", "latency_p50_s", "latency_p95_s")
 
@@ -46,7 +47,7 @@ def _job_number(folder: Path) -> tuple[int, str]:
 
 def read_overrides(job_dir: Path) -> dict[str, str]:
     """``.hydra/overrides.yaml`` as ``{key: value}`` (``+``/``~`` prefixes dropped)."""
-    file = job_dir / ".hydra" / "overrides.yaml"
+    file = RunFolder(job_dir).saved_overrides
     if not file.is_file():
         return {}
     items = OmegaConf.to_container(OmegaConf.load(file))
@@ -58,12 +59,12 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
 
 def compare(sweep_dir: Path) -> Comparison:
     """Collect the rows of every job folder under ``sweep_dir``."""
-    jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()), key=_job_number)
+    jobs = sorted((d for d in sweep_dir.iterdir() if RunFolder(d).hydra.is_dir()), key=_job_number)
     rows, keys, summaries = [], [], []
     for job_dir in jobs:
         overrides = read_overrides(job_dir)
         keys += [key for key in overrides if key not in keys]
-        summary_file = job_dir / "summary.json"
+        summary_file = RunFolder(job_dir).summary
         summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
         summaries.append(summary)
         base = {"job": job_dir.name, **overrides}
@@ -180,6 +181,7 @@ def render_html(comparison: Comparison, sweep_dir: Path) -> str:
 def write_comparison(sweep_dir: Path) -> Comparison:
     """Write ``comparison.csv`` and ``comparison.html`` into ``sweep_dir``."""
     comparison = compare(sweep_dir)
-    write_csv(comparison, sweep_dir / "comparison.csv")
-    (sweep_dir / "comparison.html").write_text(render_html(comparison, sweep_dir), encoding="utf-8")
+    sweep = SweepFolder(sweep_dir)
+    write_csv(comparison, sweep.comparison_csv)
+    sweep.comparison_html.write_text(render_html(comparison, sweep_dir), encoding="utf-8")
     return comparison

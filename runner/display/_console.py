@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from runner.run_folder._files import RunFolder
+
 PLAIN_WIDTH = 400
 """Off a terminal, tables are laid out this wide rather than wrapped at 80 columns."""
 
@@ -113,9 +115,10 @@ def summary_renderable(summary: Mapping[str, Any], run_dir: str, *, plain: bool)
     parts.append(tally_table("per model", "model", summary.get("models") or {}, plain))
     if summary.get("groups"):
         parts.append(tally_table("per group", "group", summary["groups"], plain))
-    parts.append(Text(f"records: {run_dir}/completed.jsonl"))
-    if (Path(run_dir) / "report.html").is_file():
-        parts.append(Text(f"report:  {run_dir}/report.html"))
+    folder = RunFolder(Path(run_dir))
+    parts.append(Text(f"records: {folder.completed}"))
+    if folder.report.is_file():
+        parts.append(Text(f"report:  {folder.report}"))
     return Group(*parts)
 
 

@@ -26,6 +26,7 @@ from runner.display._console import (
 from runner.display._report_data import ReportData, load_report_data, model_key
 from runner.display._report_page import page
 from runner.display._svg import histograms, interval_bars, stacked_bars
+from runner.run_folder._files import RunFolder
 
 TEXT_LIMIT = 2000
 """Characters of a prompt or response shown in the sample table (the full text is in completed.jsonl)."""
@@ -162,7 +163,7 @@ def render_report(data: ReportData) -> str:
 def write_report(run_dir: Path, samples_per_model: int = 200, output: Path | None = None) -> Path:
     """Write ``report.html`` (into the run folder unless ``output`` says where) and return its path."""
     data = load_report_data(run_dir, samples_per_model)
-    target = output or run_dir / "report.html"
+    target = output or RunFolder(run_dir).report
     partial = target.with_name(target.name + ".partial")
     partial.write_text(render_report(data), encoding="utf-8")
     partial.replace(target)

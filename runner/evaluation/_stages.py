@@ -27,9 +27,6 @@ from runner.prompts._resolve import ResolvedPrompt
 from runner.run_folder._files import RunFolder
 from runner.run_folder._records import Finished
 
-JUDGE_FILE = "judge.jsonl"
-REPHRASE_FILE = "rephrase.jsonl"
-
 
 class Stages:
     """Scorers, judges and the rephrasing of one run (each optional)."""
@@ -49,7 +46,7 @@ class Stages:
                 config,
                 providers,
                 plan.prompt_file,
-                StageFile(folder.path / JUDGE_FILE, secrets),
+                StageFile(folder.judge, secrets),
             )
             if config.judges
             else None
@@ -61,7 +58,7 @@ class Stages:
                 providers,
                 plan.prompt_file,
                 list(plan.queues),
-                StageFile(folder.path / REPHRASE_FILE, secrets),
+                StageFile(folder.rephrase, secrets),
             )
             if config.rephrase is not None
             else None

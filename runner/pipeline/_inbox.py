@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-RUN_DIR_FORMAT = "%Y-%m-%d_%H-%M-%S"
+from runner.run_folder._files import TIME_FORMAT, RunFolder
+
 ERROR_SUFFIX = ".error.txt"
 
 
@@ -34,8 +35,8 @@ class Claimed:
 
 def claim(path: Path, output_folder: Path, now: datetime) -> Claimed | None:
     """Move ``path`` into a new ``<output_folder>/<stem>/<timestamp>/``; None if it vanished meanwhile."""
-    run_dir = _new_dir(output_folder / path.stem / now.strftime(RUN_DIR_FORMAT))
-    input_file = run_dir / f"input-{path.name}"
+    run_dir = _new_dir(output_folder / path.stem / now.strftime(TIME_FORMAT))
+    input_file = RunFolder(run_dir).input_copy_of(path)
     try:
         shutil.move(path, input_file)
     except FileNotFoundError:

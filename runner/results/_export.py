@@ -88,12 +88,13 @@ def export(run_dir: Path, fmt: str, output: Path | None = None) -> Path:
     """Write ``RUN_DIR/records.<fmt>`` (or ``output``); return where it went."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    completed = CompletedFile(RunFolder(run_dir).completed)
+    folder = RunFolder(run_dir)
+    completed = CompletedFile(folder.completed)
     if not completed.path.is_file():
         raise ExportError(f"{run_dir} has no {completed.path.name}: give a folder prompto-run wrote")
     if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise ExportError(PYARROW_MISSING)
-    target = output or run_dir / f"records.{fmt}"
+    target = output or folder.exported(fmt)
     partial = target.with_name(target.name + ".partial")
     columns = scan(completed)
     try:

@@ -31,7 +31,7 @@ from runner.prompts._id_set import IdSet
 from runner.prompts._routing import queue_key
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._completed import CompletedFile, RecordLine
-from runner.run_folder._files import RunFolder
+from runner.run_folder._files import SAVED_CONFIG, RunFolder, SweepFolder
 
 MAX_IDS_SHOWN = 20
 
@@ -54,8 +54,7 @@ class ShardRun:
 def find_shard_runs(sweep_dir: Path) -> list[ShardRun]:
     """Every sharded run folder under ``sweep_dir``; raise :class:`MergeError` on any other run."""
     runs = []
-    for saved in sorted(sweep_dir.rglob(".hydra/config.yaml")):
-        folder = RunFolder(saved.parent.parent)
+    for folder in SweepFolder(sweep_dir).run_folders():
         try:
             config = saved_run_config(folder.path)
         except ConfigError as exc:
@@ -64,7 +63,7 @@ def find_shard_runs(sweep_dir: Path) -> list[ShardRun]:
             raise MergeError(f"{folder.path} is not a shard (it ran without shard=i/n)")
         runs.append(ShardRun(folder, config, config.shard, _overrides(folder.path)))
     if not runs:
-        raise MergeError(f"no run folders (with .hydra/config.yaml) under {sweep_dir}")
+        raise MergeError(f"no run folders (with {SAVED_CONFIG}) under {sweep_dir}")
     return runs
 
 
@@ -150,7 +149,9 @@ def _check_shard_set(runs: Sequence[ShardRun]) -> None:
         if not file.is_file()
     ]
     if len({_input_sha256(run) for run in runs}) > 1:
-        problems.append("the shards read different input files (input.sha256 differs)")
+        problems.append(
+            f"the shards read different input files ({runs[0].folder.input_checksum.name} differs)"
+        )
     if problems:
         raise MergeError("; ".join(problems))
 
@@ -225,12 +226,12 @@ def _shard_summary(run: ShardRun) -> dict[str, Any]:
 
 
 def _input_sha256(run: ShardRun) -> str:
-    digest = run.folder.path / "input.sha256"
-    return digest.read_text().split()[0] if digest.is_file() else ""
+    saved = run.folder.saved_input_sha256()
+    return saved[0] if saved is not None else ""
 
 
 def _overrides(run_dir: Path) -> tuple[str, ...]:
-    overrides_file = run_dir / ".hydra" / "overrides.yaml"
+    overrides_file = RunFolder(run_dir).saved_overrides
     if not overrides_file.is_file():
         return ()
     overrides = [line.removeprefix("- ").strip() for line in overrides_file.read_text().splitlines()]
@@ -246,7 +247,7 @@ def merge_sweep(sweep_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
             checked.append((label, runs, check_shards(runs)))
         except MergeError as exc:
             raise MergeError(f"{label}: {exc}" if len(groups) > 1 else str(exc)) from None
-    merged = sweep_dir / "merged"
+    merged = SweepFolder(sweep_dir).merged
     return [
         (out_dir, write_merged(runs, sizes, out_dir))
         for label, runs, sizes in checked

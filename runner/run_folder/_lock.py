@@ -13,13 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from runner.config._errors import UserError
+from runner.run_folder._files import RunFolder
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-LOCK_NAME = ".lock"
 
 
 class FolderBusy(UserError):
@@ -32,7 +31,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    path = folder / LOCK_NAME
+    path = RunFolder(folder).lock
     with path.open("a+") as file:
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -37,8 +37,6 @@ from runner.run_folder._files import RunFolder, file_sha256
 
 logger = logging.getLogger(LOGGER_NAME)
 
-FAILED_BEFORE_RESUME = "failed-before-resume.jsonl"
-
 
 @dataclass
 class Resumed:
@@ -119,7 +117,7 @@ def scan_completed(folder: RunFolder, on_kept: Callable[[dict[str, Any]], None] 
 
 def rewrite_completed(folder: RunFolder) -> None:
     """Keep only the first answer per id in ``completed.jsonl``; move the rest to the side file."""
-    completed, side_file = folder.completed, folder.path / FAILED_BEFORE_RESUME
+    completed, side_file = folder.completed, folder.failed_before_resume
     if not completed.exists():
         return
     partial = completed.with_name(completed.name + ".resume-partial")

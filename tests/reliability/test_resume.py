@@ -16,7 +16,7 @@ from runner import ConfigError, load_config, run_experiment
 from runner._api import _save_config
 from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import FolderBusy, folder_lock
-from runner.run_folder._resume import FAILED_BEFORE_RESUME, rewrite_completed, scan_completed
+from runner.run_folder._resume import rewrite_completed, scan_completed
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply, serving
 
@@ -47,7 +47,8 @@ async def test_resume_after_a_kill_sends_only_what_is_missing(tmp_path: Path, se
     assert all(record["error"] is None for record in records.values())  # the two failures were retried
     sent = sorted(logged.prompt for logged in server.requests)
     assert sent == sorted({p["id"] for p in prompts} - kept)  # nothing answered was sent again
-    side = [json.loads(line) for line in (result.run_dir / FAILED_BEFORE_RESUME).read_text().splitlines()]
+    side_file = RunFolder(result.run_dir).failed_before_resume
+    side = [json.loads(line) for line in side_file.read_text().splitlines()]
     assert {r["id"] for r in side} <= {"p2", "p7"}
     assert all(r["error"]["type"] == "bad_request" for r in side)
     summary = json.loads((result.run_dir / "summary.json").read_text())
@@ -67,7 +68,7 @@ async def test_resuming_a_finished_run_sends_nothing(tmp_path: Path, server: Fak
     assert len(server.requests) == 5
     assert (resumed.run_dir / "completed.jsonl").read_bytes() == before
     assert resumed.summary["ok"] == 5
-    assert not (resumed.run_dir / FAILED_BEFORE_RESUME).exists()
+    assert not RunFolder(resumed.run_dir).failed_before_resume.exists()
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,7 @@ def test_torn_last_line_is_dropped(tmp_path: Path, content: bytes, kept: bytes, 
     rewrite_completed(folder)
 
     assert folder.completed.read_bytes() == kept
-    assert not (tmp_path / FAILED_BEFORE_RESUME).exists()
+    assert not folder.failed_before_resume.exists()
 
 
 def test_resume_keeps_one_answer_per_id_and_moves_the_rest(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_resume_keeps_one_answer_per_id_and_moves_the_rest(tmp_path: Path) -> No
     assert (resumed.kept, resumed.moved) == (2, 3)
     assert resumed.is_unanswered("b")
     assert not resumed.is_unanswered("a")
-    side = (tmp_path / FAILED_BEFORE_RESUME).read_text().splitlines()
+    side = folder.failed_before_resume.read_text().splitlines()
     assert side == [json.dumps(lines[1]), json.dumps(lines[2]), "not json at all"]
     assert not list(tmp_path.glob("*.resume-partial"))
 
