@@ -91,6 +91,24 @@ def test_a_torn_last_line_is_skipped_and_said_once(run_dir: Path, command: str) 
         ]
 
 
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_line_changed_after_the_run_stops_the_command(run_dir: Path, command: str) -> None:
+    completed = run_dir / "completed.jsonl"
+    lines = completed.read_text().splitlines(keepends=True)
+    lines[2] = "edited by hand\n"
+    completed.write_text("".join(lines))
+    arguments, output = COMMANDS[command]
+
+    result = _command(command, str(run_dir), *arguments, cwd=run_dir.parent)
+
+    assert result.returncode == 2, result.stderr
+    assert f"line 3 of {completed} is not a record ('edited by hand')" in result.stderr
+    assert result.stderr.count("is not a record") == 1
+    assert "Traceback" not in result.stderr
+    assert list(run_dir.glob(output)) == []
+    assert list(run_dir.glob("*.partial")) == []
+
+
 @pytest.mark.parametrize(
     ("content", "records", "torn"),
     [
