@@ -16,6 +16,7 @@ from pathlib import Path
 from runner._run import effective_environ
 from runner._validate import validate_experiment
 from runner.config._config import RunConfig
+from runner.display._progress import duration
 from runner.prompts._plan import Plan, QueuePlan, ValidationFailed
 
 
@@ -74,13 +75,3 @@ def format_check(report: CheckReport) -> str:
     if plan.skipped:
         lines.append(f"({plan.skipped} prompt(s) left out)")
     return "\n".join(lines)
-
-
-def duration(seconds: float) -> str:
-    """``42.0 s``, ``3 min 20 s``, ``2 h 05 min``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner._check import duration
 from runner.cli._commands import check_main
+from runner.display._progress import duration
 from tests.conftest import write_jsonl
 
 
@@ -58,25 +58,9 @@ def test_a_good_file_prints_its_plan_per_queue_and_exits_0(
     out = capsys.readouterr().out.splitlines()
     assert status == 0
     assert out[0] == "good (data/input/good.jsonl): runnable, 10 prompts in 2 queue(s)"
-    assert out[2].split() == [
-        "simulated",
-        "7",
-        "6",
-        "1",
-        "min",
-        "00",
-        "s",
-        "70",
-    ]  # 6 gaps of 10 s; 42 chars / 4
-    assert out[3].split() == [
-        "group:judges",
-        "3",
-        "30",
-        "4.0",
-        "s",
-        "60",
-    ]  # 2 gaps of 2 s; 82 chars // 4 each
-    assert out[4].startswith("expected wall time: 1 min 00 s at these rates")
+    assert out[2].split() == ["simulated", "7", "6", "0:01:00", "70"]  # 6 gaps of 10 s; 42 chars / 4
+    assert out[3].split() == ["group:judges", "3", "30", "0:00:04", "60"]  # 2 gaps of 2 s; 82 chars // 4 each
+    assert out[4].startswith("expected wall time: 0:01:00 at these rates")
     assert not (workspace / "outputs").exists()
 
 
@@ -88,7 +72,8 @@ def test_a_missing_file_or_bad_setting_exits_2(workspace: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0, "0.0 s"), (59.94, "59.9 s"), (200, "3 min 20 s"), (7500, "2 h 05 min")]
+    ("seconds", "text"),
+    [(0, "0:00:00"), (59.94, "0:00:59"), (200, "0:03:20"), (7500, "2:05:00"), (None, "-")],
 )
-def test_durations_read_naturally(seconds: float, text: str) -> None:
+def test_durations_read_as_on_a_clock(seconds: float | None, text: str) -> None:
     assert duration(seconds) == text
