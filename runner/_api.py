@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from runner._run import RunResult, run_experiment
 from runner.config._compose import compose_config, run_name, to_run_config
 from runner.config._config import RunConfig
+from runner.run_folder._files import TIME_FORMAT
 
 
 def load_config(
@@ -41,7 +42,7 @@ def load_config(
         return to_run_config(cfg, all_overrides)  # the run folder's own config and folder
     if output_dir is None:
         name = run_name(cfg.experiment.get("name"), cfg.experiment.get("file"), cfg.get("rerun"))
-        output_dir = Path("outputs") / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        output_dir = Path("outputs") / name / datetime.now().strftime(TIME_FORMAT)
     cfg.output_dir = str(output_dir)
     return to_run_config(cfg)
 
