@@ -65,7 +65,7 @@ def format_check(report: CheckReport) -> str:
     for queue in queues:
         rate = queue.limit.max_queries or 0.0
         lines.append(
-            f"  {queue.key:<32} {queue.count:>8,} {rate:>8g} {duration(queue_wall_time_s(queue)):>13} "
+            f"  {str(queue.key):<32} {queue.count:>8,} {rate:>8g} {duration(queue_wall_time_s(queue)):>13} "
             f"{queue.prompt_tokens:>21,}"
         )
     lines.append(

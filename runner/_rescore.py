@@ -28,13 +28,14 @@ from runner.evaluation._scoring import build_scorers, score_record
 from runner.evaluation._stage_checks import check_judge_templates, check_scorers, check_stage_models
 from runner.evaluation._stage_queue import StageFile
 from runner.prompts._plan import Plan, ValidationFailed
+from runner.prompts._routing import QueueKey
 from runner.results._score_summary import ScoreSummary
 from runner.run_folder._completed import CompletedFile
 from runner.run_folder._files import TIME_FORMAT, Rescored, RunFolder
 from runner.run_folder._writer import write_records
 
 RECORD_BUFFER = 256
-RESCORE_QUEUE = "rescore"
+RESCORE_QUEUE = QueueKey(stage="rescore")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stages import Stages
 from runner.prompts._plan import INCOMPLETE_INPUT, Plan, ValidationFailed
-from runner.prompts._routing import queue_key, queue_limit
+from runner.prompts._routing import QueueKey, queue_limit, record_queue
 from runner.results._exit_status import STOP_SIGNALS, exit_status_of
 from runner.results._score_summary import ScoreSummary, attach_scores
 from runner.results._summary import SummaryBuilder
@@ -247,9 +247,7 @@ def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, score
     check_resumable(folder, config.resolve_prompt_file())
 
     def count_kept(record: dict[str, Any]) -> None:
-        group = record.get("group")
-        api, model_name = str(record.get("api")), str(record.get("model_name"))
-        key = queue_key(config, api, model_name, None if group is None else str(group))
+        key = record_queue(config, record)
         summary.plan(key, 1)
         summary.add(Finished(key, record))
         scores.add(Finished(key, record))
@@ -331,11 +329,11 @@ async def _run_queues(
             summary.plan(key, -lost)  # the summary's prompts: those that existed to be sent
 
 
-def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: str) -> SharedTokens | None:
+def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: QueueKey) -> SharedTokens | None:
     """The queue's bucket in Redis, filled at its configured rate (whole, even when shards split it)."""
     if shared is None:
         return None
-    return shared.bucket(key, queue_limit(config, key).max_queries or config.max_queries)
+    return shared.bucket(str(key), queue_limit(config, key).max_queries or config.max_queries)
 
 
 @dataclass

@@ -140,7 +140,7 @@ class QueueRunner:
     def statistics(self) -> QueueStatistics:
         """Totals so far (``retrying``: failed attempts waiting to be sent again)."""
         return QueueStatistics(
-            key=self.key,
+            key=str(self.key),
             # Fed by a stage (rephrasings), a queue knows its total only once feeding is done.
             total=self._fed if self._feeding_done else max(self._expected, self._fed),
             done=self._done,

@@ -32,6 +32,7 @@ from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, StageQueue, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.evaluation._verdict import VerdictError, VerdictParser
+from runner.prompts._routing import stage_queue_key
 from runner.run_folder._records import Finished
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -97,7 +98,7 @@ class JudgeStage:
             for score_key, model in judge_targets_keys(spec):
                 self._verdict_channels.append(self._send_verdicts.clone())
                 queue = open_stage_queue(
-                    f"judge:{spec.name}/{model.model_name}",
+                    stage_queue_key("judge", spec.name, model),
                     model,
                     config,
                     providers,

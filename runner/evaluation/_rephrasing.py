@@ -33,6 +33,7 @@ from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
+from runner.prompts._routing import QueueKey, stage_queue_key
 from runner.run_folder._records import Finished
 
 REPLY_BUFFER = 256
@@ -78,7 +79,7 @@ class RephraseStage:
         config: RunConfig,
         providers: ProviderSet,
         prompt_file: Path,
-        query_keys: list[str],
+        query_keys: list[QueueKey],
         stage_file: StageFile,
     ) -> None:
         self._spec = spec
@@ -90,13 +91,13 @@ class RephraseStage:
             for index, text in enumerate(spec.templates)
         ]
         self._send_replies, self._receive_replies = trio.open_memory_channel[Finished](REPLY_BUFFER)
-        key = f"rephrase:{spec.name}/{spec.model.model_name}"
+        key = stage_queue_key("rephrase", spec.name, spec.model)
         self.queue = open_stage_queue(key, spec.model, config, providers, prompt_file, self._send_replies)
-        self._query_channels: dict[str, _PromptChannel] = {
+        self._query_channels: dict[QueueKey, _PromptChannel] = {
             key: trio.open_memory_channel[ResolvedPrompt](QUERY_BUFFER) for key in query_keys
         }
         self._pending: dict[str, _Pending] = {}
-        self.lost: Counter[str] = Counter()
+        self.lost: Counter[QueueKey] = Counter()
         """Per experiment queue, rephrasings planned but never made (a failed request, a short list)."""
 
     @property
@@ -114,7 +115,7 @@ class RephraseStage:
         """Prompts sent to the experiment's models per original (when every rephrasing succeeds)."""
         return int(self._spec.keep_original) + self.rephrasings_per_prompt
 
-    def query_source(self, key: str) -> trio.MemoryReceiveChannel[ResolvedPrompt]:
+    def query_source(self, key: QueueKey) -> trio.MemoryReceiveChannel[ResolvedPrompt]:
         """Where the experiment's queue ``key`` takes its prompts from."""
         return self._query_channels[key][1]
 

@@ -19,7 +19,7 @@ from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.prompts._plan import QueuePlan
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
-from runner.prompts._routing import queue_limit
+from runner.prompts._routing import QueueKey, queue_limit
 from runner.run_folder._records import Finished
 from runner.run_folder._writer import encode_record
 
@@ -41,15 +41,15 @@ class StageQueue:
 
 
 def open_stage_queue(
-    key: str,
+    key: QueueKey,
     model: StageModel,
     config: RunConfig,
     providers: ProviderSet,
     prompt_file: Path,
     results: trio.MemorySendChannel[Finished],
 ) -> StageQueue:
-    """A queue named ``key`` sending to ``model`` at its own pace, handing records to ``results``."""
-    limit = queue_limit(config, model.api)
+    """Queue ``key`` sending to ``model`` at its own pace, handing records to ``results``."""
+    limit = queue_limit(config, key)
     updates: dict[str, Any] = {}
     if model.max_queries is not None:
         updates["max_queries"] = model.max_queries
@@ -67,7 +67,9 @@ def open_stage_queue(
     return StageQueue(runner, send_prompts, model)
 
 
-def stage_prompt(data: dict[str, Any], model: StageModel, queue: str, config: RunConfig) -> ResolvedPrompt:
+def stage_prompt(
+    data: dict[str, Any], model: StageModel, queue: QueueKey, config: RunConfig
+) -> ResolvedPrompt:
     """A stage's prompt dict (``id``, ``prompt`` and its own keys) addressed to ``model`` in ``queue``."""
     full = {**data, "api": model.api, "model_name": model.model_name, "parameters": dict(model.parameters)}
     return dataclasses.replace(resolve_prompt(full, config), queue=queue)

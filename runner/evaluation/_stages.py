@@ -24,6 +24,7 @@ from runner.evaluation._scoring import build_scorers, score_record
 from runner.evaluation._stage_queue import StageFile
 from runner.prompts._plan import Plan
 from runner.prompts._resolve import ResolvedPrompt
+from runner.prompts._routing import QueueKey
 from runner.run_folder._files import RunFolder
 from runner.run_folder._records import Finished
 
@@ -64,7 +65,7 @@ class Stages:
             else None
         )
 
-    def query_source(self, key: str) -> trio.MemoryReceiveChannel[ResolvedPrompt] | None:
+    def query_source(self, key: QueueKey) -> trio.MemoryReceiveChannel[ResolvedPrompt] | None:
         """Where experiment queue ``key`` takes its prompts: the rephrasing's output, or the file."""
         return None if self.rephrase is None else self.rephrase.query_source(key)
 
@@ -73,12 +74,12 @@ class Stages:
         """The stage queues, to run beside the experiment's."""
         return [*(self.rephrase.queues if self.rephrase else []), *(self.judge.queues if self.judge else [])]
 
-    def planned(self, plan: Plan) -> dict[str, int]:
+    def planned(self, plan: Plan) -> dict[QueueKey, int]:
         """Prompts each experiment queue is expected to send (rephrasings included)."""
         factor = self.rephrase.variants_per_prompt if self.rephrase is not None else 1
         return {key: queue.count * factor for key, queue in plan.queues.items()}
 
-    def rephrasings_lost(self) -> dict[str, int]:
+    def rephrasings_lost(self) -> dict[QueueKey, int]:
         """Per experiment queue, planned rephrasings that were never made (so never sent)."""
         return dict(self.rephrase.lost) if self.rephrase is not None else {}
 

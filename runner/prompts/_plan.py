@@ -23,7 +23,7 @@ from runner.prompts._conversation import PromptError, media_problems
 from runner.prompts._id_set import IdSet
 from runner.prompts._prompt_file import FileState, changed_since_read, count_lines, read_prompt_lines
 from runner.prompts._resolve import derived_id, provider_type, resolve_prompt
-from runner.prompts._routing import queue_limit
+from runner.prompts._routing import QueueKey, queue_limit
 
 MAX_PROBLEMS_SHOWN = 50
 MAX_GAP = 2**32 - 1
@@ -36,7 +36,7 @@ INCOMPLETE_INPUT = "incomplete_input"
 class QueuePlan:
     """One queue: its pacing and where its prompts are."""
 
-    key: str
+    key: QueueKey
     limit: QueueLimit
     prompt_tokens: int = 0
     """Estimated prompt tokens (characters / 4), for the pre-flight plan."""
@@ -76,7 +76,7 @@ class Plan:
     """The prompt file validated."""
     source_read: FileState | None = None
     """``source`` as it was when validation read its last line (see :meth:`input_changed_warning`)."""
-    queues: dict[str, QueuePlan] = field(default_factory=dict)
+    queues: dict[QueueKey, QueuePlan] = field(default_factory=dict)
     endpoints: set[tuple[str, str]] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0

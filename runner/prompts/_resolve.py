@@ -14,7 +14,7 @@ from typing import Any
 from providers import Provider, UnknownApiError, import_target, provider_class
 from runner.config._config import RunConfig
 from runner.prompts._conversation import Conversation, PromptError, parse_prompt
-from runner.prompts._routing import queue_key
+from runner.prompts._routing import QueueKey, queue_key
 
 PROMPTO_PROMPT_KEYS = frozenset({"safety_filter"})
 """Top-level prompt-dict keys prompto passes to some APIs (see ``Provider.prompt_dict_parameters``)."""
@@ -30,7 +30,7 @@ class ResolvedPrompt:
     model_name: str
     parameters: dict[str, Any]
     conversation: Conversation
-    queue: str
+    queue: QueueKey
 
     @property
     def id(self) -> str:

@@ -2,41 +2,89 @@
 
 As in prompto: without ``parallel`` every prompt shares one queue paced at ``max_queries``. With it,
 a prompt's ``group`` names its queue; otherwise its ``api`` does, split per model when
-``rate_limits`` (or the selected model config) names that model.
+``rate_limits`` (or the selected model config) names that model. A judge or rephrasing model has a
+queue of its own, paced by its api's limit unless the stage sets its own.
+
+Every queue key is built here, as a :class:`QueueKey`; its text (``str()``) names the queue in
+``summary.json``, the progress lines, the logs and the shared limiter's Redis bucket.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from runner.config._config import ApiLimit, QueueLimit, RunConfig
+from runner.config._eval_config import StageModel
 
 DEFAULT_QUEUE = "default"
 
 
-def queue_key(config: RunConfig, api: str, model_name: str, group: str | None) -> str:
-    """The name of the queue a prompt is routed to."""
+@dataclass(frozen=True, slots=True)
+class QueueKey:
+    """One queue: what it is bound to. Build it with the functions below, never from its text.
+
+    ``str()`` gives the queue's name: ``default``, ``group:<group>``, ``<api>``, ``<api>/<model>``,
+    or, for a stage's queue, ``<stage>/<model>`` (``judge:<judge>/<model>``).
+    """
+
+    api: str | None = None
+    """The api whose limit paces the queue (None: the ``default`` queue or a group's)."""
+    model: str | None = None
+    """Set when the queue holds one model's prompts only."""
+    group: str | None = None
+    """The prompts' ``group``, which names the queue."""
+    stage: str | None = None
+    """The evaluation stage that feeds the queue (``judge:<judge>``, ``rephrase:<name>``)."""
+
+    def __str__(self) -> str:
+        if self.stage is not None:
+            return self.stage if self.model is None else f"{self.stage}/{self.model}"
+        if self.group is not None:
+            return f"group:{self.group}"
+        if self.api is None:
+            return DEFAULT_QUEUE
+        return self.api if self.model is None else f"{self.api}/{self.model}"
+
+
+def queue_key(config: RunConfig, api: str, model_name: str, group: str | None) -> QueueKey:
+    """The queue an experiment's prompt is routed to."""
     if not config.parallel:
-        return DEFAULT_QUEUE
+        return QueueKey()
     if group is not None:
-        return f"group:{group}"
+        return QueueKey(group=group)
     if model_name in _api_limit(config, api).models:
-        return f"{api}/{model_name}"
-    return api
+        return QueueKey(api, model_name)
+    return QueueKey(api)
 
 
-def queue_limit(config: RunConfig, key: str) -> QueueLimit:
+def record_queue(config: RunConfig, record: Mapping[str, Any]) -> QueueKey:
+    """The queue a record of ``completed.jsonl`` was sent from (its prompt's, routed again)."""
+    group = record.get("group")
+    api, model_name = str(record.get("api")), str(record.get("model_name"))
+    return queue_key(config, api, model_name, None if group is None else str(group))
+
+
+def stage_queue_key(kind: str, name: str, model: StageModel) -> QueueKey:
+    """The queue of one model of an evaluation stage: ``kind`` ``judge`` or ``rephrase``, ``name`` the
+    judge's or the rephrasing's."""
+    return QueueKey(model.api, model.model_name, stage=f"{kind}:{name}")
+
+
+def queue_limit(config: RunConfig, key: QueueKey) -> QueueLimit:
     """The pacing of queue ``key``, with ``max_queries`` filled in from the most specific setting."""
-    if key.startswith("group:"):
-        limit = config.rate_limits.groups.get(key.removeprefix("group:"), QueueLimit())
-    elif "/" in key:
-        api, model_name = key.split("/", 1)
-        api_limit = _api_limit(config, api)
-        model_limit = api_limit.models[model_name]
+    if key.group is not None:
+        limit = config.rate_limits.groups.get(key.group, QueueLimit())
+    elif key.api is None:
+        limit = QueueLimit()
+    elif key.model is not None and key.stage is None:
+        api_limit = _api_limit(config, key.api)
+        model_limit = api_limit.models[key.model]
         rate = model_limit.max_queries or api_limit.max_queries
         limit = model_limit.model_copy(update={"max_queries": rate})
-    elif key == DEFAULT_QUEUE:
-        limit = QueueLimit()
-    else:
-        limit = QueueLimit(**_api_limit(config, key).model_dump(exclude={"models"}))
+    else:  # an api's queue, or a stage's: paced by the api's limit
+        limit = QueueLimit(**_api_limit(config, key.api).model_dump(exclude={"models"}))
     return limit if limit.max_queries else limit.model_copy(update={"max_queries": config.max_queries})
 
 

@@ -28,7 +28,7 @@ from runner.config._errors import UserError
 from runner.config._shard import Shard
 from runner.engine._queue import Finished
 from runner.prompts._id_set import IdSet
-from runner.prompts._routing import queue_key
+from runner.prompts._routing import QueueKey, record_queue
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import SAVED_CONFIG, RunFolder, SweepFolder
@@ -101,13 +101,13 @@ def _naming_overrides(group: Sequence[ShardRun]) -> tuple[str, ...]:
     return (swept or [group[0].overrides])[0]
 
 
-def check_shards(runs: Sequence[ShardRun]) -> Counter[str]:
+def check_shards(runs: Sequence[ShardRun]) -> Counter[QueueKey]:
     """Check that ``runs`` cover every prompt exactly once; return the records per queue."""
     _check_shard_set(runs)
     return _check_records(runs)
 
 
-def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[str], out_dir: Path) -> dict[str, Any]:
+def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[QueueKey], out_dir: Path) -> dict[str, Any]:
     """Write the shards' records and their summary to ``out_dir``; return the summary."""
     out = RunFolder(out_dir)
     out.path.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[str], out_dir: P
             for line in _lines(run):
                 assert line.record is not None  # check_shards refused any other line
                 merged.write(line.terminated)
-                summary.add(Finished(_queue_of(run.config, line.record), line.record))
+                summary.add(Finished(record_queue(run.config, line.record), line.record))
     partial.replace(out.completed)
     first = runs[0]
     result = summary.build(
@@ -156,7 +156,7 @@ def _check_shard_set(runs: Sequence[ShardRun]) -> None:
         raise MergeError("; ".join(problems))
 
 
-def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
+def _check_records(runs: Sequence[ShardRun]) -> Counter[QueueKey]:
     """Per queue, how many records; raise :class:`MergeError` listing missing and duplicate ids."""
     planned, twice_planned = IdSet(), []
     for prompt_id in _planned_ids(runs):
@@ -164,7 +164,7 @@ def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
             twice_planned.append(prompt_id)
     seen = IdSet()
     duplicates, unexpected, unreadable = [], [], []
-    queue_sizes: Counter[str] = Counter()
+    queue_sizes: Counter[QueueKey] = Counter()
     for run in runs:
         for line in _lines(run):
             record = line.record
@@ -177,7 +177,7 @@ def _check_records(runs: Sequence[ShardRun]) -> Counter[str]:
                 continue
             if prompt_id not in planned:
                 unexpected.append(prompt_id)
-            queue_sizes[_queue_of(run.config, record)] += 1
+            queue_sizes[record_queue(run.config, record)] += 1
     missing = [prompt_id for prompt_id in _planned_ids(runs) if prompt_id not in seen]
     problems = [
         _listing("prompts without a record (re-run their shard)", sorted(missing)),
@@ -210,12 +210,6 @@ def _listing(what: str, ids: Sequence[str]) -> str:
 
 def _lines(run: ShardRun) -> Iterator[RecordLine]:
     return CompletedFile(run.folder.completed).lines()
-
-
-def _queue_of(config: RunConfig, record: dict[str, Any]) -> str:
-    group = record.get("group")
-    api, model_name = str(record.get("api")), str(record.get("model_name"))
-    return queue_key(config, api, model_name, None if group is None else str(group))
 
 
 def _shard_summary(run: ShardRun) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.engine._queue import Finished
+from runner.prompts._routing import QueueKey
 from runner.results._quantiles import median_and_p95
 
 MAX_LATENCY_US = 2**32 - 1
@@ -71,9 +72,9 @@ class _Tally:
 class SummaryBuilder:
     """Feed it every finished record (:meth:`add`); ask it for the summary at the end (:meth:`build`)."""
 
-    def __init__(self, queue_sizes: dict[str, int]) -> None:
+    def __init__(self, queue_sizes: dict[QueueKey, int]) -> None:
         self._queue_sizes = queue_sizes
-        self._queues: dict[str, _Tally] = {key: _Tally() for key in queue_sizes}
+        self._queues: dict[QueueKey, _Tally] = {key: _Tally() for key in queue_sizes}
         self._models: dict[str, _Tally] = {}
         self._groups: dict[str, _Tally] = {}
 
@@ -86,7 +87,7 @@ class SummaryBuilder:
         if record.get("group") is not None:
             self._groups.setdefault(str(record["group"]), _Tally()).add(record)
 
-    def plan(self, queue: str, count: int) -> None:
+    def plan(self, queue: QueueKey, count: int) -> None:
         """Add ``count`` prompts to those planned for ``queue``."""
         self._queue_sizes[queue] = self._queue_sizes.get(queue, 0) + count
         self._queues.setdefault(queue, _Tally())
@@ -100,7 +101,7 @@ class SummaryBuilder:
         """The summary as written to ``summary.json``; ``status`` says how the run ended."""
         total = sum(self._queue_sizes.values())
         queues = {
-            key: {"planned": self._queue_sizes.get(key, 0), **tally.as_dict()}
+            str(key): {"planned": self._queue_sizes.get(key, 0), **tally.as_dict()}
             for key, tally in self._queues.items()
         }
         finished = self.finished

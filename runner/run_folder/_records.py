@@ -19,13 +19,14 @@ from typing import Any
 
 from providers import Usage
 from runner.prompts._resolve import ResolvedPrompt
+from runner.prompts._routing import QueueKey
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
     """A record ready to be written, and the queue it came from."""
 
-    queue: str
+    queue: QueueKey
     record: dict[str, Any]
 
 
