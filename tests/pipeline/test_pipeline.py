@@ -75,7 +75,7 @@ async def test_three_files_run_oldest_mtime_first_each_into_a_full_run_folder(
         assert run_dir.parent == workspace / "data" / "output" / Path(file).stem
         assert sorted(p.name for p in run_dir.iterdir()) == sorted(
             [".hydra", f"input-{file}", "input.sha256", "prompts.jsonl", "completed.jsonl"]
-            + ["run.log", "summary.json", "report.html", ".lock"]
+            + ["run.log", "summary.json", "report.html"]  # and no .lock: the run removed it
         )
         saved = (run_dir / ".hydra" / "config.yaml").read_text()
         assert f"file: {run_dir / ('input-' + file)}" in saved

@@ -28,12 +28,12 @@ from tests.reliability.fake_server import FakeChatServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"  # the installed command, beside this Python
-UNTOUCHED_BY_A_REFUSAL = {".lock", "run.log"}
-"""Files a refused resume may touch: the lock it takes (its pid) and the log that says why it stopped."""
+UNTOUCHED_BY_A_REFUSAL = {"run.log"}
+"""Files a refused resume may touch: the log that says why it stopped (the lock it took is gone again)."""
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
-    """Every file of the run folder and its bytes (but the lock and the log)."""
+    """Every file of the run folder and its bytes (but the log)."""
     return {
         str(path.relative_to(run_dir)): path.read_bytes()
         for path in sorted(run_dir.rglob("*"))
