@@ -23,7 +23,7 @@ provider (``providers/``, outside this package), ``evaluation`` scores or judges
 from runner._api import load_config, run, run_async
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
 from runner._run import RunResult, run_experiment
-from runner.config._compose import ConfigError, load_run_config
+from runner.config._compose import ConfigError
 from runner.config._config import (
     ApiLimit,
     CacheConfig,
@@ -37,6 +37,7 @@ from runner.config._errors import UserError
 from runner.config._eval_config import JudgeSpec, RephraseSpec, ScorerSpec, StageModel, VerdictSpec
 from runner.prompts._plan import ValidationFailed
 from runner.prompts._prompt_file import PromptFileError
+from runner.run_folder._saved_config import load_run_config
 
 __all__ = [
     "ApiLimit",

@@ -24,6 +24,7 @@ from runner._run import RunResult, run_experiment
 from runner.config._compose import compose_config, run_name, to_run_config
 from runner.config._config import RunConfig
 from runner.run_folder._files import TIME_FORMAT
+from runner.run_folder._saved_config import with_saved_run
 
 
 def load_config(
@@ -39,12 +40,12 @@ def load_config(
     all_overrides = [*([f"+experiment={experiment}"] if experiment else []), *overrides]
     cfg = compose_config(all_overrides)
     if cfg.get("resume"):
-        return to_run_config(cfg, all_overrides)  # the run folder's own config and folder
+        return to_run_config(with_saved_run(cfg, all_overrides))  # the run folder's own config and folder
     if output_dir is None:
         name = run_name(cfg.experiment.get("name"), cfg.experiment.get("file"), cfg.get("rerun"))
         output_dir = Path("outputs") / name / datetime.now().strftime(TIME_FORMAT)
     cfg.output_dir = str(output_dir)
-    return to_run_config(cfg)
+    return to_run_config(with_saved_run(cfg))
 
 
 async def run_async(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> RunResult:

@@ -23,6 +23,7 @@ from runner.config._log import LOGGER_NAME
 from runner.display._console import format_summary
 from runner.pipeline._pipeline import PipelineReport, run_pipeline
 from runner.results._exit_status import STOP_SIGNALS, ExitStatus
+from runner.run_folder._saved_config import with_saved_run
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -110,7 +111,7 @@ def check_main(argv: Sequence[str] | None = None) -> int:
 
 def check_text(overrides: Sequence[str]) -> tuple[str, bool]:
     """The check's report for an experiment composed with ``overrides``, and whether it can run."""
-    report = check_experiment(to_run_config(compose_config([*overrides, "output_dir=."])))
+    report = check_experiment(to_run_config(with_saved_run(compose_config([*overrides, "output_dir=."]))))
     return format_check(report), report.runnable
 
 

@@ -15,9 +15,9 @@ import trio
 
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
 from runner.cli._exit import NOTHING_SENT, exit_status
-from runner.config._compose import load_run_config
 from runner.config._config import RunConfig
 from runner.results._exit_status import ExitStatus
+from runner.run_folder._saved_config import load_run_config
 
 USAGE = "usage: {prog} RUN_DIR [{key}=[name,...]] [other.key=value ...]"
 

@@ -24,6 +24,7 @@ from runner.config._compose import (
 )
 from runner.display._console import print_summary
 from runner.results._exit_status import ProcessStatus
+from runner.run_folder._saved_config import with_saved_run
 
 PROG = "prompto-run"
 
@@ -42,7 +43,7 @@ def _run_job(cfg: DictConfig) -> int:
 
 
 def _run_and_report(cfg: DictConfig) -> int:
-    config = to_run_config(cfg, HydraConfig.get().overrides.task)
+    config = to_run_config(with_saved_run(cfg, HydraConfig.get().overrides.task))
     result = trio.run(run_experiment, config, None, False)
     print_summary(result.summary, str(result.run_dir))
     if result.summary["status"] == "empty":

@@ -1,8 +1,9 @@
-"""From Hydra's composed config to a validated :class:`RunConfig`: the only module that sees a DictConfig.
+"""From Hydra's composed config to a validated :class:`RunConfig`: nothing after it sees a DictConfig.
 
 Both entry points use it: the ``prompto-run`` CLI (under ``@hydra.main``) and the Python API (through
-Hydra's compose API). A bad config becomes a :class:`ConfigError` whose message names the key and the
-fix; the CLI prints it and exits with status 2 before anything is sent.
+Hydra's compose API); a run folder's saved config is read back by :mod:`runner.run_folder._saved_config`.
+A bad config becomes a :class:`ConfigError` whose message names the key and the fix; the CLI prints it
+and exits with status 2 before anything is sent.
 """
 
 from __future__ import annotations
@@ -23,20 +24,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from runner.config._compose_groups import GroupLookupError, resolve_stage_groups
 from runner.config._config import PipelineConfig, RunConfig
 from runner.config._errors import UserError
-from runner.run_folder._files import RunFolder
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 """The shipped ``conf/`` folder."""
-RESUME_MAY_CHANGE = (
-    "max_queries",
-    "max_attempts",
-    "request_timeout_s",
-    "rate_limits",
-    "cache",
-    "env_file",
-    "max_reply_mb",
-)
-"""Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
 class ConfigError(UserError, ValueError):
@@ -85,15 +75,12 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("hydra_output_subdir", hydra_output_subdir, replace=True)
 
 
-def to_run_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> RunConfig:
+def to_run_config(cfg: DictConfig) -> RunConfig:
     """Validate a composed config, or raise :class:`ConfigError`.
 
-    ``overrides`` (the command line's) matter only when resuming: see :data:`RESUME_MAY_CHANGE`.
+    ``resume=`` and ``rerun=`` name a run folder whose saved config is read first, by the entry point
+    (:func:`runner.run_folder._saved_config.with_saved_run`): this only validates.
     """
-    if cfg.get("resume"):
-        cfg = _resume_config(cfg, overrides)
-    elif cfg.get("rerun"):
-        cfg = _rerun_config(cfg)
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
@@ -145,8 +132,9 @@ def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
     """Split a config composed with ``+pipeline=default`` into the pipeline's settings and the run
     settings every experiment file shares (its file, name and run folder are set per file)."""
     cfg = copy.deepcopy(cfg)
-    if cfg.get("rerun"):
-        raise ConfigError("`rerun=` repeats one run: use it with prompto-run, not prompto-pipeline.")
+    for option, what in (("rerun", "repeats"), ("resume", "finishes")):
+        if cfg.get(option):
+            raise ConfigError(f"`{option}=` {what} one run: use it with prompto-run, not prompto-pipeline.")
     with open_dict(cfg):
         section = {"pipeline": OmegaConf.to_container(cfg.pop("pipeline", {}), resolve=True)}
         cfg.experiment.file = str(PER_FILE)
@@ -157,72 +145,6 @@ def to_pipeline_config(cfg: DictConfig) -> tuple[PipelineConfig, RunConfig]:
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, _PipelineSection)) from None
     return settings, to_run_config(cfg)
-
-
-def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
-    """A run folder's saved config, reading its own copy of the prompt file."""
-    saved = run_dir / ".hydra" / "config.yaml"
-    copy = RunFolder(run_dir).input_copy()
-    if not saved.is_file() or copy is None:
-        raise ConfigError(
-            f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
-            "that every prompto-run leaves behind."
-        )
-    loaded = OmegaConf.load(saved)
-    assert isinstance(loaded, DictConfig)
-    if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
-        loaded.experiment.name = Path(str(loaded.experiment.file)).stem
-    loaded.experiment.file = str(copy.resolve())
-    loaded.rerun = None
-    return loaded
-
-
-def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """A finished run's config (``.hydra/config.yaml``) with ``key=value`` overrides applied.
-
-    ``prompto-score`` and ``prompto-judge`` use it: ``scorers=[match,regex]`` or ``judges=[...]``
-    replace the run's own, and everything else is as the run had it.
-    """
-    saved = run_dir / ".hydra" / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"'{run_dir}' is not a run folder: it has no .hydra/config.yaml")
-    loaded = OmegaConf.load(saved)
-    assert isinstance(loaded, DictConfig)
-    loaded.output_dir = str(run_dir)
-    try:
-        cfg = OmegaConf.merge(loaded, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from None
-    assert isinstance(cfg, DictConfig)
-    cfg.rerun = None
-    return to_run_config(cfg)
-
-
-def _rerun_config(cfg: DictConfig) -> DictConfig:
-    loaded = _saved_run_config(Path(str(cfg.rerun)), "rerun")
-    loaded.output_dir = cfg.output_dir
-    loaded.resume = None
-    return loaded
-
-
-def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
-    """Finish a run in its own folder, with the config and prompt file it started with."""
-    run_dir = Path(str(cfg.resume)).resolve()
-    loaded = _saved_run_config(run_dir, "resume")
-    changes = [o.lstrip("+") for o in overrides if not o.startswith(("resume=", "hydra.", "hydra/"))]
-    refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
-    if refused:
-        raise ConfigError(
-            f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
-            f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
-        )
-    if changes:
-        merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
-        assert isinstance(merged, DictConfig)
-        loaded = merged
-    loaded.output_dir = str(run_dir)
-    loaded.resume = str(run_dir)
-    return loaded
 
 
 def describe_validation_error(exc: ValidationError, model: type[BaseModel]) -> str:
@@ -272,14 +194,3 @@ def _closest_key(model: type[BaseModel], location: Sequence[str]) -> str | None:
         current = annotation
     matches = difflib.get_close_matches(location[-1], list(current.model_fields), n=1)
     return ".".join([*location[:-1], matches[0]]) if matches else None
-
-
-def saved_run_config(run_dir: Path) -> RunConfig:
-    """The validated config a finished run saved in ``RUN_DIR/.hydra/config.yaml``."""
-    saved = run_dir / ".hydra" / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder: it has no .hydra/config.yaml")
-    loaded = OmegaConf.load(saved)
-    assert isinstance(loaded, DictConfig)
-    loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
-    return to_run_config(loaded)  # a rerun's config names the run it repeated: that one is read too

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.config._compose import ConfigError, saved_run_config
+from runner.config._compose import ConfigError
 from runner.config._config import RunConfig
 from runner.config._errors import UserError
 from runner.config._shard import Shard
@@ -32,6 +32,7 @@ from runner.prompts._routing import QueueKey, record_queue
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import SAVED_CONFIG, RunFolder, SweepFolder
+from runner.run_folder._saved_config import saved_run_config
 
 MAX_IDS_SHOWN = 20
 

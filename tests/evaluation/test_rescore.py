@@ -15,7 +15,8 @@ import trio
 from runner import ValidationFailed
 from runner._api import _save_config
 from runner._rescore import rejudge_run, rescore_run
-from runner.config._compose import ConfigError, load_run_config
+from runner.config._compose import ConfigError
+from runner.run_folder._saved_config import load_run_config
 from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
