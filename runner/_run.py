@@ -36,7 +36,7 @@ from dotenv import dotenv_values
 
 from runner._validate import validate_experiment
 from runner.config._config import RunConfig
-from runner.config._log import LOGGER_NAME
+from runner.config._log import LOGGER_NAME, OUTCOME
 from runner.display._progress_view import show_progress
 from runner.display._report import write_report
 from runner.engine._cache import open_cache
@@ -161,7 +161,9 @@ async def run_experiment(
         empty = plan.total == 0 and plan.skipped == 0 and (resumed is None or resumed.kept == 0)
         if empty:
             logger.warning(
-                "the prompt file %s holds no prompt: nothing to send", config.resolve_prompt_file()
+                "the prompt file %s holds no prompt: nothing to send",
+                config.resolve_prompt_file(),
+                extra=OUTCOME,
             )
         logger.info(
             "experiment %s: %d prompts in %d queue(s): %s",
@@ -189,7 +191,7 @@ async def run_experiment(
         if "scores" in result:
             attach_scores(result, result["scores"])
         if (input_warning := plan.input_changed_warning()) is not None:  # a file its writer had not finished
-            logger.warning("%s", input_warning)
+            logger.warning("%s", input_warning, extra=OUTCOME)
             result["input_warning"] = input_warning
             if result["status"] in ("complete", "empty"):  # not "interrupted": that stays said
                 result["status"] = INCOMPLETE_INPUT

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import hydra
 import trio
@@ -22,6 +25,7 @@ from runner.config._compose import (
     to_run_config,
     user_conf_overrides,
 )
+from runner.config._log import is_outcome
 from runner.display._console import print_summary
 from runner.results._exit_status import ProcessStatus
 from runner.run_folder._saved_config import with_saved_run
@@ -44,7 +48,8 @@ def _run_job(cfg: DictConfig) -> int:
 
 def _run_and_report(cfg: DictConfig) -> int:
     config = to_run_config(with_saved_run(cfg, HydraConfig.get().overrides.task))
-    result = trio.run(run_experiment, config, None, False)
+    with _outcome_said_at_the_end():
+        result = trio.run(run_experiment, config, None, False)
     print_summary(result.summary, str(result.run_dir))
     if result.summary["status"] == "empty":
         print(f"{PROG}: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
@@ -53,6 +58,24 @@ def _run_and_report(cfg: DictConfig) -> int:
     elif result.summary["status"] != "complete" or result.summary["failed"]:
         print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
     return result.exit_status
+
+
+@contextmanager
+def _outcome_said_at_the_end() -> Iterator[None]:
+    """Keep the run's outcome records off Hydra's console: prompto-run says the outcome after the
+    summary, so the user reads it once (run.log keeps them)."""
+    consoles = [handler for handler in logging.getLogger().handlers if type(handler) is logging.StreamHandler]
+    for handler in consoles:
+        handler.addFilter(_not_an_outcome)
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            handler.removeFilter(_not_an_outcome)
+
+
+def _not_an_outcome(record: logging.LogRecord) -> bool:
+    return not is_outcome(record)
 
 
 def with_user_conf(argv: list[str], search_path: list[str]) -> list[str]:

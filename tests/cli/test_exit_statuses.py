@@ -1,4 +1,5 @@
-"""Every installed command, given a mistake the user can fix, exits 2 and says it once, with no traceback.
+"""Every installed command, given a mistake the user can fix, exits 2 and says it once, with no traceback;
+a run that sends nothing for another reason says why once too.
 
 Run as a user runs them: the venv's commands, from a folder of the user's own.
 """
@@ -79,8 +80,8 @@ def project(tmp_path: Path) -> Path:
         ("prompto-report", ["empty"], "prompto-report: empty has no summary.json"),
         ("prompto-export", ["empty"], "prompto-export: empty has no completed.jsonl"),
         ("prompto-merge", ["empty"], "prompto-merge: no run folders (with .hydra/config.yaml) under empty"),
-        ("prompto-score", ["empty"], "prompto-score: 'empty' is not a run folder"),
-        ("prompto-judge", ["empty"], "prompto-judge: 'empty' is not a run folder"),
+        ("prompto-score", ["empty"], "is not a run folder: it has no .hydra/config.yaml"),
+        ("prompto-judge", ["empty"], "is not a run folder: it has no .hydra/config.yaml"),
     ],
 )
 def test_a_user_error_exits_2_and_is_said_once(
@@ -109,3 +110,15 @@ def test_a_merge_that_does_not_add_up_says_nothing_was_written(project: Path) ->
     result = command("prompto-merge", "empty", cwd=project)
 
     assert result.stderr.rstrip().endswith("Nothing was written.")
+
+
+def test_an_empty_prompt_file_is_said_once_and_kept_in_run_log(project: Path) -> None:
+    (project / "none.jsonl").write_text("")
+
+    result = command("prompto-run", "experiment.file=none.jsonl", "model=simulated_fast", cwd=project)
+
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.endswith("prompto-run: none.jsonl holds no prompt; nothing was sent.\n")
+    assert (result.stdout + result.stderr).count("holds no prompt") == 1
+    [run_log] = project.glob("outputs/none/*/run.log")
+    assert "the prompt file none.jsonl holds no prompt: nothing to send" in run_log.read_text()
