@@ -17,11 +17,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from runner.display._console import score_interval, score_mean, score_names, score_text, seconds
 from runner.display._svg import interval_bars
 from runner.run_folder._files import RunFolder, SweepFolder
+from runner.run_folder._saved_config import saved_overrides
 
 BASE_COLUMNS = ("status", "prompts", "ok", "failed", "retried", "latency_p50_s", "latency_p95_s")
 
@@ -47,13 +46,7 @@ def _job_number(folder: Path) -> tuple[int, str]:
 
 def read_overrides(job_dir: Path) -> dict[str, str]:
     """``.hydra/overrides.yaml`` as ``{key: value}`` (``+``/``~`` prefixes dropped)."""
-    file = RunFolder(job_dir).saved_overrides
-    if not file.is_file():
-        return {}
-    items = OmegaConf.to_container(OmegaConf.load(file))
-    if not isinstance(items, list):
-        return {}
-    pairs = (str(item).split("=", 1) for item in items)
+    pairs = (item.split("=", 1) for item in saved_overrides(job_dir))
     return {key.lstrip("+~"): value for key, value in (p if len(p) == 2 else (p[0], "") for p in pairs)}
 
 

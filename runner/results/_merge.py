@@ -32,7 +32,7 @@ from runner.prompts._routing import QueueKey, record_queue
 from runner.results._summary import SummaryBuilder
 from runner.run_folder._completed import CompletedFile, RecordLine
 from runner.run_folder._files import SAVED_CONFIG, RunFolder, SweepFolder
-from runner.run_folder._saved_config import saved_run_config
+from runner.run_folder._saved_config import load_run_config, saved_overrides
 
 MAX_IDS_SHOWN = 20
 
@@ -57,7 +57,7 @@ def find_shard_runs(sweep_dir: Path) -> list[ShardRun]:
     runs = []
     for folder in SweepFolder(sweep_dir).run_folders():
         try:
-            config = saved_run_config(folder.path)
+            config = load_run_config(folder.path)
         except ConfigError as exc:
             raise MergeError(f"{folder.path}: its saved config is not valid: {exc}") from None
         if config.shard is None:
@@ -226,11 +226,7 @@ def _input_sha256(run: ShardRun) -> str:
 
 
 def _overrides(run_dir: Path) -> tuple[str, ...]:
-    overrides_file = RunFolder(run_dir).saved_overrides
-    if not overrides_file.is_file():
-        return ()
-    overrides = [line.removeprefix("- ").strip() for line in overrides_file.read_text().splitlines()]
-    return tuple(o for o in overrides if o and not o.lstrip("+~").startswith(("shard=", "hydra")))
+    return tuple(o for o in saved_overrides(run_dir) if not o.lstrip("+~").startswith(("shard=", "hydra")))
 
 
 def merge_sweep(sweep_dir: Path) -> list[tuple[Path, dict[str, Any]]]:

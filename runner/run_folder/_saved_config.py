@@ -1,5 +1,14 @@
-"""A run folder's saved config, read back for ``resume=``, ``rerun=``, ``prompto-score``, ``prompto-judge``
-and ``prompto-merge``.
+"""A run folder's saved config: the one loader of ``.hydra/config.yaml`` and of ``.hydra/overrides.yaml``.
+
+Every run leaves the config it started with in ``.hydra/config.yaml``: ``prompto-run`` through
+Hydra (the config as composed, and its command line in ``overrides.yaml``), the Python API and the
+pipeline as the validated config. :func:`saved_config` reads either back, the same way for every
+reader (``resume=``, ``rerun=``, ``prompto-score``, ``prompto-judge``, ``prompto-merge``):
+
+* ``output_dir`` is the folder itself, and ``experiment.file`` the folder's own input copy (the
+  original may have moved or changed since); the run keeps its name.
+* A folder that ``rerun=`` made holds Hydra's copy of that command line, which only names the folder
+  it repeated: its config is that folder's, read the same way, with this folder's own input copy.
 
 The entry points call :func:`with_saved_run` on a composed config before validating it, so that
 ``runner.config`` only validates and never reads a folder.
@@ -15,7 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner.config._compose import ConfigError, to_run_config
 from runner.config._config import RunConfig
-from runner.run_folder._files import RunFolder
+from runner.run_folder._files import SAVED_CONFIG, RunFolder
 
 RESUME_MAY_CHANGE = (
     "max_queries",
@@ -29,69 +38,88 @@ RESUME_MAY_CHANGE = (
 """Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
 
-def with_saved_run(cfg: DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
-    """``cfg``, or for ``resume=`` and ``rerun=`` the saved config of the run folder they name.
-
-    ``overrides`` (the command line's) matter only when resuming: see :data:`RESUME_MAY_CHANGE`.
-    """
-    if cfg.get("resume"):
-        return _resume_config(cfg, overrides)
-    if cfg.get("rerun"):
-        return _rerun_config(cfg)
-    return cfg
-
-
-def _saved_run_config(run_dir: Path, option: str) -> DictConfig:
-    """A run folder's saved config, reading its own copy of the prompt file."""
+def saved_config(run_dir: Path) -> DictConfig:
+    """The config the run in ``run_dir`` ran with (see the module's docstring); :class:`ConfigError`
+    if the folder has none."""
     folder = RunFolder(run_dir)
+    loaded, seen = _load(folder), {folder.path.resolve()}
+    while loaded.get("rerun"):  # Hydra saved `prompto-run rerun=FOLDER`: the run's config is FOLDER's
+        repeated = RunFolder(Path(str(loaded.rerun)))
+        if repeated.path.resolve() in seen:
+            raise ConfigError(f"{run_dir}: its saved config repeats {repeated.path}, which repeats it")
+        seen.add(repeated.path.resolve())
+        if not repeated.saved_config.is_file():
+            raise ConfigError(
+                f"{run_dir} was made with rerun={repeated.path}, whose {SAVED_CONFIG} is gone: the "
+                "settings it ran with were that folder's. Put the folder back to read this one."
+            )
+        loaded = _load(repeated)
+    experiment = loaded.experiment
     copy = folder.input_copy()
-    if not folder.saved_config.is_file() or copy is None:
-        raise ConfigError(
-            f"`{option}={run_dir}` is not a run folder: it needs .hydra/config.yaml and the input-* copy "
-            "that every prompto-run leaves behind."
-        )
-    loaded = OmegaConf.load(folder.saved_config)
-    assert isinstance(loaded, DictConfig)
-    if not loaded.experiment.get("name"):  # keep the run's name, not the copy's
-        loaded.experiment.name = Path(str(loaded.experiment.file)).stem
-    loaded.experiment.file = str(copy.resolve())
+    if copy is not None:
+        if not experiment.get("name") and not OmegaConf.is_missing(experiment, "file"):
+            experiment.name = Path(str(experiment.file)).stem  # the run's name, not the copy's
+        experiment.file = str(copy.resolve())
+    loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
     loaded.rerun = None
+    loaded.resume = None
     return loaded
 
 
+def saved_overrides(run_dir: Path) -> list[str]:
+    """The command line Hydra saved (``.hydra/overrides.yaml``), one ``key=value`` each; [] if none."""
+    file = RunFolder(run_dir).saved_overrides
+    if not file.is_file():
+        return []
+    items = OmegaConf.to_container(OmegaConf.load(file))
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
 def load_run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """A finished run's config (``.hydra/config.yaml``) with ``key=value`` overrides applied.
+    """A finished run's validated config, with ``key=value`` overrides applied.
 
     ``prompto-score`` and ``prompto-judge`` use it: ``scorers=[match,regex]`` or ``judges=[...]``
-    replace the run's own, and everything else is as the run had it.
+    replace the run's own, and everything else is as the run had it. ``prompto-merge`` reads each
+    shard's with it.
     """
-    saved = RunFolder(run_dir).saved_config
-    if not saved.is_file():
-        raise ConfigError(f"'{run_dir}' is not a run folder: it has no .hydra/config.yaml")
-    loaded = OmegaConf.load(saved)
-    assert isinstance(loaded, DictConfig)
-    loaded.output_dir = str(run_dir)
+    loaded = saved_config(run_dir)
     try:
         cfg = OmegaConf.merge(loaded, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot apply overrides {list(overrides)}: {exc}") from None
     assert isinstance(cfg, DictConfig)
-    cfg.rerun = None
     return to_run_config(cfg)
 
 
-def _rerun_config(cfg: DictConfig) -> DictConfig:
-    loaded = _saved_run_config(Path(str(cfg.rerun)), "rerun")
-    loaded.output_dir = cfg.output_dir
-    loaded.resume = None
-    return loaded
+def with_saved_run(cfg: DictConfig, command_line: Sequence[str] = ()) -> DictConfig:
+    """``cfg``, or for ``resume=`` and ``rerun=`` the saved config of the run folder they name.
+
+    ``command_line`` (the overrides) matters only when resuming: see :data:`RESUME_MAY_CHANGE`.
+    """
+    if cfg.get("resume"):
+        return _resumed(Path(str(cfg.resume)).resolve(), command_line)
+    if cfg.get("rerun"):
+        repeated = _run_to_send_again(Path(str(cfg.rerun)), "rerun")
+        repeated.output_dir = cfg.output_dir
+        return repeated
+    return cfg
 
 
-def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
+def _run_to_send_again(run_dir: Path, option: str) -> DictConfig:
+    """The saved config of a folder whose prompts are sent again: it needs its input copy too."""
+    folder = RunFolder(run_dir)
+    if not folder.saved_config.is_file() or folder.input_copy() is None:
+        raise ConfigError(
+            f"`{option}={run_dir}` is not a run folder: it needs {SAVED_CONFIG} and the input-* copy "
+            "that every prompto-run leaves behind."
+        )
+    return saved_config(run_dir)
+
+
+def _resumed(run_dir: Path, command_line: Sequence[str]) -> DictConfig:
     """Finish a run in its own folder, with the config and prompt file it started with."""
-    run_dir = Path(str(cfg.resume)).resolve()
-    loaded = _saved_run_config(run_dir, "resume")
-    changes = [o.lstrip("+") for o in overrides if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    loaded = _run_to_send_again(run_dir, "resume")
+    changes = [o.lstrip("+") for o in command_line if not o.startswith(("resume=", "hydra.", "hydra/"))]
     refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
     if refused:
         raise ConfigError(
@@ -102,18 +130,14 @@ def _resume_config(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
         merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
         assert isinstance(merged, DictConfig)
         loaded = merged
-    loaded.output_dir = str(run_dir)
     loaded.resume = str(run_dir)
     return loaded
 
 
-def saved_run_config(run_dir: Path) -> RunConfig:
-    """The validated config a finished run saved in ``RUN_DIR/.hydra/config.yaml``."""
-    saved = RunFolder(run_dir).saved_config
-    if not saved.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder: it has no .hydra/config.yaml")
-    loaded = OmegaConf.load(saved)
-    assert isinstance(loaded, DictConfig)
-    loaded.output_dir = str(run_dir)  # Hydra's ${hydra:runtime.output_dir} resolves only inside Hydra
-    # a rerun's config names the run it repeated: that one is read too
-    return to_run_config(with_saved_run(loaded))
+def _load(folder: RunFolder) -> DictConfig:
+    if not folder.saved_config.is_file():
+        raise ConfigError(f"{folder.path} is not a run folder: it has no {SAVED_CONFIG}")
+    loaded = OmegaConf.load(folder.saved_config)
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"{folder.saved_config} is not a config (a YAML mapping)")
+    return loaded

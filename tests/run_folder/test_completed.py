@@ -5,32 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runner.run_folder._completed import CompletedFile, RecordsUnreadable
-from tests.conftest import REPO_ROOT
+from tests.run_folder.installed import run_command
 
-BIN = Path(sys.executable).parent
 PROMPTS = 6
 TORN = b'{"id": "p9", "response": "cut sh'
-
-
-def _command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / name), *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +27,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for i in range(PROMPTS)
         )
     )
-    result = _command(
+    result = run_command(
         "prompto-run",
         "experiment.file=prompts.jsonl",
         "model=simulated_fast",
@@ -76,7 +60,7 @@ def test_a_torn_last_line_is_skipped_and_said_once(run_dir: Path, command: str) 
         file.write(TORN)  # a kill -9 in the middle of a write
     arguments, output = COMMANDS[command]
 
-    result = _command(command, str(run_dir), *arguments, cwd=run_dir.parent)
+    result = run_command(command, str(run_dir), *arguments, cwd=run_dir.parent)
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("was cut short mid-write") == 1
@@ -99,7 +83,7 @@ def test_a_line_changed_after_the_run_stops_the_command(run_dir: Path, command: 
     completed.write_text("".join(lines))
     arguments, output = COMMANDS[command]
 
-    result = _command(command, str(run_dir), *arguments, cwd=run_dir.parent)
+    result = run_command(command, str(run_dir), *arguments, cwd=run_dir.parent)
 
     assert result.returncode == 2, result.stderr
     assert f"line 3 of {completed} is not a record ('edited by hand')" in result.stderr
