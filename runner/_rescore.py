@@ -95,13 +95,7 @@ async def rejudge_run(
     name = folder.rescored("judged", stamp or _now())
     scores = ScoreSummary(judge_score_keys(config))
     async with ProviderSet(config, run_environ) as providers:
-        judge = JudgeStage(
-            config.judges,
-            config,
-            providers,
-            folder.completed,
-            StageFile(name.judge, providers.secrets),
-        )
+        judge = JudgeStage(config.judges, config, providers, StageFile(name.judge, providers.secrets))
         send_records, receive_records = trio.open_memory_channel[Finished](RECORD_BUFFER)
         writer = partial(write_records, name.records, receive_records, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:

@@ -289,25 +289,23 @@ async def _run_queues(
             # built on the schedule's time, which would make the first requests leave late, then bunched.
             providers.get(api, model_name)
         stages = Stages(config, plan, providers, folder, providers.secrets)
-        planned = stages.planned(plan)
-        for key, count in planned.items():
-            summary.plan(key, count)
         queue_channels = [send_results.clone() for _ in plan.queues]
         send_results.close()
         queues = [
             QueueRunner(
-                queue,
-                plan.prompt_file,
+                key,
+                queue.limit,
+                stages.prompt_source(queue),
                 config,
                 providers,
                 channel,
-                source=stages.query_source(key),
-                expected=planned[key],
                 cache=cache,
                 shared=_shared_bucket(config, shared, key),
             )
             for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
         ]
+        for queue in queues:
+            summary.plan_from(queue.key, queue.source)
         send_staged, receive_staged = trio.open_memory_channel[Finished](RESULT_BUFFER)
         writer = partial(write_records, folder.completed, receive_staged, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:
@@ -327,8 +325,6 @@ async def _run_queues(
             for channel in queue_channels:
                 channel.close()  # a queue cancelled before it started still holds its channel
             stages.close_unstarted()
-        for key, lost in stages.rephrasings_lost().items():
-            summary.plan(key, -lost)  # the summary's prompts: those that existed to be sent
 
 
 def _shared_bucket(config: RunConfig, shared: SharedBuckets | None, key: QueueKey) -> SharedTokens | None:

@@ -1,6 +1,6 @@
-"""One queue of prompts: fed lazily from the prompt file, paced by its limiter, retried at its back.
+"""One queue of prompts: fed lazily from its source, paced by its limiter, retried at its back.
 
-Inside the queue's nursery::
+Inside the queue's nursery (the feeder takes the prompts of a :mod:`runner.engine._prompt_source`)::
 
     feeder ──jobs (bounded)──▶ dispatcher ──start_soon──▶ attempt ──results──▶ (the run's writer)
                  ▲                 │ takes a permit per request               │
@@ -15,9 +15,8 @@ and no prompt of the queue is unfinished, which ends the dispatcher and then the
 from __future__ import annotations
 
 import logging
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -33,16 +32,16 @@ from providers import (
     Usage,
 )
 from providers._ratelimit import honoured_limits, with_wait_policy
-from runner.config._config import RunConfig
+from runner.config._config import QueueLimit, RunConfig
 from runner.config._log import LOGGER_NAME
 from runner.engine._cache import CachedReply, ResponseCache, cache_key
 from runner.engine._limiter import RateLimiter, SharedTokens
+from runner.engine._prompt_source import PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._retry import Action, decide
 from runner.engine._token_bucket import TokenBucket, estimate_tokens, usage_tokens
-from runner.prompts._plan import QueuePlan
-from runner.prompts._prompt_file import read_dict_at
-from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
+from runner.prompts._resolve import ResolvedPrompt
+from runner.prompts._routing import QueueKey
 from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -97,39 +96,32 @@ class QueueStatistics:
 
 
 class QueueRunner:
-    """Runs one queue to completion; create one per :class:`QueuePlan` and await :meth:`run`."""
+    """Runs one queue to completion: sends what ``source`` yields, paced by ``limit``; await :meth:`run`."""
 
     def __init__(
         self,
-        plan: QueuePlan,
-        prompt_file: Path,
+        key: QueueKey,
+        limit: QueueLimit,
+        source: PromptSource,
         config: RunConfig,
         providers: ProviderSet,
         results: trio.MemorySendChannel[Finished],
         *,
-        source: trio.MemoryReceiveChannel[ResolvedPrompt] | None = None,
-        expected: int | None = None,
         cache: ResponseCache | None = None,
         shared: SharedTokens | None = None,
     ) -> None:
-        """``source``: prompts produced while the run goes on (a judge's, a rephrasing's) instead of
-        the plan's offsets into ``prompt_file``; the queue ends when it closes and all are finished.
-        ``expected``: how many prompts that source should bring, for progress (default: the plan's)."""
-        self.key = plan.key
-        self._source = source
-        self._expected = expected if expected is not None else plan.count
+        self.key = key
+        self.source = source
         self._fed = 0
-        self._plan = plan
-        self._prompt_file = prompt_file
         self._config = config
         self._providers = providers
         self._results = results
         self._cache = cache
-        rate = plan.limit.max_queries or config.max_queries
+        rate = limit.max_queries or config.max_queries
         self.limiter = RateLimiter(rate, shared)
-        max_in_flight = plan.limit.max_in_flight
+        max_in_flight = limit.max_in_flight
         self._in_flight_limit = trio.CapacityLimiter(max_in_flight) if max_in_flight else None
-        tpm = plan.limit.max_tokens_per_minute
+        tpm = limit.max_tokens_per_minute
         self.tokens = TokenBucket(tpm) if tpm else None
         self._send_job, self._receive_job = trio.open_memory_channel[Job](JOB_BUFFER)
         self._unfinished = 0
@@ -142,7 +134,7 @@ class QueueRunner:
         return QueueStatistics(
             key=str(self.key),
             # Fed by a stage (rephrasings), a queue knows its total only once feeding is done.
-            total=self._fed if self._feeding_done else max(self._expected, self._fed),
+            total=self._fed if self._feeding_done else max(self.source.planned, self._fed),
             done=self._done,
             ok=self._ok,
             failed=self._done - self._ok,
@@ -161,14 +153,9 @@ class QueueRunner:
             nursery.cancel_scope.cancel()
 
     async def _feed(self) -> None:
-        if self._source is None:
-            with self._prompt_file.open("rb") as file:
-                for offset in self._plan.offsets():
-                    await self._enqueue(resolve_prompt(read_dict_at(file, offset), self._config))
-        else:
-            async with self._source:
-                async for prompt in self._source:
-                    await self._enqueue(prompt)
+        async with aclosing(self.source.prompts()) as prompts:
+            async for prompt in prompts:
+                await self._enqueue(prompt)
         self._feeding_done = True
         self._close_if_done()
 

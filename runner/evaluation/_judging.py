@@ -19,7 +19,6 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -84,7 +83,6 @@ class JudgeStage:
         specs: Sequence[JudgeSpec],
         config: RunConfig,
         providers: ProviderSet,
-        prompt_file: Path,
         stage_file: StageFile,
     ) -> None:
         self._config = config
@@ -102,7 +100,6 @@ class JudgeStage:
                     model,
                     config,
                     providers,
-                    prompt_file,
                     self._verdict_channels[-1],
                 )
                 self.targets.append(

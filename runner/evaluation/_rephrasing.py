@@ -18,8 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,12 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import RephraseSpec
+from runner.engine._prompt_source import ChannelPrompts
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.evaluation._stage_queue import StageFile, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
+from runner.prompts._plan import QueuePlan
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
 from runner.prompts._routing import QueueKey, stage_queue_key
 from runner.run_folder._records import Finished
@@ -40,9 +41,6 @@ REPLY_BUFFER = 256
 QUERY_BUFFER = 16
 _LIST_ITEM = re.compile(r"^\s*(?:\(?\d+[.):]|[-*\u2022])\s+(.+?)\s*$")
 _QUOTES = "\"'\u201c\u201d"
-
-
-_PromptChannel = tuple[trio.MemorySendChannel[ResolvedPrompt], trio.MemoryReceiveChannel[ResolvedPrompt]]
 
 
 class RephraseParseError(ValueError):
@@ -79,7 +77,7 @@ class RephraseStage:
         config: RunConfig,
         providers: ProviderSet,
         prompt_file: Path,
-        query_keys: list[QueueKey],
+        experiment_queues: Iterable[QueuePlan],
         stage_file: StageFile,
     ) -> None:
         self._spec = spec
@@ -92,13 +90,16 @@ class RephraseStage:
         ]
         self._send_replies, self._receive_replies = trio.open_memory_channel[Finished](REPLY_BUFFER)
         key = stage_queue_key("rephrase", spec.name, spec.model)
-        self.queue = open_stage_queue(key, spec.model, config, providers, prompt_file, self._send_replies)
-        self._query_channels: dict[QueueKey, _PromptChannel] = {
-            key: trio.open_memory_channel[ResolvedPrompt](QUERY_BUFFER) for key in query_keys
-        }
+        self.queue = open_stage_queue(key, spec.model, config, providers, self._send_replies)
+        self._send_queries: dict[QueueKey, trio.MemorySendChannel[ResolvedPrompt]] = {}
+        self._sources: dict[QueueKey, ChannelPrompts] = {}
+        """Each experiment queue's prompts: planned as its originals times the variants of each, less
+        the rephrasings never made (a failed request, a short list)."""
+        for queue in experiment_queues:
+            send, receive = trio.open_memory_channel[ResolvedPrompt](QUERY_BUFFER)
+            self._send_queries[queue.key] = send
+            self._sources[queue.key] = ChannelPrompts(receive, planned=queue.count * self.variants_per_prompt)
         self._pending: dict[str, _Pending] = {}
-        self.lost: Counter[QueueKey] = Counter()
-        """Per experiment queue, rephrasings planned but never made (a failed request, a short list)."""
 
     @property
     def requests_per_template(self) -> int:
@@ -115,9 +116,9 @@ class RephraseStage:
         """Prompts sent to the experiment's models per original (when every rephrasing succeeds)."""
         return int(self._spec.keep_original) + self.rephrasings_per_prompt
 
-    def query_source(self, key: QueueKey) -> trio.MemoryReceiveChannel[ResolvedPrompt]:
+    def source(self, key: QueueKey) -> ChannelPrompts:
         """Where the experiment's queue ``key`` takes its prompts from."""
-        return self._query_channels[key][1]
+        return self._sources[key]
 
     @property
     def queues(self) -> list[QueueRunner]:
@@ -161,16 +162,17 @@ class RephraseStage:
                     await self._apply(finished.record)
             finally:
                 self._file.close()
-                for send, _ in self._query_channels.values():
+                for send in self._send_queries.values():
                     send.close()
 
     def close_unstarted(self) -> None:
         """Release channels of queues cancelled before they started."""
         self.queue.close()
         self._send_replies.close()
-        for send, receive in self._query_channels.values():
+        for send in self._send_queries.values():
             send.close()
-            receive.close()
+        for source in self._sources.values():
+            source.close()
 
     async def _apply(self, record: Mapping[str, Any]) -> None:
         stage_record = dict(record)
@@ -191,7 +193,7 @@ class RephraseStage:
         if pending.waiting == 0:
             del self._pending[source_id]
             if lost := self.rephrasings_per_prompt - len(pending.variants):
-                self.lost[resolve_prompt(pending.data, self._config).queue] += lost
+                self._sources[resolve_prompt(pending.data, self._config).queue].lose(lost)
             original = {
                 **pending.data,
                 "rephrase_of": source_id,
@@ -215,4 +217,4 @@ class RephraseStage:
         prompt = resolve_prompt(data, self._config)
         # An experiment queue cancelled by Ctrl-C takes no more prompts: this one is simply not sent.
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._query_channels[prompt.queue][0].send(prompt)
+            await self._send_queries[prompt.queue].send(prompt)

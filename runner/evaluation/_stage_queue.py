@@ -1,7 +1,8 @@
 """What the judge and rephrase stages share: a queue fed while the run goes on, and a records file.
 
 A stage's requests go through an ordinary :class:`~runner.engine._queue.QueueRunner` (its own limiter,
-retries and in-flight cap) whose prompts come from a memory channel instead of the prompt file.
+retries and in-flight cap) whose prompts come from a memory channel
+(:class:`~runner.engine._prompt_source.ChannelPrompts`) instead of the prompt file.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import StageModel
+from runner.engine._prompt_source import ChannelPrompts
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
-from runner.prompts._plan import QueuePlan
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
 from runner.prompts._routing import QueueKey, queue_limit
 from runner.run_folder._records import Finished
@@ -45,7 +46,6 @@ def open_stage_queue(
     model: StageModel,
     config: RunConfig,
     providers: ProviderSet,
-    prompt_file: Path,
     results: trio.MemorySendChannel[Finished],
 ) -> StageQueue:
     """Queue ``key`` sending to ``model`` at its own pace, handing records to ``results``."""
@@ -57,12 +57,7 @@ def open_stage_queue(
         updates["max_in_flight"] = model.max_in_flight
     send_prompts, receive_prompts = trio.open_memory_channel[ResolvedPrompt](STAGE_JOB_BUFFER)
     runner = QueueRunner(
-        QueuePlan(key, limit.model_copy(update=updates)),
-        prompt_file,
-        config,
-        providers,
-        results,
-        source=receive_prompts,
+        key, limit.model_copy(update=updates), ChannelPrompts(receive_prompts), config, providers, results
     )
     return StageQueue(runner, send_prompts, model)
 

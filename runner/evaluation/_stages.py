@@ -16,15 +16,14 @@ from collections.abc import Callable
 import trio
 
 from runner.config._config import RunConfig
+from runner.engine._prompt_source import PlannedPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.evaluation._judging import JudgeStage
 from runner.evaluation._rephrasing import RephraseStage
 from runner.evaluation._scoring import build_scorers, score_record
 from runner.evaluation._stage_queue import StageFile
-from runner.prompts._plan import Plan
-from runner.prompts._resolve import ResolvedPrompt
-from runner.prompts._routing import QueueKey
+from runner.prompts._plan import Plan, QueuePlan
 from runner.run_folder._files import RunFolder
 from runner.run_folder._records import Finished
 
@@ -40,15 +39,11 @@ class Stages:
         folder: RunFolder,
         secrets: Callable[[], list[str]] = list,
     ) -> None:
+        self._config = config
+        self._prompt_file = plan.prompt_file
         self.scorers = build_scorers(config.scorers)
         self.judge = (
-            JudgeStage(
-                config.judges,
-                config,
-                providers,
-                plan.prompt_file,
-                StageFile(folder.judge, secrets),
-            )
+            JudgeStage(config.judges, config, providers, StageFile(folder.judge, secrets))
             if config.judges
             else None
         )
@@ -58,30 +53,23 @@ class Stages:
                 config,
                 providers,
                 plan.prompt_file,
-                list(plan.queues),
+                plan.queues.values(),
                 StageFile(folder.rephrase, secrets),
             )
             if config.rephrase is not None
             else None
         )
 
-    def query_source(self, key: QueueKey) -> trio.MemoryReceiveChannel[ResolvedPrompt] | None:
-        """Where experiment queue ``key`` takes its prompts: the rephrasing's output, or the file."""
-        return None if self.rephrase is None else self.rephrase.query_source(key)
+    def prompt_source(self, queue: QueuePlan) -> PromptSource:
+        """Where an experiment queue takes its prompts: the rephrasing's output, or the prompt file."""
+        if self.rephrase is not None:
+            return self.rephrase.source(queue.key)
+        return PlannedPrompts(queue, self._prompt_file, self._config)
 
     @property
     def queues(self) -> list[QueueRunner]:
         """The stage queues, to run beside the experiment's."""
         return [*(self.rephrase.queues if self.rephrase else []), *(self.judge.queues if self.judge else [])]
-
-    def planned(self, plan: Plan) -> dict[QueueKey, int]:
-        """Prompts each experiment queue is expected to send (rephrasings included)."""
-        factor = self.rephrase.variants_per_prompt if self.rephrase is not None else 1
-        return {key: queue.count * factor for key, queue in plan.queues.items()}
-
-    def rephrasings_lost(self) -> dict[QueueKey, int]:
-        """Per experiment queue, planned rephrasings that were never made (so never sent)."""
-        return dict(self.rephrase.lost) if self.rephrase is not None else {}
 
     async def run(
         self,

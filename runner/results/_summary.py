@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.engine._prompt_source import PromptSource
 from runner.engine._queue import Finished
 from runner.prompts._routing import QueueKey
 from runner.results._quantiles import median_and_p95
@@ -75,6 +76,7 @@ class SummaryBuilder:
     def __init__(self, queue_sizes: dict[QueueKey, int]) -> None:
         self._queue_sizes = queue_sizes
         self._queues: dict[QueueKey, _Tally] = {key: _Tally() for key in queue_sizes}
+        self._sources: dict[QueueKey, PromptSource] = {}
         self._models: dict[str, _Tally] = {}
         self._groups: dict[str, _Tally] = {}
 
@@ -92,6 +94,18 @@ class SummaryBuilder:
         self._queue_sizes[queue] = self._queue_sizes.get(queue, 0) + count
         self._queues.setdefault(queue, _Tally())
 
+    def plan_from(self, queue: QueueKey, source: PromptSource) -> None:
+        """Add to those planned for ``queue`` the prompts ``source`` is expected to bring, as it stands
+        when the summary is built (rephrasings that were never made are then left out)."""
+        self._sources[queue] = source
+        self._queues.setdefault(queue, _Tally())
+
+    def _planned(self) -> dict[QueueKey, int]:
+        planned = dict(self._queue_sizes)
+        for queue, source in self._sources.items():
+            planned[queue] = planned.get(queue, 0) + source.expected
+        return planned
+
     @property
     def finished(self) -> int:
         """Records counted so far."""
@@ -99,9 +113,10 @@ class SummaryBuilder:
 
     def build(self, *, wall_time_s: float, status: str = "complete", **extra: Any) -> dict[str, Any]:
         """The summary as written to ``summary.json``; ``status`` says how the run ended."""
-        total = sum(self._queue_sizes.values())
+        planned = self._planned()
+        total = sum(planned.values())
         queues = {
-            str(key): {"planned": self._queue_sizes.get(key, 0), **tally.as_dict()}
+            str(key): {"planned": planned.get(key, 0), **tally.as_dict()}
             for key, tally in self._queues.items()
         }
         finished = self.finished

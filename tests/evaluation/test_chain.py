@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,28 @@ async def test_rephrase_query_score_judge_chain(project: Path, autojump_clock: A
         "mean_variance": 0.12,
         "max_variance": 0.24,
     }
+
+
+async def test_progress_counts_the_planned_rephrasings_until_they_are_made(
+    project: Path, autojump_clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_for(
+        project,
+        PROMPTS,
+        "experiment.api=scripted",
+        "experiment.model_name=answerer",
+        "rephrase=reword",
+        "progress.mode=plain",
+        "progress.interval_s=5",
+    )
+    result = await run_quietly(config)
+
+    # 2 originals x (1 + 2 templates x n=2) are planned; b's unreadable list (its reply at 31 s) costs
+    # 2. The progress shows the 10 planned while rephrasings may come, then the 8 the queue was given.
+    err = capsys.readouterr().err
+    totals = [int(total) for total in re.findall(r"^\[progress [\d:]+\] \d+/(\d+) done", err, re.MULTILINE)]
+    assert totals == [10] * 6 + [8]  # a line every 5 s, then the final one at 32 s
+    assert result.summary["queues"]["default"]["planned"] == result.summary["prompts"] == 8
 
 
 async def test_single_mode_sends_n_requests_per_template(project: Path, autojump_clock: Any) -> None:
