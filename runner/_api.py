@@ -18,13 +18,12 @@ from datetime import datetime
 from pathlib import Path
 
 import trio
-from omegaconf import OmegaConf
 
 from runner._run import RunResult, run_experiment
 from runner.config._compose import compose_config, run_name, to_run_config
 from runner.config._config import RunConfig
 from runner.run_folder._files import TIME_FORMAT
-from runner.run_folder._saved_config import with_saved_run
+from runner.run_folder._saved_config import save_config, with_saved_run
 
 
 def load_config(
@@ -50,7 +49,7 @@ def load_config(
 
 async def run_async(config: RunConfig, *, environ: Mapping[str, str] | None = None) -> RunResult:
     """Run under trio; returns the run folder and summary."""
-    _save_config(config)
+    save_config(config)
     return await run_experiment(config, environ)
 
 
@@ -96,11 +95,3 @@ def _asyncio_loop_running() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _save_config(config: RunConfig) -> None:
-    """Leave the validated config where Hydra would, so that ``rerun=`` works for API runs too."""
-    saved = config.output_dir / ".hydra" / "config.yaml"
-    if not saved.exists():
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(config.model_dump(mode="json", by_alias=True)), saved)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import trio
 
-from runner._api import _save_config
 from runner._run import RunResult, run_experiment
 from runner.config._config import PipelineConfig, RunConfig
 from runner.config._log import LOGGER_NAME
@@ -37,6 +36,7 @@ from runner.pipeline._inbox import Claimed, claim, quarantine
 from runner.pipeline._watch import InputWatcher
 from runner.prompts._plan import ValidationFailed
 from runner.prompts._prompt_file import PromptFileError
+from runner.run_folder._saved_config import save_config
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -163,7 +163,7 @@ class _Pipeline:
     async def _run_one(self, claimed: Claimed, slot: object) -> None:
         try:
             config = config_for(self._run_settings, claimed)
-            _save_config(config)
+            save_config(config)
             try:
                 result = await run_experiment(config, self._environ, interrupt=self._stop)
             except (ValidationFailed, PromptFileError) as exc:

@@ -2,8 +2,9 @@
 
 Every run leaves the config it started with in ``.hydra/config.yaml``: ``prompto-run`` through
 Hydra (the config as composed, and its command line in ``overrides.yaml``), the Python API and the
-pipeline as the validated config. :func:`saved_config` reads either back, the same way for every
-reader (``resume=``, ``rerun=``, ``prompto-score``, ``prompto-judge``, ``prompto-merge``):
+pipeline through :func:`save_config` (the validated config). :func:`saved_config` reads either
+back, the same way for every reader (``resume=``, ``rerun=``, ``prompto-score``, ``prompto-judge``,
+``prompto-merge``):
 
 * ``output_dir`` is the folder itself, and ``experiment.file`` the folder's own input copy (the
   original may have moved or changed since); the run keeps its name.
@@ -64,6 +65,18 @@ def saved_config(run_dir: Path) -> DictConfig:
     loaded.rerun = None
     loaded.resume = None
     return loaded
+
+
+def save_config(config: RunConfig) -> None:
+    """Leave the validated config where Hydra would, unless the folder has one already (Hydra's, or
+    the run's being resumed), so that ``rerun=`` and ``resume=`` work for every run folder."""
+    saved = RunFolder(config.output_dir).saved_config
+    if saved.exists():
+        return
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    partial = saved.with_name(saved.name + ".partial")  # a crash leaves no half-written config
+    OmegaConf.save(OmegaConf.create(config.model_dump(mode="json", by_alias=True)), partial)
+    partial.replace(saved)
 
 
 def saved_overrides(run_dir: Path) -> list[str]:

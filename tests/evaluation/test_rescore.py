@@ -13,10 +13,9 @@ import pytest
 import trio
 
 from runner import ValidationFailed
-from runner._api import _save_config
 from runner._rescore import rejudge_run, rescore_run
 from runner.config._compose import ConfigError
-from runner.run_folder._saved_config import load_run_config
+from runner.run_folder._saved_config import load_run_config, save_config
 from tests.evaluation.helpers import config_for, read_jsonl, run_quietly
 from tests.fakes.eval_provider import ScriptedProvider
 
@@ -56,7 +55,7 @@ async def finished_run(
     scripted.rules["answerer"] = ANSWERS.__getitem__
     overrides = ["experiment.api=scripted", "experiment.model_name=answerer", "max_attempts=1"]
     config = config_for(tmp_path, PROMPTS, *overrides, "scorers=[match]")
-    _save_config(config)
+    save_config(config)
     await run_quietly(config)
     scripted.history.clear()
     return config.output_dir

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from runner import PromptFileError, ValidationFailed, run_experiment
-from runner._api import _save_config
 from runner.prompts._prompt_file import MAX_LINE_BYTES
+from runner.run_folder._saved_config import save_config
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply
 
@@ -75,7 +75,7 @@ async def test_a_resume_that_fails_validation_changes_nothing(tmp_path: Path, se
     config = make_config(
         tmp_path, server.url, [{"id": i, "prompt": f"p{i}"} for i in range(3)], max_attempts=2
     )
-    _save_config(config)
+    save_config(config)
     first = await run_experiment(config, ENVIRON)
     before = (first.run_dir / "completed.jsonl").read_bytes()
     server.requests.clear()

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from runner import ConfigError, load_config, run_experiment
-from runner._api import _save_config
 from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import FolderBusy, folder_lock
 from runner.run_folder._resume import rewrite_completed, scan_completed
+from runner.run_folder._saved_config import save_config
 from tests.reliability.conftest import ENVIRON, KEY, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, error_reply, serving
 
@@ -28,7 +28,7 @@ async def test_resume_after_a_kill_sends_only_what_is_missing(tmp_path: Path, se
     for i in (2, 7):
         server.script(f"p{i}", error_reply(400, "rejected"))
     config = make_config(tmp_path, server.url, prompts)
-    _save_config(config)  # as every run does
+    save_config(config)  # as every run does
     first = await run_experiment(config, ENVIRON)
     assert first.summary["ok"] == 28
     # A kill -9 after 20 records, in the middle of writing the 21st:
@@ -59,7 +59,7 @@ async def test_resume_after_a_kill_sends_only_what_is_missing(tmp_path: Path, se
 
 async def test_resuming_a_finished_run_sends_nothing(tmp_path: Path, server: FakeChatServer) -> None:
     config = make_config(tmp_path, server.url, [{"id": i, "prompt": f"p{i}"} for i in range(5)])
-    _save_config(config)
+    save_config(config)
     first = await run_experiment(config, ENVIRON)
     before = (first.run_dir / "completed.jsonl").read_bytes()
 
@@ -187,7 +187,7 @@ def _wait_for_records(cwd: Path, process: subprocess.Popen[bytes], at_least: int
 
 async def test_resume_may_change_pacing_and_retries_only(tmp_path: Path, server: FakeChatServer) -> None:
     config = make_config(tmp_path, server.url, [{"id": 1, "prompt": "p"}], max_attempts=2)
-    _save_config(config)
+    save_config(config)
     await run_experiment(config, ENVIRON)
 
     resumed = load_config(
@@ -204,7 +204,7 @@ async def test_resume_may_change_pacing_and_retries_only(tmp_path: Path, server:
 
 async def test_resume_refuses_a_folder_still_being_written(tmp_path: Path, server: FakeChatServer) -> None:
     config = make_config(tmp_path, server.url, [{"id": 1, "prompt": "p"}])
-    _save_config(config)
+    save_config(config)
     first = await run_experiment(config, ENVIRON)
     (first.run_dir / "completed.jsonl").write_text("")
     server.requests.clear()

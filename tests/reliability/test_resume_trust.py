@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from runner import load_config, run_experiment
-from runner._api import _save_config
 from runner._run import RunResult
 from runner.run_folder._resume import ResumeRefused
+from runner.run_folder._saved_config import save_config
 from tests.reliability.conftest import ENVIRON, make_config, read_records
 from tests.reliability.fake_server import FakeChatServer, serving
 
@@ -46,7 +46,7 @@ PROMPTS = [{"id": f"p{i}", "prompt": f"p{i}"} for i in range(5)]
 
 async def finished_run(tmp_path: Path, server: FakeChatServer) -> RunResult:
     config = make_config(tmp_path, server.url, PROMPTS)
-    _save_config(config)  # as every run does
+    save_config(config)  # as every run does
     result = await run_experiment(config, ENVIRON)
     assert result.summary["ok"] == len(PROMPTS)
     server.requests.clear()

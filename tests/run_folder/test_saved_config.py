@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,38 @@ def test_a_folder_whose_repeated_run_is_gone_says_so(project: Path) -> None:
 
     assert result.returncode == 2
     assert "second was made with rerun=first, whose .hydra/config.yaml is gone" in result.stderr
+
+
+API_SCRIPT = """
+import runner
+config = runner.load_config(
+    None,
+    ["experiment.file=prompts.jsonl", "model=mine", "max_queries=60000", "scorers=[match]"],
+    output_dir="api_run",
+)
+print(runner.run(config).summary["ok"])
+"""
+
+
+def test_a_python_api_folder_is_repeated_by_the_installed_prompto_run(project: Path) -> None:
+    script = subprocess.run(
+        [sys.executable, "-c", API_SCRIPT],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.split()[-1] == str(len(PROMPTS))
+    (project / "prompts.jsonl").unlink()  # the folder alone must be enough
+
+    result = run_command("prompto-run", "rerun=api_run", "hydra.run.dir=api_rerun", cwd=project)
+
+    assert result.returncode == 0, result.stderr
+    again = answers(project / "api_rerun" / "completed.jsonl")
+    assert again == answers(project / "api_run" / "completed.jsonl")
+    assert {(r["model_name"], r["scores"]["match"]) for r in again.values()} == {("mine", True)}
 
 
 def test_overrides_are_read_as_the_yaml_hydra_wrote(project: Path) -> None:
