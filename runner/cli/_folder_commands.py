@@ -15,6 +15,7 @@ from runner.display._report import write_report
 from runner.results._exit_status import ExitStatus
 from runner.results._export import FORMATS, export
 from runner.results._merge import merge_sweep
+from runner.run_folder._files import RunFolder
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +64,6 @@ def _merge(sweep_dir: Path) -> int:
     for out_dir, summary in merge_sweep(sweep_dir):
         print(
             f"{summary['experiment']}: {summary['finished']} records from {summary['shards']} shards "
-            f"({summary['ok']} ok, {summary['failed']} failed) -> {out_dir / 'completed.jsonl'}"
+            f"({summary['ok']} ok, {summary['failed']} failed) -> {RunFolder(out_dir).completed}"
         )
     return ExitStatus.OK

@@ -25,6 +25,7 @@ from runner.config._log import LOGGER_NAME
 from runner.display._comparison import Comparison, common_overrides, display_rows, write_comparison
 from runner.display._console import print_renderable
 from runner.results._exit_status import ExitStatus, ProcessStatus, exit_status_of
+from runner.run_folder._files import RunFolder
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -66,7 +67,7 @@ def job_statuses(sweep_dir: Path) -> list[int]:
     """Each job's exit status, from its summary; a job that wrote none did not run (a bad config)."""
     statuses = []
     for job in sorted(path for path in sweep_dir.iterdir() if path.name.isdigit() and path.is_dir()):
-        summary = job / "summary.json"
+        summary = RunFolder(job).summary
         try:
             statuses.append(exit_status_of(json.loads(summary.read_text())))
         except (OSError, ValueError):

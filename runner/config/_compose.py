@@ -27,6 +27,8 @@ from runner.config._errors import UserError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 """The shipped ``conf/`` folder."""
+HYDRA_SUBDIR = ".hydra"
+"""Where Hydra saves the composed config in the run folder (``runner.run_folder`` names the files)."""
 
 
 class ConfigError(UserError, ValueError):
@@ -65,7 +67,7 @@ def resume_run_dir(resume: str | None, new_run_dir: str) -> str:
 
 def hydra_output_subdir(resume: str | None) -> str | None:
     """Where Hydra saves the composed config: nowhere when resuming (the folder's own config stands)."""
-    return None if resume else ".hydra"
+    return None if resume else HYDRA_SUBDIR
 
 
 def register_resolvers() -> None:

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.config._compose import HYDRA_SUBDIR
+
 COPY_CHUNK = 1 << 20
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 """The time in a run folder's name and in re-scored files' names (``conf/config.yaml`` spells it too)."""
 INPUT_PREFIX = "input-"
-SAVED_CONFIG = Path(".hydra", "config.yaml")
-SAVED_OVERRIDES = Path(".hydra", "overrides.yaml")
+SAVED_CONFIG = Path(HYDRA_SUBDIR, "config.yaml")
+SAVED_OVERRIDES = Path(HYDRA_SUBDIR, "overrides.yaml")
 
 
 @dataclass(frozen=True)
