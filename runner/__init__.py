@@ -11,7 +11,8 @@ checks it)::
     results/      summary.json, scores, exit statuses, export, merging shards
     evaluation/   scorers, LLM judges and rephrasing, wired between the queues and the writer
     engine/       queues, pacing (limiters, token buckets, Redis), retries, the cache, the providers
-    run_folder/   the on-disk contract: file names, lock, records and their writer, resume
+    run_folder/   the on-disk contract: file names, lock, records (one writer, one reader), resume,
+                  saved configs
     prompts/      prompt files, conversations, resolution, the validation pass and the plan
     config/       Hydra composition and the typed, validated settings
 
