@@ -4,6 +4,7 @@ refused with the running pid, and a run that ends leaves no ``.lock`` behind."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def test_a_finished_run_leaves_no_lock_file(tmp_path: Path) -> None:
 
 
 def test_a_resume_while_the_run_goes_on_is_refused_with_its_pid_and_then_allowed(tmp_path: Path) -> None:
-    write_prompts(tmp_path, 4)  # at 60 per minute: about 3 s of sending
+    write_prompts(tmp_path, 20)  # at 60 per minute: about 19 s of sending, stopped early by Ctrl-C
     running = subprocess.Popen(
         [str(BIN / "prompto-run"), "experiment.file=p.jsonl", "model=simulated_fast", "max_queries=60"],
         cwd=tmp_path,
@@ -60,15 +61,16 @@ def test_a_resume_while_the_run_goes_on_is_refused_with_its_pid_and_then_allowed
         assert f"is in use by a running prompto-run (pid {running.pid})" in refused.stderr
         assert running.poll() is None  # the refusal came while the run was going on
     finally:
-        out, err = running.communicate(timeout=60)
-    assert running.returncode == 0, err
-    assert not lock.exists()
-    completed = (lock.parent / "completed.jsonl").read_text().splitlines()
-    assert len(completed) == 4  # the refused resume sent nothing
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+    assert running.returncode == 128 + signal.SIGINT, err
+    assert not lock.exists()  # a run stopped by Ctrl-C removes it too
 
-    again = prompto_run(f"resume={lock.parent}", cwd=tmp_path)
+    again = prompto_run(f"resume={lock.parent}", "max_queries=6000", cwd=tmp_path)
 
     assert again.returncode == 0, again.stderr
+    ids = [json.loads(line)["id"] for line in (lock.parent / "completed.jsonl").read_text().splitlines()]
+    assert sorted(ids) == list(range(20))  # each once: the refused resume sent nothing
     assert not lock.exists()
 
 
