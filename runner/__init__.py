@@ -6,7 +6,8 @@ checks it)::
 
     cli/          command lines in, exit statuses out: prompto-run, -check, -pipeline, prompto's own
     pipeline/     watch input/ and run each file dropped there
-    _api, _run    the Python API, and one run from start to end (_check: the same, sending nothing)
+    _api, _run    the Python API, and one run from start to end (_check: the same, sending nothing;
+                  _validate: the one pre-run validation both call)
     display/      console summary, live progress, report.html, charts, sweep comparison
     results/      summary.json, scores, exit statuses, export, merging shards
     evaluation/   scorers, LLM judges and rephrasing, wired between the queues and the writer

@@ -11,6 +11,7 @@ import pytest
 from runner.config._config import QueueLimit
 from runner.prompts._id_set import IdSet
 from runner.prompts._plan import QueuePlan
+from runner.prompts._routing import QueueKey
 from runner.results._quantiles import kth_smallest, median_and_p95
 
 
@@ -65,7 +66,7 @@ def test_kth_smallest_of_equal_values_and_out_of_range() -> None:
 
 
 def test_queue_offsets_round_trip_through_gaps_even_past_4_gb() -> None:
-    queue = QueuePlan("default", QueueLimit(max_queries=10))
+    queue = QueuePlan(QueueKey(), QueueLimit(max_queries=10))
     offsets = [0, 120, 4_000, 5 * 2**32, 5 * 2**32 + 77]  # a gap over 4 GB: other queues' prompts
     for offset in offsets:
         queue.add_offset(offset)
