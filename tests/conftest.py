@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +51,26 @@ def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Completed
         text=True,
         timeout=timeout,
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+        check=False,
+    )
+
+
+INSTALLED = Path(sys.executable).parent
+"""The venv's ``bin/``: the console scripts where ``pip install`` put them."""
+
+
+def run_installed(
+    name: str, *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script ``name`` run as a user runs it from ``cwd``, its output captured;
+    ``env`` replaces the environment (default: this process's)."""
+    return subprocess.run(
+        [str(INSTALLED / name), *args],
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 

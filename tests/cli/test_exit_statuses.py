@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_installed
+
 BIN = Path(sys.executable).parent
 """The venv's ``bin/``, where ``pip install`` put the commands."""
 
@@ -20,15 +22,7 @@ BAD_PROMPTS = '{"id": 1, "prompt": "x", "api": "simulated", "model_name": "m"}\n
 
 
 def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / name), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)},
-        check=False,
-    )
+    return run_installed(name, *args, cwd=cwd, env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)})
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_installed
 from tests.fakes import FakeServer, Reply
 
-PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"
 EXAMPLES = Path(__file__).parents[1] / "examples"
 SCORER_MODULE = """\
 def short_answer(*, max_words: int):
@@ -53,14 +52,12 @@ def llama_server() -> Iterator[FakeServer]:
 
 def _prompto_run(project: Path, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
     inherited = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run(
-        [str(PROMPTO_RUN), "experiment.file=p.jsonl", "hydra.run.dir=run", *args],
+    return run_installed(
+        "prompto-run",
+        *("experiment.file=p.jsonl", "hydra.run.dir=run", *args),
         cwd=project,
         env={**inherited, **environ},
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
 
 

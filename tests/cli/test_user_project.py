@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runner.cli._prompto_run import with_user_conf
 from tests._dist_support import LAUNCHER_PRESETS, has_module, read_records, write_models, write_prompts
+from tests.conftest import run_installed
 
-PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"
 MODELS = ["sim_a", "sim_b"]
 
 
@@ -32,15 +31,7 @@ def project(tmp_path: Path) -> Path:
 
 def _prompto_run(project: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run(
-        [str(PROMPTO_RUN), *args],
-        cwd=project,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_installed("prompto-run", *args, cwd=project, env=environ, timeout=timeout)
 
 
 def _assert_one_job_per_model(sweep: Path) -> None:

@@ -9,30 +9,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO_ROOT, read_jsonl
+from tests.conftest import INSTALLED, REPO_ROOT, read_jsonl, run_installed
 from tests.fakes import FakeServer
 
-BIN = Path(sys.executable).parent
-"""The venv's ``bin/``, where ``pip install`` put the commands."""
+BIN = INSTALLED
 SIZE = 3_000
 SIM = {"api": "simulated", "model_name": "m"}
 
 
 def command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """An installed command as a user runs it from ``cwd`` (this checkout's sources)."""
-    return subprocess.run(
-        [str(BIN / name), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(REPO_ROOT)},
-        check=False,
-    )
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "PYTHONPATH": str(REPO_ROOT)}
+    return run_installed(name, *args, cwd=cwd, env=env)
 
 
 def write_lines(project: Path, name: str, lines: list[str]) -> Path:

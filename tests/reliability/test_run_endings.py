@@ -7,26 +7,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, read_jsonl
-
-PROMPTO_RUN = Path(sys.executable).parent / "prompto-run"
+from tests.conftest import REPO_ROOT, read_jsonl, run_installed
 
 
 def _prompto_run(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(PROMPTO_RUN), *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    return run_installed(
+        "prompto-run", *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=timeout
     )
 
 

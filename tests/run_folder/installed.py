@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_installed
 
 BIN = Path(sys.executable).parent
 TIMING_FIELDS = ("timestamp_sent", "latency_s")
@@ -17,15 +17,7 @@ TIMING_FIELDS = ("timestamp_sent", "latency_s")
 
 def run_command(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``NAME ARGS...`` (``prompto-run``, ``prompto-score``...) in ``cwd``, its output captured."""
-    return subprocess.run(
-        [str(BIN / name), *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_installed(name, *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
 
 
 def answers(completed: Path) -> dict[str, dict[str, Any]]:
