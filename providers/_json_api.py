@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar
 
 import httpx
@@ -21,7 +21,14 @@ import httpx
 from providers._base import Provider, ProviderContext, model_env_suffix
 from providers._error_replies import as_sent_with, named_status, sent_as_success
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
-from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
+from providers._http import (
+    ClientPool,
+    json_body,
+    parse_retry_after,
+    status_error,
+    transport_errors,
+    with_server_retry_verdict,
+)
 from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
 from providers._types import ChatRequest, Completion
 
@@ -43,6 +50,9 @@ class JsonApiProvider(Provider):
     """Env var holding the API key (``settings.api_key_env`` names another)."""
     key_required: ClassVar[bool] = True
     """Whether a request without a key is bound to fail (local servers usually need none)."""
+    batch_api: ClassVar[str | None] = None
+    """The import path of the API's :class:`~providers.batch.BatchApi` (``None``: no batch API; its
+    queues run live in batch mode). Imported only by a run that batches (:func:`providers.batch.batch_api_for`)."""
     error_statuses: ClassVar[Mapping[str, int]] = {}
     """The API's error names (an error object's ``code``, ``status`` or ``type``) and the HTTP status
     each stands for: how an error object in a 2xx reply is classified (:mod:`providers._error_replies`)."""
@@ -146,6 +156,44 @@ class JsonApiProvider(Provider):
                 raise with_server_retry_verdict(self.classify_error(response), response.headers)
             return self._parse(response)
 
+    # -- what a batch API sends through (:mod:`providers.batch`) ----------------------------------
+
+    async def call(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **send: Any
+    ) -> httpx.Response:
+        """One request of a batch API (upload, create, poll, list, cancel) through the run's clients:
+        a 2xx reply, or the classified, scrubbed :class:`ProviderError` its status stands for. ``path``
+        is under the base URL (or an absolute URL on its server); ``send`` is httpx's."""
+        with self._scrubbed():
+            if self._config_problems:
+                raise AuthError("; ".join(self._config_problems))
+            response = await self._pool.request(method, path, headers=headers, **send)
+            if response.status_code >= 400:
+                raise with_server_retry_verdict(self.classify_error(response), response.headers)
+            return response
+
+    @asynccontextmanager
+    async def stream_lines(self, path: str) -> AsyncIterator[AsyncIterator[str]]:
+        """The lines of a GET reply as they arrive (a batch's results file: no size cap, never whole in
+        memory); an error status is raised as :meth:`call` raises it."""
+        with self._scrubbed():
+            if self._config_problems:
+                raise AuthError("; ".join(self._config_problems))
+            async with self._pool.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise with_server_retry_verdict(self.classify_error(response), response.headers)
+                yield _transport_checked(response.aiter_lines())
+
+    def outcome(self, status: int, body: Any) -> Completion:
+        """One batch result (the status and JSON body a live request would have had) as the
+        :class:`Completion` a live reply gives, or the :class:`ProviderError` it would have raised."""
+        with self._scrubbed():
+            response = httpx.Response(status, json=body)
+            if status >= 400:
+                raise self.classify_error(response)
+            return self._parse(response)
+
     def _parse(self, response: httpx.Response) -> Completion:
         payload = json_body(response)
         if not isinstance(payload, dict):
@@ -184,6 +232,12 @@ class JsonApiProvider(Provider):
     async def aclose(self) -> None:
         """Close the run's HTTP clients."""
         await self._pool.aclose()
+
+
+async def _transport_checked(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    async with transport_errors():  # a connection lost half-way through a results file
+        async for line in lines:
+            yield line
 
 
 def env_choice(name: str, context: ProviderContext) -> str:
