@@ -35,22 +35,26 @@ import trio
 from dotenv import dotenv_values
 
 from runner._validate import validate_experiment
-from runner.config._config import RunConfig
+from runner.config._config import QueueLimit, RunConfig
 from runner.config._log import LOGGER_NAME, OUTCOME
 from runner.display._progress_view import show_progress
 from runner.display._report import write_report
+from runner.engine._batch_queue import BatchQueueRunner
+from runner.engine._batching import Batching, batch_summary, batches_left
 from runner.engine._cache import open_cache
 from runner.engine._limiter import SharedTokens
+from runner.engine._prompt_source import NoPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stages import Stages
 from runner.prompts._plan import INCOMPLETE_INPUT, Plan, ValidationFailed
-from runner.prompts._routing import QueueKey, queue_limit, record_queue
+from runner.prompts._routing import QueueKey, batches_configured, queue_limit, record_queue
 from runner.results._exit_status import STOP_SIGNALS, exit_status_of
 from runner.results._score_summary import ScoreSummary, attach_scores
 from runner.results._summary import SummaryBuilder
+from runner.run_folder._batches import BatchLedger, PendingBatches
 from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import folder_lock
 from runner.run_folder._records import Finished
@@ -61,6 +65,7 @@ from runner.run_folder._writer import RecordsUnwritable, write_records
 logger = logging.getLogger(LOGGER_NAME)
 
 RESULT_BUFFER = 1024
+Results = trio.MemorySendChannel[Finished]
 TYPICAL_REPLY_S = 2.0
 """Used to size HTTP connection pools: requests in flight ~ rate x typical reply time."""
 
@@ -113,12 +118,16 @@ def effective_environ(config: RunConfig, base: Mapping[str, str] | None = None) 
     return environ
 
 
-def _included(config: RunConfig, resumed: Resumed | None) -> Callable[[str], bool] | None:
-    """Which prompt ids this run sends: not those already answered (resume), only its shard's."""
+def _included(
+    config: RunConfig, resumed: Resumed | None, pending: PendingBatches | None
+) -> Callable[[str], bool] | None:
+    """Which prompt ids this run sends: not those already answered (resume) or waiting in a batch of
+    an earlier session (re-attached instead), only its shard's."""
     tests = [
         test
         for test in (
             resumed.is_unanswered if resumed is not None else None,
+            (lambda prompt_id: not pending.excludes(prompt_id)) if pending is not None else None,
             config.shard.includes if config.shard is not None else None,
         )
         if test is not None
@@ -147,8 +156,11 @@ async def run_experiment(
         summary = SummaryBuilder({})
         scores = ScoreSummary(judge_score_keys(config))
         resumed = _resume(config, folder, summary, scores) if config.resume is not None else None
+        ledger = BatchLedger(folder) if batches_configured(config) or folder.batch_ledger.exists() else None
+        pending = PendingBatches(ledger, resumed.is_unanswered) if ledger and resumed else None
         try:
-            validation = validate_experiment(config, run_environ, folder, include=_included(config, resumed))
+            include = _included(config, resumed, pending)
+            validation = validate_experiment(config, run_environ, folder, include=include)
             if not validation.runnable:
                 raise ValidationFailed(validation.plan)
             plan, sha256 = validation.plan, validation.input_sha256
@@ -158,7 +170,12 @@ async def run_experiment(
             if exc.errno not in _WRITE_ERRNOS:
                 raise
             raise OutputsUnwritable(_unwritable_reason(exc), folder.path, 0, sent=False) from None
-        empty = plan.total == 0 and plan.skipped == 0 and (resumed is None or resumed.kept == 0)
+        empty = (
+            plan.total == 0
+            and plan.skipped == 0
+            and (resumed is None or resumed.kept == 0)
+            and not (pending and pending.chunks)
+        )
         if empty:
             logger.warning(
                 "the prompt file %s holds no prompt: nothing to send",
@@ -174,13 +191,24 @@ async def run_experiment(
         )
         unwritable: RecordsUnwritable | None = None
         interrupted, started = _Interrupted(), time.monotonic()
+        batching = Batching(ledger, pending) if ledger is not None else None
         try:
-            await _run_queues(config, plan, folder, run_environ, summary, scores, interrupt, interrupted)
+            await _run_queues(
+                config, plan, folder, run_environ, summary, scores, interrupt, interrupted, batching
+            )
         except* RecordsUnwritable as failures:
             unwritable = _first(failures)
+        finally:
+            if ledger is not None:
+                ledger.close()
+        left = batches_left(ledger)
+        status = _status(interrupted, empty=empty, unwritable=unwritable is not None)
+        if left and status == "complete":
+            status = "submitted" if not config.batch.wait else "batches_pending"
         result = summary.build(
             wall_time_s=time.monotonic() - started,
-            status=_status(interrupted, empty=empty, unwritable=unwritable is not None),
+            status=status,
+            **({"batches": batch_summary(ledger, left)} if ledger is not None and ledger.chunks else {}),
             experiment=config.experiment.run_name,
             input_sha256=sha256,
             **({"stopped_by": interrupted.signal} if interrupted.signal else {}),
@@ -271,6 +299,7 @@ async def _run_queues(
     scores: ScoreSummary,
     interrupt: trio.Event | None,
     interrupted: _Interrupted,
+    batching: Batching | None,
 ) -> None:
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
@@ -289,23 +318,33 @@ async def _run_queues(
             # built on the schedule's time, which would make the first requests leave late, then bunched.
             providers.get(api, model_name)
         stages = Stages(config, plan, providers, folder, providers.secrets)
-        queue_channels = [send_results.clone() for _ in plan.queues]
+        sources: dict[QueueKey, tuple[QueueLimit, PromptSource]] = {
+            key: (queue.limit, stages.prompt_source(queue)) for key, queue in plan.queues.items()
+        }
+        if batching is not None:
+            for key in batching.reattached_queues(config, sources):
+                sources[key] = (queue_limit(config, key), NoPrompts())
+        queue_channels = [send_results.clone() for _ in sources]
         send_results.close()
-        queues = [
-            QueueRunner(
-                key,
-                queue.limit,
-                stages.prompt_source(queue),
-                config,
-                providers,
-                channel,
-                cache=cache,
-                shared=_shared_bucket(config, shared, key),
+
+        def live_queue(
+            key: QueueKey, limit: QueueLimit, source: PromptSource, channel: Results
+        ) -> QueueRunner:
+            shared_bucket = _shared_bucket(config, shared, key)
+            return QueueRunner(
+                key, limit, source, config, providers, channel, cache=cache, shared=shared_bucket
             )
-            for (key, queue), channel in zip(plan.queues.items(), queue_channels, strict=True)
+
+        queues: list[QueueRunner | BatchQueueRunner] = [
+            live_queue(key, limit, source, channel)
+            if batching is None
+            else batching.queue(key, partial(live_queue, key, limit), source, config, providers, channel)
+            for (key, (limit, source)), channel in zip(sources.items(), queue_channels, strict=True)
         ]
         for queue in queues:
             summary.plan_from(queue.key, queue.source)
+            if isinstance(queue, BatchQueueRunner):
+                summary.plan(queue.key, queue.reattached_total)
         send_staged, receive_staged = trio.open_memory_channel[Finished](RESULT_BUFFER)
         writer = partial(write_records, folder.completed, receive_staged, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import hydra
 import trio
@@ -15,6 +16,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from runner._batch_cancel import cancel_batches_of
 from runner._run import run_experiment
 from runner.cli._exit import NOTHING_SENT, exit_status
 from runner.config._compose import (
@@ -47,6 +49,8 @@ def _run_job(cfg: DictConfig) -> int:
 
 
 def _run_and_report(cfg: DictConfig) -> int:
+    if cfg.get("cancel"):
+        return cancel_batches_of(Path(str(cfg.cancel)))
     config = to_run_config(with_saved_run(cfg, HydraConfig.get().overrides.task))
     with _outcome_said_at_the_end():
         result = trio.run(run_experiment, config, None, False)
@@ -55,9 +59,19 @@ def _run_and_report(cfg: DictConfig) -> int:
         print(f"{PROG}: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
     elif result.summary["status"] == "incomplete_input":
         print(f"{PROG}: {result.summary['input_warning']}", file=sys.stderr)
+    elif pending := result.summary.get("batches", {}).get("pending"):
+        print(batches_left_message(len(pending), result.run_dir))
     elif result.summary["status"] != "complete" or result.summary["failed"]:
         print(f"To send what is missing or failed: prompto-run resume={result.run_dir}")
     return result.exit_status
+
+
+def batches_left_message(count: int, run_dir: Path) -> str:
+    """What to do about batches still at the provider (``batch.wait=false``, Ctrl-C while waiting)."""
+    return (
+        f"{count} batch(es) still at the provider (they keep running). Collect them, waiting until "
+        f"they end: prompto-run resume={run_dir}   Cancel them: prompto-run cancel={run_dir}"
+    )
 
 
 @contextmanager

@@ -60,14 +60,15 @@ def stage_search_dirs(cwd: Path | None = None) -> list[Path]:
     return [user_conf, CONF_DIR] if user_conf.is_dir() and user_conf.resolve() != CONF_DIR else [CONF_DIR]
 
 
-def resume_run_dir(resume: str | None, new_run_dir: str) -> str:
-    """Hydra's run directory: the folder being resumed, else a new one."""
-    return str(resume) if resume else new_run_dir
+def resume_run_dir(resume: str | None, new_run_dir: str, cancel: str | None = None) -> str:
+    """Hydra's run directory: the folder being resumed (or whose batches are cancelled), else a new one."""
+    return str(resume or cancel) if resume or cancel else new_run_dir
 
 
-def hydra_output_subdir(resume: str | None) -> str | None:
-    """Where Hydra saves the composed config: nowhere when resuming (the folder's own config stands)."""
-    return None if resume else HYDRA_SUBDIR
+def hydra_output_subdir(resume: str | None, cancel: str | None = None) -> str | None:
+    """Where Hydra saves the composed config: nowhere when resuming or cancelling (the folder's own
+    config stands)."""
+    return None if resume or cancel else HYDRA_SUBDIR
 
 
 def register_resolvers() -> None:
@@ -98,6 +99,7 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
     assert isinstance(container, dict)
     container.pop("hydra", None)
     container.pop("rerun", None)
+    container.pop("cancel", None)
     try:
         resolve_stage_groups(container, stage_search_dirs())
     except GroupLookupError as exc:

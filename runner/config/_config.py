@@ -60,6 +60,11 @@ class QueueLimit(_Strict):
         default=None, gt=0, description="Prompt tokens (estimated) plus max_tokens per minute."
     )
 
+    mode: Literal["batch", "live"] | None = Field(
+        default=None,
+        description="batch: send through the API's batch API; live: never; unset: as `batch` says.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _number_is_rate(cls, value: Any) -> Any:
@@ -135,6 +140,37 @@ class CacheConfig(_Strict):
     )
 
 
+class BatchConfig(_Strict):
+    """Batch mode (see :mod:`runner.engine._batch_queue`): queues sent through the APIs' batch APIs,
+    at their batch price, outside the per-minute limits, answered within 24 hours."""
+
+    enabled: bool = Field(default=False, description="Batch every queue whose API has a batch API.")
+    apis: list[str] | None = Field(
+        default=None, description="Only these APIs' queues (setting it turns batch mode on)."
+    )
+    wait: bool = Field(
+        default=True,
+        description="Poll until every batch is collected; false: submit, then exit (resume= collects).",
+    )
+    retry: Literal["batch", "live"] = Field(
+        default="batch", description="Failed or expired requests go in the next batch, or are sent live."
+    )
+    poll_interval_s: float = Field(default=30.0, gt=0, description="First wait between two polls.")
+    max_poll_interval_s: float = Field(
+        default=600.0, gt=0, description="The wait between polls doubles up to this."
+    )
+    max_requests: int | None = Field(default=None, gt=0, description="Per batch, below the API's limit.")
+    max_mb: float | None = Field(default=None, gt=0, description="Per batch, below the API's limit.")
+
+    def wanted_for(self, api: str, limit_mode: str | None) -> bool:
+        """Whether a queue of ``api`` whose limit sets ``limit_mode`` should batch (if its API can)."""
+        if limit_mode is not None:
+            return limit_mode == "batch"
+        if self.apis is not None:
+            return api in self.apis
+        return self.enabled
+
+
 class ExperimentConfig(_Strict):
     """One experiment: its prompt file and defaults for prompt dicts that lack them."""
 
@@ -196,6 +232,7 @@ class RunConfig(_Strict):
         default=None, description="A conf/rephrase/ name, resolved."
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
     resume: Path | None = Field(
         default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
     )

@@ -94,8 +94,8 @@ class ProgressTracker:
             finishing = (stats.done - oldest.done) / span if span > 0 else 0.0
             if finishing > 0:  # the pace is a lower bound; slow replies can hold a queue back further
                 eta = max(eta, remaining / finishing)
-            if stats.stopped_reason is not None:
-                eta = None
+            if stats.stopped_reason is not None or stats.batches is not None:
+                eta = None  # a batch ends when the provider says, within its window
         return QueueProgress(
             key=stats.key,
             total=stats.total,
@@ -114,6 +114,8 @@ class ProgressTracker:
 def _state(stats: QueueStatistics, limiter: LimiterStatistics, pause_left: float) -> str:
     if stats.stopped_reason is not None:
         return "stopped: auth"
+    if stats.batches is not None:
+        return stats.batches
     if stats.done >= stats.total:
         return "done"
     if pause_left > 0:

@@ -81,3 +81,14 @@ class ChannelPrompts(PromptSource):
     def close(self) -> None:
         """Release the channel of a queue cancelled before it started (idempotent)."""
         self._channel.close()
+
+
+class NoPrompts(PromptSource):
+    """A queue with nothing to send: one that only collects batches of an earlier session."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    async def prompts(self) -> AsyncGenerator[ResolvedPrompt, None]:
+        return
+        yield  # an async generator that yields nothing

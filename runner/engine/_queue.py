@@ -93,6 +93,8 @@ class QueueStatistics:
     retrying: int
     in_flight: int
     stopped_reason: str | None
+    batches: str | None = None
+    """In batch mode, each batch's state and counts (``2 batch(es): in_progress 120/5,000; ...``)."""
 
 
 class QueueRunner:

@@ -82,10 +82,30 @@ def queue_limit(config: RunConfig, key: QueueKey) -> QueueLimit:
         api_limit = _api_limit(config, key.api)
         model_limit = api_limit.models[key.model]
         rate = model_limit.max_queries or api_limit.max_queries
-        limit = model_limit.model_copy(update={"max_queries": rate})
+        limit = model_limit.model_copy(
+            update={"max_queries": rate, "mode": model_limit.mode or api_limit.mode}
+        )
     else:  # an api's queue, or a stage's: paced by the api's limit
         limit = QueueLimit(**_api_limit(config, key.api).model_dump(exclude={"models"}))
     return limit if limit.max_queries else limit.model_copy(update={"max_queries": config.max_queries})
+
+
+def batches_configured(config: RunConfig) -> bool:
+    """Whether any queue may batch: ``batch.enabled``, ``batch.apis``, or a queue whose mode is batch."""
+    limits = config.rate_limits
+    modes = [
+        *(limit.mode for limit in limits.apis.values()),
+        *(model.mode for limit in limits.apis.values() for model in limit.models.values()),
+        *(limit.mode for limit in limits.groups.values()),
+        config.model.rate_limit.mode if config.model is not None and config.model.rate_limit else None,
+    ]
+    return config.batch.enabled or config.batch.apis is not None or "batch" in modes
+
+
+def batch_wanted(config: RunConfig, key: QueueKey, api: str) -> bool:
+    """Whether the prompts of ``api`` in queue ``key`` are to go through the API's batch API (where it
+    has one): the queue's ``mode`` if its limit sets one, else the run's ``batch`` settings."""
+    return config.batch.wanted_for(api, queue_limit(config, key).mode)
 
 
 def _api_limit(config: RunConfig, api: str) -> ApiLimit:

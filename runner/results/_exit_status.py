@@ -24,6 +24,10 @@ class ExitStatus(IntEnum):
     """The prompt file changed after it was validated (its writer had not finished): lines are missing."""
     OUTPUTS_UNWRITABLE = 5
     """The run folder could not be written (disk full): records written so far are kept; resume."""
+    BATCHES_PENDING = 6
+    """Batches are still at the provider, not collected although ``batch.wait`` was on (polling them
+    failed, e.g. a revoked key): ``resume=`` collects them. (With ``batch.wait=false`` a run that
+    submitted its batches exits 0, as asked.)"""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by Ctrl-C; a stop by another signal exits 128 + its number (SIGTERM 143, SIGHUP 129)."""
 
@@ -52,6 +56,7 @@ def exit_status_of(summary: Mapping[str, Any]) -> int:
             "empty": ExitStatus.EMPTY,
             "incomplete_input": ExitStatus.INCOMPLETE_INPUT,
             "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE,
+            "batches_pending": ExitStatus.BATCHES_PENDING,
         }.get(str(status), ExitStatus.OK)
     )
 

@@ -4,7 +4,8 @@
 (the composed config and overrides), ``input-<file name>`` (the prompt file as it was read) with
 ``input.sha256``, ``prompts.jsonl`` (the prompts as queued: ids filled in, CSV turned to JSONL),
 ``completed.jsonl``, ``summary.json``, ``run.log`` and ``report.html``; with evaluation stages
-also ``judge.jsonl`` and ``rephrase.jsonl``, after a resume ``failed-before-resume.jsonl``, and what
+also ``judge.jsonl`` and ``rephrase.jsonl``, in batch mode ``batches.jsonl`` and ``batches/``,
+after a resume ``failed-before-resume.jsonl``, and what
 ``prompto-score``, ``prompto-judge`` and ``prompto-export`` write beside the run's own files.
 Every one of these names is spelt here, and only here; a sweep's folder is :class:`SweepFolder`.
 """
@@ -68,6 +69,16 @@ class RunFolder:
     def rephrase(self) -> Path:
         """Every rephrasing request and reply."""
         return self.path / "rephrase.jsonl"
+
+    @property
+    def batch_ledger(self) -> Path:
+        """Every batch submitted to a provider: one event a line, flushed to disk as it happens."""
+        return self.path / "batches.jsonl"
+
+    @property
+    def batch_chunks(self) -> Path:
+        """Each batch's request lines and prompts as sent (``<chunk>.requests.jsonl``, ``.prompts.jsonl``)."""
+        return self.path / "batches"
 
     @property
     def failed_before_resume(self) -> Path:

@@ -35,6 +35,10 @@ RESUME_MAY_CHANGE = (
     "cache",
     "env_file",
     "max_reply_mb",
+    "batch.wait",
+    "batch.retry",
+    "batch.poll_interval_s",
+    "batch.max_poll_interval_s",
 )
 """Settings a resumed run may override: pacing and retries, never what is asked of which model."""
 
@@ -133,18 +137,24 @@ def _resumed(run_dir: Path, command_line: Sequence[str]) -> DictConfig:
     """Finish a run in its own folder, with the config and prompt file it started with."""
     loaded = _run_to_send_again(run_dir, "resume")
     changes = [o.lstrip("+") for o in command_line if not o.startswith(("resume=", "hydra.", "hydra/"))]
-    refused = [o for o in changes if o.split("=", 1)[0].split(".")[0] not in RESUME_MAY_CHANGE]
+    refused = [o for o in changes if not _may_change(o.split("=", 1)[0])]
     if refused:
         raise ConfigError(
             f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
             f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
         )
+    if loaded.get("batch") is not None:
+        loaded.batch.wait = True  # a run that only submitted (batch.wait=false) is resumed to collect
     if changes:
         merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
         assert isinstance(merged, DictConfig)
         loaded = merged
     loaded.resume = str(run_dir)
     return loaded
+
+
+def _may_change(key: str) -> bool:
+    return any(key == allowed or key.startswith(f"{allowed}.") for allowed in RESUME_MAY_CHANGE)
 
 
 def _load(folder: RunFolder) -> DictConfig:

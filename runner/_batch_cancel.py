@@ -1,0 +1,77 @@
+"""``prompto-run cancel=RUN_DIR``: cancel, at the provider, every batch of a run not yet collected.
+
+Cancelling stops paying for what has not run. What the batches had answered before they stopped is
+still collected by ``prompto-run resume=RUN_DIR``; their requests that never ran are recorded as
+``batch_cancelled`` (a later resume sends them again, as it does every failed prompt).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import trio
+
+from providers import ProviderError
+from providers.batch import BatchTag, batch_api_for
+from runner._run import effective_environ
+from runner.config._compose import to_run_config
+from runner.config._config import RunConfig
+from runner.config._errors import UserError
+from runner.config._log import LOGGER_NAME
+from runner.engine._provider_set import ProviderSet
+from runner.run_folder._batches import BatchLedger
+from runner.run_folder._files import RunFolder
+from runner.run_folder._lock import folder_lock
+from runner.run_folder._saved_config import saved_config
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class NothingToCancel(UserError):
+    """The folder holds no batch still at the provider."""
+
+
+def cancel_batches_of(run_dir: Path) -> int:
+    """Cancel the run's uncollected batches; print what was cancelled. Returns the exit status."""
+    folder = RunFolder(run_dir)
+    if not folder.batch_ledger.exists():
+        raise NothingToCancel(f"{run_dir} has no batches ({folder.batch_ledger.name} is missing)")
+    config = to_run_config(saved_config(run_dir))
+    with folder_lock(folder.path):
+        ledger = BatchLedger(folder)
+        try:
+            pending = ledger.uncollected()
+            if not pending:
+                raise NothingToCancel(f"every batch of {run_dir} has been collected: nothing to cancel")
+            failures = trio.run(_cancel_all, config, ledger)
+        finally:
+            ledger.close()
+    print(f"To collect what they answered before stopping: prompto-run resume={run_dir}")
+    return 1 if failures else 0
+
+
+async def _cancel_all(config: RunConfig, ledger: BatchLedger) -> int:
+    failures = 0
+    async with ProviderSet(config, effective_environ(config)) as providers:
+        for entry in ledger.uncollected():
+            provider, _ = providers.get(entry.api, entry.model_name)
+            batch_api = batch_api_for(provider)
+            if batch_api is None:
+                continue
+            tag = BatchTag(entry.run_id, entry.chunk)
+            try:
+                batch_id = entry.batch_id or await batch_api.find(tag, entry.requests, entry.intent_time)
+                if batch_id is None:
+                    print(f"chunk {entry.chunk} ({entry.api}/{entry.model_name}) never reached the provider")
+                    continue
+                await batch_api.cancel(batch_id)
+            except ProviderError as exc:
+                failures += 1
+                print(f"batch of chunk {entry.chunk} could not be cancelled: {exc.message}")
+                continue
+            if entry.batch_id is None:
+                ledger.submitted(entry.chunk, batch_id)
+            ledger.cancel_requested(entry.chunk)
+            print(f"cancelled batch {batch_id} ({entry.api}/{entry.model_name}, {entry.requests} requests)")
+    return failures
