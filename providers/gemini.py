@@ -21,6 +21,7 @@ class GeminiProvider(GenerateContentProvider):
     endpoint_env: ClassVar[str | None] = "GEMINI_BASE_URL"
     default_endpoint: ClassVar[str | None] = "https://generativelanguage.googleapis.com"
     key_env: ClassVar[str | None] = "GEMINI_API_KEY"
+    batch_api: ClassVar[str | None] = "providers.batch.gemini:GeminiBatch"
 
     def static_headers(self, api_key: str | None) -> dict[str, str]:
         """The key goes in a header, never in the ``?key=`` query (URLs end up in logs)."""
