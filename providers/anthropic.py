@@ -47,6 +47,7 @@ class AnthropicProvider(JsonApiProvider):
     endpoint_env: ClassVar[str | None] = "ANTHROPIC_BASE_URL"
     default_endpoint: ClassVar[str | None] = "https://api.anthropic.com"
     key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
+    batch_api: ClassVar[str | None] = "providers.batch.anthropic:AnthropicBatch"
     error_statuses: ClassVar[Mapping[str, int]] = {
         "invalid_request_error": 400,
         "authentication_error": 401,
