@@ -38,7 +38,9 @@ class Batching:
         extra: dict[str, QueueKey] = {}
         for entry in self._reattach():
             if entry.queue not in names and entry.queue not in extra:
-                stored = self.ledger.files(entry.chunk).prompt_at(0)
+                files = self.ledger.files(entry.chunk)
+                stored = files.prompt_at(0)
+                files.close()
                 if stored is not None:
                     extra[entry.queue] = record_queue(config, stored[0])
         return list(extra.values())

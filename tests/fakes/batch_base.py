@@ -128,8 +128,8 @@ class BatchFake:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.root_path}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}{self.root_path}"
 
     def __enter__(self) -> BatchFake:
         fake = self
@@ -198,7 +198,7 @@ class BatchFake:
 
 
 def _read_chunked(stream: Any) -> bytes:
-    pieces = []
+    pieces: list[bytes] = []
     while True:
         size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
         if size == 0:
