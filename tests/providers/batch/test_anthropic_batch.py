@@ -21,6 +21,7 @@ from providers import (
     Message,
     NotFound,
     ProviderContext,
+    RateLimited,
     ServerError,
 )
 from providers.anthropic import AnthropicProvider
@@ -506,3 +507,35 @@ async def test_the_fake_deletes_a_batch_only_once_it_has_ended(
     assert deleted.json() == {"id": batch_id, "type": "message_batch_deleted"}
     with pytest.raises(NotFound):
         await batch.status(batch_id)
+
+
+async def test_errored_results_are_classified_as_the_live_errors_would_be(
+    batch: BatchApi, fake: AnthropicBatchFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kinds = iter(["rate_limit_error", "overloaded_error", "timeout_error", "permission_error"])
+
+    def errored(params: object, cancelled: bool) -> dict[str, object]:
+        body = {"type": "error", "error": {"type": next(kinds), "message": "no"}}
+        return {"type": "errored", "error": body}
+
+    monkeypatch.setattr(fake, "_run", errored)
+    results = await run_batch(batch, tmp_path / "lines.jsonl", ["a", "b", "c", "d"])
+    errors = {TAG.index_of(r.custom_id): r.error for r in results}
+    assert isinstance(errors[0], RateLimited)
+    assert isinstance(errors[1], ServerError)
+    assert errors[1].status == 529
+    assert isinstance(errors[2], ServerError)  # a type the provider does not name: a server's failure
+    assert isinstance(errors[3], AuthError)
+
+
+async def test_lines_that_are_not_results_are_skipped(
+    batch: BatchApi, fake: AnthropicBatchFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pieces = fake.result_pieces
+
+    def torn(lines: list[bytes]) -> object:
+        return pieces([b'{"custom_id": "run7-0-', b"\n", b"[1, 2]\n", *lines, b'{"result": {}}\n'])
+
+    monkeypatch.setattr(fake, "result_pieces", torn)
+    results = await run_batch(batch, tmp_path / "lines.jsonl", ["a", "b"])
+    assert sorted(r.custom_id for r in results) == ["run7-0-0", "run7-0-1"]
