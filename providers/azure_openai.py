@@ -31,6 +31,7 @@ class AzureOpenAIProvider(OpenAIDialectProvider):
     endpoint_env: ClassVar[str | None] = "AZURE_OPENAI_API_ENDPOINT"
     key_env: ClassVar[str | None] = "AZURE_OPENAI_API_KEY"
     option_names: ClassVar[frozenset[str]] = frozenset({"api_version"})
+    batch_api: ClassVar[str | None] = "providers.batch.openai:AzureOpenAIBatch"
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -20,3 +20,4 @@ class OpenAIProvider(OpenAIDialectProvider):
     endpoint_env: ClassVar[str | None] = "OPENAI_BASE_URL"
     default_endpoint: ClassVar[str | None] = "https://api.openai.com/v1"
     key_env: ClassVar[str | None] = "OPENAI_API_KEY"
+    batch_api: ClassVar[str | None] = "providers.batch.openai:OpenAIBatch"
