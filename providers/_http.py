@@ -125,10 +125,13 @@ class ClientPool:
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None
     ) -> AsyncIterator[httpx.Response]:
         """A reply left unread, for a body read as it arrives (a batch's results file, which may be far
-        larger than any one reply's cap). Transport failures while reading come out as :mod:`providers._errors`."""
-        async with self.client() as client, transport_errors():
-            async with client.stream(method, self.url_for(url), headers=headers) as response:
-                yield response
+        larger than any one reply's cap). Transport failures come out as :mod:`providers._errors`."""
+        async with (
+            self.client() as client,
+            transport_errors(),
+            client.stream(method, self.url_for(url), headers=headers) as response,
+        ):
+            yield response
 
     def url_for(self, url: str) -> str:
         """``url`` under the base URL; an absolute URL only if it is on the base URL's server (the key

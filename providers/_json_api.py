@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from typing import Any, ClassVar
 
 import httpx
@@ -52,7 +52,7 @@ class JsonApiProvider(Provider):
     """Whether a request without a key is bound to fail (local servers usually need none)."""
     batch_api: ClassVar[str | None] = None
     """The import path of the API's :class:`~providers.batch.BatchApi` (``None``: no batch API; its
-    queues run live in batch mode). Imported only by a run that batches (:func:`providers.batch.batch_api_for`)."""
+    queues run live in batch mode), imported only by a run that batches (``batch_api_for``)."""
     error_statuses: ClassVar[Mapping[str, int]] = {}
     """The API's error names (an error object's ``code``, ``status`` or ``type``) and the HTTP status
     each stands for: how an error object in a 2xx reply is classified (:mod:`providers._error_replies`)."""
@@ -70,6 +70,7 @@ class JsonApiProvider(Provider):
             expected_concurrency=context.expected_concurrency,
             max_reply_bytes=context.max_reply_bytes,
         )
+        self._batch_pool: ClientPool | None = None
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class JsonApiProvider(Provider):
         with self._scrubbed():
             if self._config_problems:
                 raise AuthError("; ".join(self._config_problems))
-            response = await self._pool.request(method, path, headers=headers, **send)
+            response = await self._batch_clients().request(method, path, headers=headers, **send)
             if response.status_code >= 400:
                 raise with_server_retry_verdict(self.classify_error(response), response.headers)
             return response
@@ -179,11 +180,27 @@ class JsonApiProvider(Provider):
         with self._scrubbed():
             if self._config_problems:
                 raise AuthError("; ".join(self._config_problems))
-            async with self._pool.stream("GET", path) as response:
+            async with self._batch_clients().stream("GET", path) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise with_server_retry_verdict(self.classify_error(response), response.headers)
-                yield _transport_checked(response.aiter_lines())
+                lines = _transport_checked(response.aiter_lines())
+                async with aclosing(lines):
+                    yield lines
+
+    def _batch_clients(self) -> ClientPool:
+        """The batch API's client, made on first use: httpx's own transport, which streams a request
+        body from its file and a results file as it arrives (the lean one reads each whole, under the
+        reply cap: right for chat replies, wrong for a 200 MB upload or results file)."""
+        if self._batch_pool is None:
+            self._batch_pool = ClientPool(
+                self.resolve_endpoint(self.context) or "http://endpoint.not.configured",
+                headers=self.static_headers(self.api_key),
+                transport=self.context.transport,
+                lean=False,
+                max_reply_bytes=self.context.max_reply_bytes,
+            )
+        return self._batch_pool
 
     def outcome(self, status: int, body: Any) -> Completion:
         """One batch result (the status and JSON body a live request would have had) as the
@@ -232,9 +249,11 @@ class JsonApiProvider(Provider):
     async def aclose(self) -> None:
         """Close the run's HTTP clients."""
         await self._pool.aclose()
+        if self._batch_pool is not None:
+            await self._batch_pool.aclose()
 
 
-async def _transport_checked(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+async def _transport_checked(lines: AsyncIterator[str]) -> AsyncGenerator[str, None]:
     async with transport_errors():  # a connection lost half-way through a results file
         async for line in lines:
             yield line

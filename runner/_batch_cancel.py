@@ -59,9 +59,18 @@ async def _cancel_all(config: RunConfig, ledger: BatchLedger) -> int:
             batch_api = batch_api_for(provider)
             if batch_api is None:
                 continue
+            batch_api.claimed.update(e.batch_id for e in ledger.chunks.values() if e.batch_id)
             tag = BatchTag(entry.run_id, entry.chunk)
             try:
-                batch_id = entry.batch_id or await batch_api.find(tag, entry.requests, entry.intent_time)
+                batch_id = entry.batch_id
+                if batch_id is None and not batch_api.tags_reliable:
+                    print(
+                        f"chunk {entry.chunk} ({entry.api}/{entry.model_name}) was never recorded as "
+                        "submitted, and this API's batches carry no tag to tell which is the run's: "
+                        "not cancelled (resume= collects it if the provider holds it)"
+                    )
+                    continue
+                batch_id = batch_id or await batch_api.find(tag, entry.requests, entry.intent_time)
                 if batch_id is None:
                     print(f"chunk {entry.chunk} ({entry.api}/{entry.model_name}) never reached the provider")
                     continue

@@ -130,9 +130,16 @@ class BatchApi(ABC):
 
     limits: ClassVar[BatchLimits]
     """The API's own limits per batch; the run's ``batch.max_requests`` / ``batch.max_mb`` may lower them."""
+    tags_reliable: ClassVar[bool] = True
+    """Whether :meth:`find` matches a batch by a tag it carries (``False``: by its size and time only, as
+    for an API whose batches carry nothing a client sets). A batch found by a guess is collected (its
+    results' custom ids then show whether it was the run's) but never cancelled."""
 
     def __init__(self, provider: JsonApiProvider) -> None:
         self.provider = provider
+        self.claimed: set[str] = set()
+        """Batch ids known to belong to chunks already (the run folder's ledger fills it): :meth:`find`
+        never hands one out for another chunk."""
 
     @abstractmethod
     async def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import trio
 
 from providers._errors import ProviderError
 from providers._json_api import (
-    JsonApiProvider,
     JsonObject,
     list_at,
     malformed,
@@ -65,16 +64,11 @@ UNKNOWN_ERROR_STATUS = 500
 class AnthropicBatch(BatchApi):
     """Message Batches for one Anthropic provider: requests in one create body, results by URL."""
 
+    tags_reliable: ClassVar[bool] = False  # no batch field a client sets: found by size and time
     limits: ClassVar[BatchLimits] = BatchLimits(max_requests=100_000, max_bytes=256 * 10**6 - 2**16)
     """100,000 requests or 256 MB per batch (the Batch processing guide's "Batch limitations"; 413
     ``request_too_large`` above it). The bytes are of the whole create body, so the limit on lines
     leaves 64 KiB for the envelope, and counts MB as 10^6 bytes, the smaller reading."""
-
-    def __init__(self, provider: JsonApiProvider) -> None:
-        super().__init__(provider)
-        self.claimed: set[str] = set()
-        """Batch ids this instance has submitted, found or been asked about: each belongs to a chunk
-        already, so :meth:`find` never hands one out for another chunk."""
 
     async def request_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
         """``{"custom_id", "params"}``: ``params`` is the live request's body, byte for byte."""

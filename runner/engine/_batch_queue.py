@@ -181,6 +181,8 @@ class BatchQueueRunner:
             if batch_api is None and batch_wanted(self._config, self.key, api) and api not in self._said_live:
                 self._said_live.add(api)
                 logger.warning("api '%s' has no batch API: queue %s sends its prompts live", api, self.key)
+            if batch_api is not None:  # batches of other chunks are never found for this one
+                batch_api.claimed.update(e.batch_id for e in self._ledger.chunks.values() if e.batch_id)
             self._endpoints[key] = (
                 None if batch_api is None else _Endpoint(batch_api, self._limits(batch_api))
             )
@@ -367,48 +369,68 @@ class BatchQueueRunner:
     async def _collect(
         self, api: BatchApi, entry: ChunkEntry, batch_id: str, status: BatchStatus, tag: BatchTag
     ) -> list[_Retry]:
-        """Turn every result into a record (or a retry); requests with no result were not run."""
+        """Turn every result into a record (or a retry); requests with no result were not run. A
+        results file cut off half-way (the network) is read again, skipping what was settled."""
         files = self._ledger.files(entry.chunk)
         seen = bytearray(entry.requests)
         retries: list[_Retry] = []
         batch = {"id": batch_id, "chunk": entry.chunk}
         try:
-            results = api.results(batch_id, status, tag)
-            async with aclosing(results):  # type: ignore[type-var]
-                async for result in results:
-                    index = tag.index_of(result.custom_id)
-                    if index is None or index >= entry.requests or seen[index]:
-                        logger.warning(
-                            "batch %s: result for unknown request %r ignored", batch_id, result.custom_id
-                        )
-                        continue
-                    seen[index] = 1
-                    await self._settle(
-                        files,
-                        index,
-                        entry,
-                        {**batch, "custom_id": result.custom_id},
-                        result.completion,
-                        result.error,
-                        retries,
+            delay = FIRST_RETRY_S
+            while True:
+                try:
+                    await self._read_results(api, entry, batch, status, tag, files, seen, retries)
+                    break
+                except ProviderError as exc:
+                    error = with_wait_policy(exc)
+                    if not error.retryable:
+                        raise error from None
+                    logger.warning(
+                        "queue %s: reading the results of batch %s failed (%s); again in %.0f s",
+                        *(self.key, batch_id, error.message, delay),
                     )
-            not_run = BatchNotRun(f"batch {batch_id} ended ({status.state}) with no result for this request")
+                    await trio.sleep(delay)
+                    delay = min(delay * 2, self._config.batch.max_poll_interval_s)
+            not_run: ProviderError = (
+                BatchCancelled(f"batch {batch_id} was cancelled before this request ran")
+                if entry.cancel_requested
+                else BatchNotRun(f"batch {batch_id} ended ({status.state}) with no result for this request")
+            )
             for index in range(entry.requests):
                 if not seen[index]:
-                    await self._settle(
-                        files,
-                        index,
-                        entry,
-                        {**batch, "custom_id": tag.custom_id(index)},
-                        None,
-                        not_run,
-                        retries,
-                    )
+                    unreported = {**batch, "custom_id": tag.custom_id(index)}
+                    await self._settle(files, index, entry, unreported, None, not_run, retries)
         finally:
             files.close()
         self._ledger.collected(entry.chunk)
         self._counts.states.pop(entry.chunk, None)
         return retries
+
+    async def _read_results(
+        self,
+        api: BatchApi,
+        entry: ChunkEntry,
+        batch: dict[str, Any],
+        status: BatchStatus,
+        tag: BatchTag,
+        files: ChunkFiles,
+        seen: bytearray,
+        retries: list[_Retry],
+    ) -> None:
+        results = api.results(str(batch["id"]), status, tag)
+        async with aclosing(results):  # type: ignore[type-var]
+            async for result in results:
+                index = tag.index_of(result.custom_id)
+                if index is None or index >= entry.requests:
+                    logger.warning(
+                        "batch %s: result for unknown request %r ignored", batch["id"], result.custom_id
+                    )
+                    continue
+                if seen[index]:
+                    continue  # settled before the file was cut off, or reported twice
+                seen[index] = 1
+                reported = {**batch, "custom_id": result.custom_id}
+                await self._settle(files, index, entry, reported, result.completion, result.error, retries)
 
     async def _settle(
         self,

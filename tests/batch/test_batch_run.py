@@ -52,10 +52,12 @@ async def test_a_batch_run_records_every_prompt_with_its_batch(tmp_path: Path) -
     assert all(r["response"] == answer_text(r["prompt"]) for r in records)
     assert all(r["error"] is None and r["attempts"] == 1 for r in records)
     assert {r["batch"]["id"] for r in records} == {next(iter(fake.batches))}
-    assert fake.batches_created == 1 and fake.live_requests == 0
+    assert fake.batches_created == 1
+    assert fake.live_requests == 0
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["status"] == "complete"
-    assert summary["batches"]["count"] == 1 and summary["batches"]["pending"] == []
+    assert summary["batches"]["count"] == 1
+    assert summary["batches"]["pending"] == []
 
 
 def environ(fake: OpenAIBatchFake) -> dict[str, str]:
@@ -68,9 +70,11 @@ async def test_a_queue_is_split_into_batches_by_the_limits(tmp_path: Path) -> No
         result = await run_experiment(config, environ(fake))
 
     records = read_jsonl(result.completed_file)
-    assert len(records) == 25 and all(r["error"] is None for r in records)
+    assert len(records) == 25
+    assert all(r["error"] is None for r in records)
     sizes = sorted(len(batch.lines) for batch in fake.batches.values())
-    assert fake.batches_created == 3 and sizes == [5, 10, 10]
+    assert fake.batches_created == 3
+    assert sizes == [5, 10, 10]
     ledger = read_jsonl(result.run_dir / "batches.jsonl")
     assert [e["event"] for e in ledger if e["chunk"] == 0][:2] == ["intent", "submitted"]
     assert sum(e["event"] == "collected" for e in ledger) == 3
@@ -86,12 +90,15 @@ async def test_failed_and_expired_requests_go_in_the_next_batch_and_successes_ar
         result = await run_experiment(config, environ(fake))
 
     records = {r["id"]: r for r in read_jsonl(result.completed_file)}
-    assert len(records) == 12 and all(r["error"] is None for r in records.values())
-    assert records["p3"]["attempts"] == 2 and records["p7"]["attempts"] == 2
+    assert len(records) == 12
+    assert all(r["error"] is None for r in records.values())
+    assert records["p3"]["attempts"] == 2
+    assert records["p7"]["attempts"] == 2
     assert records["p0"]["attempts"] == 1
     assert fake.batches_created == 2
     assert all(count == 1 for count in fake.answered.values())  # nothing answered twice
-    assert fake.seen["question 0"] == 1 and fake.seen["question 3"] == 2
+    assert fake.seen["question 0"] == 1
+    assert fake.seen["question 3"] == 2
 
 
 async def test_a_request_that_can_never_succeed_is_an_error_on_its_record(tmp_path: Path) -> None:
@@ -100,7 +107,8 @@ async def test_a_request_that_can_never_succeed_is_an_error_on_its_record(tmp_pa
         result = await run_experiment(batch_config(tmp_path, openai_rows(4)), environ(fake))
 
     records = {r["id"]: r for r in read_jsonl(result.completed_file)}
-    assert records["p1"]["error"]["type"] == "bad_request" and records["p1"]["response"] is None
+    assert records["p1"]["error"]["type"] == "bad_request"
+    assert records["p1"]["response"] is None
     assert records["p1"]["batch"]["id"] in fake.batches
     assert fake.batches_created == 1  # not retried
 
@@ -113,7 +121,8 @@ async def test_batch_retry_live_sends_the_failures_live(tmp_path: Path) -> None:
 
     records = {r["id"]: r for r in read_jsonl(result.completed_file)}
     assert all(r["error"] is None for r in records.values())
-    assert fake.batches_created == 1 and fake.live_requests == 1
+    assert fake.batches_created == 1
+    assert fake.live_requests == 1
     assert "batch" not in records["p2"]
 
 
@@ -133,10 +142,12 @@ async def test_one_run_mixes_a_batch_queue_and_a_live_queue(tmp_path: Path) -> N
         result = await run_experiment(config, environ(fake))
 
     records = {r["id"]: r for r in read_jsonl(result.completed_file)}
-    assert len(records) == 10 and all(r["error"] is None for r in records.values())
+    assert len(records) == 10
+    assert all(r["error"] is None for r in records.values())
     assert all("batch" in records[f"p{i}"] for i in range(6))
     assert all("batch" not in records[f"l{i}"] for i in range(4))
-    assert fake.batches_created == 1 and fake.live_requests == 4
+    assert fake.batches_created == 1
+    assert fake.live_requests == 4
 
 
 async def test_only_the_apis_named_batch(tmp_path: Path) -> None:
@@ -145,7 +156,8 @@ async def test_only_the_apis_named_batch(tmp_path: Path) -> None:
         config = config.model_copy(update={"max_queries": 6000.0})
         result = await run_experiment(config, environ(fake))
 
-    assert fake.batches_created == 0 and fake.live_requests == 3
+    assert fake.batches_created == 0
+    assert fake.live_requests == 3
     assert "batches" not in json.loads((result.run_dir / "summary.json").read_text())
 
 
@@ -154,12 +166,16 @@ async def test_wait_false_submits_and_resume_collects(tmp_path: Path) -> None:
         config = batch_config(tmp_path, openai_rows(8), batch={"wait": False})
         first = await run_experiment(config, environ(fake))
         summary = json.loads((first.run_dir / "summary.json").read_text())
-        assert summary["status"] == "submitted" and first.exit_status == 0
+        assert summary["status"] == "submitted"
+        assert first.exit_status == 0
         assert read_jsonl(first.completed_file) == []
         [pending] = summary["batches"]["pending"]
-        assert pending["batch_id"] in fake.batches and pending["requests"] == 8
+        assert pending["batch_id"] in fake.batches
+        assert pending["requests"] == 8
 
-        resumed = config.model_copy(update={"resume": first.run_dir, "batch": config.batch.model_copy(update={"wait": True})})
+        resumed = config.model_copy(
+            update={"resume": first.run_dir, "batch": config.batch.model_copy(update={"wait": True})}
+        )
         second = await run_experiment(resumed, environ(fake))
 
     records = read_jsonl(second.completed_file)
