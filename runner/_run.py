@@ -45,7 +45,7 @@ from runner.engine._cache import open_cache
 from runner.engine._limiter import SharedTokens
 from runner.engine._prompt_source import NoPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import QueueRunner
+from runner.engine._queue import QueueRunner, RunnableQueue
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stages import Stages
@@ -317,7 +317,7 @@ async def _run_queues(
             # Created before the first permit: a provider's clients and TLS context (~20 ms) are not
             # built on the schedule's time, which would make the first requests leave late, then bunched.
             providers.get(api, model_name)
-        stages = Stages(config, plan, providers, folder, providers.secrets)
+        stages = Stages(config, plan, providers, folder, providers.secrets, batching)
         sources: dict[QueueKey, tuple[QueueLimit, PromptSource]] = {
             key: (queue.limit, stages.prompt_source(queue)) for key, queue in plan.queues.items()
         }
@@ -335,7 +335,7 @@ async def _run_queues(
                 key, limit, source, config, providers, channel, cache=cache, shared=shared_bucket
             )
 
-        queues: list[QueueRunner | BatchQueueRunner] = [
+        queues: list[RunnableQueue] = [
             live_queue(key, limit, source, channel)
             if batching is None
             else batching.queue(key, partial(live_queue, key, limit), source, config, providers, channel)

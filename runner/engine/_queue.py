@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -95,6 +95,19 @@ class QueueStatistics:
     stopped_reason: str | None
     batches: str | None = None
     """In batch mode, each batch's state and counts (``2 batch(es): in_progress 120/5,000; ...``)."""
+
+
+class RunnableQueue(Protocol):
+    """What the run needs of a queue, live (:class:`QueueRunner`) or batched
+    (:class:`~runner.engine._batch_queue.BatchQueueRunner`)."""
+
+    key: QueueKey
+    source: PromptSource
+    limiter: RateLimiter
+
+    def statistics(self) -> QueueStatistics: ...
+
+    async def run(self) -> None: ...
 
 
 class QueueRunner:

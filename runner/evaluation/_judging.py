@@ -26,8 +26,9 @@ import trio
 from runner.config._config import RunConfig
 from runner.config._eval_config import JudgeSpec, StageModel
 from runner.config._log import LOGGER_NAME
+from runner.engine._batching import Batching
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import QueueRunner
+from runner.engine._queue import RunnableQueue
 from runner.evaluation._stage_queue import StageFile, StageQueue, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.evaluation._verdict import VerdictError, VerdictParser
@@ -84,6 +85,7 @@ class JudgeStage:
         config: RunConfig,
         providers: ProviderSet,
         stage_file: StageFile,
+        batching: Batching | None = None,
     ) -> None:
         self._config = config
         self._file = stage_file
@@ -101,6 +103,7 @@ class JudgeStage:
                     config,
                     providers,
                     self._verdict_channels[-1],
+                    batching,
                 )
                 self.targets.append(
                     JudgeTarget(spec.name, score_key, model, template, spec.system, parser, queue)
@@ -111,7 +114,7 @@ class JudgeStage:
         self._requests = itertools.count(1)
 
     @property
-    def queues(self) -> list[QueueRunner]:
+    def queues(self) -> list[RunnableQueue]:
         """The judge queues, to be run alongside the experiment's own."""
         return [target.queue.runner for target in self.targets]
 

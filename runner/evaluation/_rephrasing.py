@@ -27,9 +27,10 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import RephraseSpec
+from runner.engine._batching import Batching
 from runner.engine._prompt_source import ChannelPrompts
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import QueueRunner
+from runner.engine._queue import RunnableQueue
 from runner.evaluation._stage_queue import StageFile, open_stage_queue, stage_prompt
 from runner.evaluation._templates import Template
 from runner.prompts._plan import QueuePlan
@@ -79,6 +80,7 @@ class RephraseStage:
         prompt_file: Path,
         experiment_queues: Iterable[QueuePlan],
         stage_file: StageFile,
+        batching: Batching | None = None,
     ) -> None:
         self._spec = spec
         self._config = config
@@ -90,7 +92,7 @@ class RephraseStage:
         ]
         self._send_replies, self._receive_replies = trio.open_memory_channel[Finished](REPLY_BUFFER)
         key = stage_queue_key("rephrase", spec.name, spec.model)
-        self.queue = open_stage_queue(key, spec.model, config, providers, self._send_replies)
+        self.queue = open_stage_queue(key, spec.model, config, providers, self._send_replies, batching)
         self._send_queries: dict[QueueKey, trio.MemorySendChannel[ResolvedPrompt]] = {}
         self._sources: dict[QueueKey, ChannelPrompts] = {}
         """Each experiment queue's prompts: planned as its originals times the variants of each, less
@@ -121,7 +123,7 @@ class RephraseStage:
         return self._sources[key]
 
     @property
-    def queues(self) -> list[QueueRunner]:
+    def queues(self) -> list[RunnableQueue]:
         """The rephraser's queue."""
         return [self.queue.runner]
 

@@ -16,11 +16,12 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import StageModel
-from runner.engine._prompt_source import ChannelPrompts
+from runner.engine._batching import Batching
+from runner.engine._prompt_source import ChannelPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import QueueRunner
+from runner.engine._queue import QueueRunner, RunnableQueue
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
-from runner.prompts._routing import QueueKey, queue_limit
+from runner.prompts._routing import QueueKey, batch_wanted, queue_limit
 from runner.run_folder._records import Finished
 from runner.run_folder._writer import encode_record
 
@@ -32,7 +33,7 @@ STAGE_JOB_BUFFER = 0
 class StageQueue:
     """A queue of one stage model: send prompts to ``send_prompts``, close it when there are no more."""
 
-    runner: QueueRunner
+    runner: RunnableQueue
     send_prompts: trio.MemorySendChannel[ResolvedPrompt]
     model: StageModel
 
@@ -47,8 +48,10 @@ def open_stage_queue(
     config: RunConfig,
     providers: ProviderSet,
     results: trio.MemorySendChannel[Finished],
+    batching: Batching | None = None,
 ) -> StageQueue:
-    """Queue ``key`` sending to ``model`` at its own pace, handing records to ``results``."""
+    """Queue ``key`` sending to ``model`` at its own pace, handing records to ``results``; through the
+    model's batch API when the run batches the model's api (``batching``)."""
     limit = queue_limit(config, key)
     updates: dict[str, Any] = {}
     if model.max_queries is not None:
@@ -56,8 +59,16 @@ def open_stage_queue(
     if model.max_in_flight is not None:
         updates["max_in_flight"] = model.max_in_flight
     send_prompts, receive_prompts = trio.open_memory_channel[ResolvedPrompt](STAGE_JOB_BUFFER)
-    runner = QueueRunner(
-        key, limit.model_copy(update=updates), ChannelPrompts(receive_prompts), config, providers, results
+    source = ChannelPrompts(receive_prompts)
+    limit = limit.model_copy(update=updates)
+
+    def live(source: PromptSource, results: trio.MemorySendChannel[Finished]) -> QueueRunner:
+        return QueueRunner(key, limit, source, config, providers, results)
+
+    runner: RunnableQueue = (
+        batching.queue(key, live, source, config, providers, results)
+        if batching is not None and batch_wanted(config, key, model.api)
+        else live(source, results)
     )
     return StageQueue(runner, send_prompts, model)
 

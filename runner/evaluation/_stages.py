@@ -16,9 +16,10 @@ from collections.abc import Callable
 import trio
 
 from runner.config._config import RunConfig
+from runner.engine._batching import Batching
 from runner.engine._prompt_source import PlannedPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
-from runner.engine._queue import QueueRunner
+from runner.engine._queue import RunnableQueue
 from runner.evaluation._judging import JudgeStage
 from runner.evaluation._rephrasing import RephraseStage
 from runner.evaluation._scoring import build_scorers, score_record
@@ -38,12 +39,13 @@ class Stages:
         providers: ProviderSet,
         folder: RunFolder,
         secrets: Callable[[], list[str]] = list,
+        batching: Batching | None = None,
     ) -> None:
         self._config = config
         self._prompt_file = plan.prompt_file
         self.scorers = build_scorers(config.scorers)
         self.judge = (
-            JudgeStage(config.judges, config, providers, StageFile(folder.judge, secrets))
+            JudgeStage(config.judges, config, providers, StageFile(folder.judge, secrets), batching)
             if config.judges
             else None
         )
@@ -55,6 +57,7 @@ class Stages:
                 plan.prompt_file,
                 plan.queues.values(),
                 StageFile(folder.rephrase, secrets),
+                batching,
             )
             if config.rephrase is not None
             else None
@@ -67,7 +70,7 @@ class Stages:
         return PlannedPrompts(queue, self._prompt_file, self._config)
 
     @property
-    def queues(self) -> list[QueueRunner]:
+    def queues(self) -> list[RunnableQueue]:
         """The stage queues, to run beside the experiment's."""
         return [*(self.rephrase.queues if self.rephrase else []), *(self.judge.queues if self.judge else [])]
 

@@ -66,6 +66,14 @@ def record_queue(config: RunConfig, record: Mapping[str, Any]) -> QueueKey:
     return queue_key(config, api, model_name, None if group is None else str(group))
 
 
+STAGE_KINDS = ("judge", "rephrase")
+
+
+def is_stage_queue(name: str) -> bool:
+    """Whether a queue's name (``str(QueueKey)``) is an evaluation stage's."""
+    return name.startswith(tuple(f"{kind}:" for kind in STAGE_KINDS))
+
+
 def stage_queue_key(kind: str, name: str, model: StageModel) -> QueueKey:
     """The queue of one model of an evaluation stage: ``kind`` ``judge`` or ``rephrase``, ``name`` the
     judge's or the rephrasing's."""

@@ -9,6 +9,7 @@ run does anything else::
     {"event": "state", "chunk": 3, "state": "in_progress", "at": "…"}
     {"event": "collected", "chunk": 3, "at": "…"}
     {"event": "cancel_requested", "chunk": 3, "at": "…"}
+    {"event": "abandoned", "chunk": 4, "at": "…"}   (a judge's batch an earlier session left)
 
 Before its ``intent``, a chunk's two files are written and fsynced under ``batches/``:
 ``<chunk>.requests.jsonl`` (the request lines exactly as submitted) and ``<chunk>.prompts.jsonl``
@@ -23,6 +24,7 @@ retry goes in a later one); the last chunk holding it owns it (:meth:`BatchLedge
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from array import array
@@ -32,9 +34,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from runner.config._log import LOGGER_NAME
+from runner.prompts._routing import is_stage_queue
 from runner.run_folder._completed import CompletedFile
 from runner.run_folder._files import RunFolder
 from runner.run_folder._records import utc_timestamp
+
+logger = logging.getLogger(LOGGER_NAME)
 
 
 @dataclass
@@ -116,6 +122,11 @@ class BatchLedger:
         """Every result of the batch was handed to the run's writer."""
         self._record({"event": "collected", "chunk": chunk})
 
+    def abandoned(self, chunk: int) -> None:
+        """A judge's or rephraser's batch left by an earlier session: its requests are made again, as
+        the records they were for are (those are written only once judged)."""
+        self._record({"event": "abandoned", "chunk": chunk})
+
     def cancel_requested(self, chunk: int) -> None:
         """``prompto-run cancel=`` asked the provider to cancel the batch."""
         self._record({"event": "cancel_requested", "chunk": chunk})
@@ -174,7 +185,7 @@ class BatchLedger:
             entry.batch_id, entry.submitted_at = str(event["batch_id"]), str(event.get("at"))
         elif kind == "state":
             entry.state = str(event["state"])
-        elif kind == "collected":
+        elif kind in ("collected", "abandoned"):
             entry.collected = True
         elif kind == "cancel_requested":
             entry.cancel_requested = True
@@ -261,6 +272,13 @@ class PendingBatches:
     owning a prompt not yet answered), and for each of their prompts whether its result still counts."""
 
     def __init__(self, ledger: BatchLedger, is_unanswered: Callable[[str], bool]) -> None:
+        for entry in ledger.uncollected():
+            if is_stage_queue(entry.queue):
+                logger.warning(
+                    "resume: batch %s of %s (chunk %d) is not collected: its requests are made again",
+                    *(entry.batch_id, entry.queue, entry.chunk),
+                )
+                ledger.abandoned(entry.chunk)
         uncollected = {entry.chunk for entry in ledger.uncollected()}
         self._owners: dict[str, int] = {
             prompt_id: chunk

@@ -182,3 +182,24 @@ async def test_wait_false_submits_and_resume_collects(tmp_path: Path) -> None:
     assert sorted(r["id"] for r in records) == sorted(f"p{i}" for i in range(8))
     assert fake.batches_created == 1
     assert json.loads((second.run_dir / "summary.json").read_text())["status"] == "complete"
+
+
+async def test_judges_run_in_batch_too(tmp_path: Path) -> None:
+    with OpenAIBatchFake() as fake:
+        judge = {
+            "name": "grader",
+            "models": [{"api": "openai", "model_name": "gpt-4o-judge"}],
+            "template": "Grade {response}",
+            "parse": {"regex": r"(question \d+)"},
+        }
+        config = batch_config(tmp_path, openai_rows(6), judges=[judge])
+        result = await run_experiment(config, environ(fake))
+
+    records = read_jsonl(result.completed_file)
+    assert len(records) == 6
+    assert all(r["scores"]["grader"] == int(r["prompt"].split()[1]) for r in records)
+    assert all(r["judgements"]["grader"]["model_name"] == "gpt-4o-judge" for r in records)
+    verdicts = read_jsonl(result.run_dir / "judge.jsonl")
+    assert len(verdicts) == 6 and all("batch" in v for v in verdicts)
+    assert fake.batches_created == 2  # the experiment's batch, then the judge's
+    assert {b.model for b in fake.batches.values()} == {"gpt-4o-mini", "gpt-4o-judge"}
