@@ -32,6 +32,7 @@ class FakeQueue:
     ok: int = 0
     retrying: int = 0
     stopped_reason: str | None = None
+    batches: str | None = None
 
     def statistics(self) -> QueueStatistics:
         return QueueStatistics(
@@ -43,6 +44,7 @@ class FakeQueue:
             retrying=self.retrying,
             in_flight=0,
             stopped_reason=self.stopped_reason,
+            batches=self.batches,
         )
 
 
@@ -79,6 +81,15 @@ async def test_tracker_shows_pause_slowdown_and_auth_stop(autojump_clock: trio.a
     assert lines[2].eta_s is None
     total = overall(lines)
     assert (total.total, total.state, total.eta_s) == (30, "running", None)
+
+
+async def test_a_batch_queue_shows_each_batch_state_and_no_eta(autojump_clock: trio.abc.Clock) -> None:
+    queue = FakeQueue("openai", total=5000, done=1000, ok=1000)
+    queue.batches = "2 batch(es): in_progress 1,200/2,500; validating"
+    (line,) = ProgressTracker([queue]).sample()
+    assert line.state == "2 batch(es): in_progress 1,200/2,500; validating"
+    assert line.eta_s is None  # a batch ends when the provider says, within its window
+    assert "in_progress 1,200/2,500" in plain_line(line)
 
 
 async def test_live_table_has_a_row_per_queue_and_an_overall_row(autojump_clock: trio.abc.Clock) -> None:
