@@ -22,7 +22,7 @@ from runner.config._log import LOGGER_NAME
 from runner.engine._provider_set import ProviderSet
 from runner.run_folder._batches import BatchLedger
 from runner.run_folder._files import RunFolder
-from runner.run_folder._lock import folder_lock
+from runner.run_folder._lock import FolderBusy, folder_lock
 from runner.run_folder._saved_config import saved_config
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -38,15 +38,21 @@ def cancel_batches_of(run_dir: Path) -> int:
     if not folder.batch_ledger.exists():
         raise NothingToCancel(f"{run_dir} has no batches ({folder.batch_ledger.name} is missing)")
     config = to_run_config(saved_config(run_dir))
-    with folder_lock(folder.path):
-        ledger = BatchLedger(folder)
-        try:
-            pending = ledger.uncollected()
-            if not pending:
-                raise NothingToCancel(f"every batch of {run_dir} has been collected: nothing to cancel")
-            failures = trio.run(_cancel_all, config, ledger)
-        finally:
-            ledger.close()
+    try:
+        with folder_lock(folder.path):
+            ledger = BatchLedger(folder)
+            try:
+                pending = ledger.uncollected()
+                if not pending:
+                    raise NothingToCancel(f"every batch of {run_dir} has been collected: nothing to cancel")
+                failures = trio.run(_cancel_all, config, ledger)
+            finally:
+                ledger.close()
+    except FolderBusy as busy:  # the run is waiting for its batches: it alone may write the ledger
+        raise FolderBusy(
+            f"{str(busy).partition(';')[0]}; stop it first (Ctrl-C leaves its batches at the provider), "
+            f"then: prompto-run cancel={run_dir}"
+        ) from None
     print(f"To collect what they answered before stopping: prompto-run resume={run_dir}")
     return 1 if failures else 0
 

@@ -181,6 +181,13 @@ def test_ctrl_c_while_waiting_leaves_the_batch_running_and_resume_collects_it(tm
             assert time.monotonic() < deadline, "the batch was never polled"
             time.sleep(0.02)
         time.sleep(0.3)  # a few polls: the run is waiting
+        busy = _prompto_run(tmp_path, env, "cancel=run")  # from another terminal, while it waits
+        assert busy.returncode == 2, _output(busy)
+        assert "is in use by a running prompto-run" in busy.stderr
+        assert "stop it first (Ctrl-C leaves its batches at the provider), then: prompto-run cancel=run" in (
+            busy.stderr
+        )
+        assert fake.cancelled == set()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
 
