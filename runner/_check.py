@@ -197,6 +197,11 @@ def _batch_lines(batches: Mapping[QueueKey, QueueBatches]) -> list[str]:
     total = sum(queue.batches for queue in batches.values())
     batched = sum(queue.batched for queue in batches.values())
     live = sum(queue.live for queue in batches.values())
+    if total == 0 and not any(queue.no_batch_api for queue in batches.values()):
+        return [
+            "batch mode: no prompt would go in a batch (see batch.apis; an api's or model's `mode` in "
+            "rate_limits is the mode of its own queue, which it has with parallel=true)"
+        ]
     lines = [
         f"batch mode: {total:,} batch(es) to submit, holding {batched:,} prompts (half price); "
         f"{live:,} prompt(s) sent live (request sizes estimated from the prompt lines and media files)"
