@@ -21,16 +21,8 @@ import httpx
 
 from providers._errors import AuthError, ProviderError, QuotaExhausted, SafetyBlocked
 from providers._http import json_or_none, parse_retry_after, status_error
-from providers._json_api import (
-    JsonApiProvider,
-    JsonObject,
-    body_excerpt,
-    list_at,
-    malformed,
-    object_at,
-    str_at,
-    token_count,
-)
+from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
+from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._ratelimit import parse_duration, retry_hint, throttled
 from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, TextPart, Usage
 

@@ -111,44 +111,6 @@ class ClientPool:
         async with self.client() as client, transport_errors():
             return await client.post(joined_url(self._base_url, url), json=json_body, headers=headers)
 
-    async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **send: Any
-    ) -> httpx.Response:
-        """Any request to ``url`` (a path under the base URL, or an absolute URL on the same server as
-        the base URL), its reply read under the size cap; ``send`` is httpx's (``json``, ``content``,
-        ``files``, ``params``...)."""
-        async with self.client() as client, transport_errors():
-            return await client.request(method, self.url_for(url), headers=headers, **send)
-
-    @asynccontextmanager
-    async def stream(
-        self, method: str, url: str, *, headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[httpx.Response]:
-        """A reply left unread, for a body read as it arrives (a batch's results file, which may be far
-        larger than any one reply's cap). Transport failures come out as :mod:`providers._errors`."""
-        async with (
-            self.client() as client,
-            transport_errors(),
-            client.stream(method, self.url_for(url), headers=headers) as response,
-        ):
-            yield response
-
-    def url_for(self, url: str) -> str:
-        """``url`` under the base URL; an absolute URL only if it is on the base URL's server (the key
-        this pool sends must not go to a host a reply names)."""
-        if not url.startswith(("http://", "https://")):
-            return joined_url(self._base_url, url)
-        target = urlsplit(url)
-        if (target.scheme, target.netloc.rpartition("@")[2].lower()) != (
-            self._base_url.scheme,
-            self._base_url.netloc.rpartition("@")[2].lower(),
-        ):
-            raise MalformedReply(
-                f"refused to send to {target.scheme}://{target.hostname}: a reply named a URL on another "
-                f"server than the endpoint's ({self._base_url.hostname})"
-            )
-        return url
-
     async def aclose(self) -> None:
         """Close every client."""
         for client in self._clients:

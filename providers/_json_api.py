@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from contextlib import aclosing, asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import httpx
@@ -21,18 +21,10 @@ import httpx
 from providers._base import Provider, ProviderContext, model_env_suffix
 from providers._error_replies import as_sent_with, named_status, sent_as_success
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
-from providers._http import (
-    ClientPool,
-    json_body,
-    parse_retry_after,
-    status_error,
-    transport_errors,
-    with_server_retry_verdict,
-)
+from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
+from providers._json_fields import JsonObject
 from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
 from providers._types import ChatRequest, Completion
-
-JsonObject = dict[str, Any]
 
 
 class JsonApiProvider(Provider):
@@ -61,6 +53,7 @@ class JsonApiProvider(Provider):
         super().__init__(context)
         self.api_key = self.resolve_key(context)
         self._config_problems = self.check_config(context)
+        self._closing: list[Callable[[], Awaitable[None]]] = []
         endpoint = self.resolve_endpoint(context)
         self._endpoint_secrets = url_secrets(endpoint or "")
         self._pool = ClientPool(
@@ -70,7 +63,6 @@ class JsonApiProvider(Provider):
             expected_concurrency=context.expected_concurrency,
             max_reply_bytes=context.max_reply_bytes,
         )
-        self._batch_pool: ClientPool | None = None
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -147,7 +139,7 @@ class JsonApiProvider(Provider):
 
     async def complete(self, request: ChatRequest) -> Completion:
         """Build, send, check and parse one request; every failure is a scrubbed :class:`ProviderError`."""
-        with self._scrubbed():
+        with self.scrubbed():
             if self._config_problems:
                 raise AuthError("; ".join(self._config_problems))
             body = await self.request_body(request)
@@ -157,55 +149,12 @@ class JsonApiProvider(Provider):
                 raise with_server_retry_verdict(self.classify_error(response), response.headers)
             return self._parse(response)
 
-    # -- what a batch API sends through (:mod:`providers.batch`) ----------------------------------
-
-    async def call(
-        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **send: Any
-    ) -> httpx.Response:
-        """One request of a batch API (upload, create, poll, list, cancel) through the run's clients:
-        a 2xx reply, or the classified, scrubbed :class:`ProviderError` its status stands for. ``path``
-        is under the base URL (or an absolute URL on its server); ``send`` is httpx's."""
-        with self._scrubbed():
-            if self._config_problems:
-                raise AuthError("; ".join(self._config_problems))
-            response = await self._batch_clients().request(method, path, headers=headers, **send)
-            if response.status_code >= 400:
-                raise with_server_retry_verdict(self.classify_error(response), response.headers)
-            return response
-
-    @asynccontextmanager
-    async def stream_lines(self, path: str) -> AsyncIterator[AsyncIterator[str]]:
-        """The lines of a GET reply as they arrive (a batch's results file: no size cap, never whole in
-        memory); an error status is raised as :meth:`call` raises it."""
-        with self._scrubbed():
-            if self._config_problems:
-                raise AuthError("; ".join(self._config_problems))
-            async with self._batch_clients().stream("GET", path) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise with_server_retry_verdict(self.classify_error(response), response.headers)
-                lines = _transport_checked(response.aiter_lines())
-                async with aclosing(lines):
-                    yield lines
-
-    def _batch_clients(self) -> ClientPool:
-        """The batch API's client, made on first use: httpx's own transport, which streams a request
-        body from its file and a results file as it arrives (the lean one reads each whole, under the
-        reply cap: right for chat replies, wrong for a 200 MB upload or results file)."""
-        if self._batch_pool is None:
-            self._batch_pool = ClientPool(
-                self.resolve_endpoint(self.context) or "http://endpoint.not.configured",
-                headers=self.static_headers(self.api_key),
-                transport=self.context.transport,
-                lean=False,
-                max_reply_bytes=self.context.max_reply_bytes,
-            )
-        return self._batch_pool
+    # -- what a batch API reads with (:mod:`providers.batch`) ---------------------------------------
 
     def outcome(self, status: int, body: Any) -> Completion:
         """One batch result (the status and JSON body a live request would have had) as the
         :class:`Completion` a live reply gives, or the :class:`ProviderError` it would have raised."""
-        with self._scrubbed():
+        with self.scrubbed():
             response = httpx.Response(status, json=body)
             if status >= 400:
                 raise self.classify_error(response)
@@ -232,8 +181,13 @@ class JsonApiProvider(Provider):
                 status=response.status_code,
             ) from exc
 
+    @property
+    def config_problems(self) -> list[str]:
+        """What makes every request fail (a missing key...), found when the provider was made."""
+        return self._config_problems
+
     @contextmanager
-    def _scrubbed(self) -> Iterator[None]:
+    def scrubbed(self) -> Iterator[None]:
         """Remove every secret this provider holds from the message of any error leaving it (and from
         every excerpt of a body made inside, before it is cut)."""
         try:
@@ -247,16 +201,14 @@ class JsonApiProvider(Provider):
             raise
 
     async def aclose(self) -> None:
-        """Close the run's HTTP clients."""
+        """Close the run's HTTP clients (a batch API's too: :meth:`close_with`)."""
         await self._pool.aclose()
-        if self._batch_pool is not None:
-            await self._batch_pool.aclose()
+        for close in self._closing:
+            await close()
 
-
-async def _transport_checked(lines: AsyncIterator[str]) -> AsyncGenerator[str, None]:
-    async with transport_errors():  # a connection lost half-way through a results file
-        async for line in lines:
-            yield line
+    def close_with(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Have :meth:`aclose` also call ``close`` (clients made for this provider elsewhere)."""
+        self._closing.append(close)
 
 
 def env_choice(name: str, context: ProviderContext) -> str:
@@ -280,26 +232,3 @@ def body_excerpt(response: httpx.Response) -> str:
 def malformed(what: str, payload: Any) -> MalformedReply:
     """A 2xx reply that lacks what it should carry, with an excerpt of what it did carry."""
     return MalformedReply(f"{what}: {excerpt(json.dumps(payload, ensure_ascii=False))!r}")
-
-
-def token_count(value: Any) -> int | None:
-    """A usage count as an ``int``, or ``None`` when the server left it out or sent garbage."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def object_at(payload: Mapping[str, Any], name: str) -> JsonObject:
-    """``payload[name]`` if it is a JSON object, else an empty one (the field is missing or ``null``)."""
-    value = payload.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def list_at(payload: Mapping[str, Any], name: str) -> list[Any]:
-    """``payload[name]`` if it is a JSON array, else an empty one."""
-    value = payload.get(name)
-    return value if isinstance(value, list) else []
-
-
-def str_at(payload: Mapping[str, Any], name: str) -> str | None:
-    """``payload[name]`` if it is a string, else ``None``."""
-    value = payload.get(name)
-    return value if isinstance(value, str) else None

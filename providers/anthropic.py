@@ -19,15 +19,8 @@ import httpx
 
 from providers._errors import ProviderError, QuotaExhausted, SafetyBlocked, excerpt
 from providers._http import json_or_none, parse_retry_after, status_error
-from providers._json_api import (
-    JsonApiProvider,
-    JsonObject,
-    body_excerpt,
-    malformed,
-    object_at,
-    str_at,
-    token_count,
-)
+from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
+from providers._json_fields import object_at, str_at, token_count
 from providers._ratelimit import anthropic_rate_limit, throttled
 from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, TextPart, Usage
 

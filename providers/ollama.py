@@ -15,7 +15,8 @@ import httpx
 
 from providers._errors import BadRequest, ProviderError
 from providers._http import json_or_none, parse_retry_after, status_error
-from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed, str_at, token_count
+from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
+from providers._json_fields import str_at, token_count
 from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, Usage
 
 REQUEST_LEVEL = frozenset({"format", "keep_alive", "think", "tools", "stream"})

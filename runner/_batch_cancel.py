@@ -13,14 +13,14 @@ from pathlib import Path
 import trio
 
 from providers import ProviderError
-from providers.batch import BatchTag, batch_api_for
+from providers.batch import BatchApi, BatchTag, batch_api_for
 from runner._run import effective_environ
 from runner.config._compose import to_run_config
 from runner.config._config import RunConfig
 from runner.config._errors import UserError
 from runner.config._log import LOGGER_NAME
 from runner.engine._provider_set import ProviderSet
-from runner.run_folder._batches import BatchLedger
+from runner.run_folder._batches import BatchLedger, ChunkEntry
 from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import FolderBusy, folder_lock
 from runner.run_folder._saved_config import saved_config
@@ -68,25 +68,33 @@ async def _cancel_all(config: RunConfig, ledger: BatchLedger) -> int:
             batch_api.claimed.update(e.batch_id for e in ledger.chunks.values() if e.batch_id)
             tag = BatchTag(entry.run_id, entry.chunk)
             try:
-                batch_id = entry.batch_id
-                if batch_id is None and not batch_api.tags_reliable:
-                    print(
-                        f"chunk {entry.chunk} ({entry.api}/{entry.model_name}) was never recorded as "
-                        "submitted, and this API's batches carry no tag to tell which is the run's: "
-                        "not cancelled (resume= collects it if the provider holds it)"
-                    )
-                    continue
-                batch_id = batch_id or await batch_api.find(tag, entry.requests, entry.intent_time)
-                if batch_id is None:
-                    print(f"chunk {entry.chunk} ({entry.api}/{entry.model_name}) never reached the provider")
-                    continue
-                await batch_api.cancel(batch_id)
-            except ProviderError as exc:
-                failures += 1
-                print(f"batch of chunk {entry.chunk} could not be cancelled: {exc.message}")
-                continue
-            if entry.batch_id is None:
-                ledger.submitted(entry.chunk, batch_id)
-            ledger.cancel_requested(entry.chunk)
-            print(f"cancelled batch {batch_id} ({entry.api}/{entry.model_name}, {entry.requests} requests)")
+                failures += await _cancel_one(batch_api, entry, tag, ledger)
+            finally:
+                await batch_api.aclose()
     return failures
+
+
+async def _cancel_one(batch_api: BatchApi, entry: ChunkEntry, tag: BatchTag, ledger: BatchLedger) -> int:
+    """Cancel one chunk's batch, saying what was done; 1 if the provider refused."""
+    where = f"chunk {entry.chunk} ({entry.api}/{entry.model_name})"
+    batch_id = entry.batch_id
+    if batch_id is None and not batch_api.tags_reliable:
+        print(
+            f"{where} was never recorded as submitted, and this API's batches carry no tag to tell "
+            "which is the run's: not cancelled (resume= collects it if the provider holds it)"
+        )
+        return 0
+    try:
+        batch_id = batch_id or await batch_api.find(tag, entry.requests, entry.intent_time)
+        if batch_id is None:
+            print(f"{where} never reached the provider")
+            return 0
+        await batch_api.cancel(batch_id)
+    except ProviderError as exc:
+        print(f"the batch of {where} could not be cancelled: {exc.message}")
+        return 1
+    if entry.batch_id is None:
+        ledger.submitted(entry.chunk, batch_id)
+    ledger.cancel_requested(entry.chunk)
+    print(f"cancelled batch {batch_id} ({entry.api}/{entry.model_name}, {entry.requests} requests)")
+    return 0

@@ -2,9 +2,9 @@
 
 A :class:`BatchApi` turns requests into the lines of one batch, submits a batch tagged with the run
 and chunk it belongs to, finds a tagged batch again after a crash, reports a batch's status, streams
-its results and cancels it. It sends through its provider's HTTP clients (:meth:`JsonApiProvider.call`
-and :meth:`JsonApiProvider.stream_lines`), so keys, endpoints, scrubbing and error classes are the
-provider's own, and it parses each result with the provider's own reply parser
+its results and cancels it. It sends through :attr:`BatchApi.client` (:mod:`providers.batch._http`),
+whose keys, endpoint, scrubbing and error classes are its provider's, and it parses each result with
+the provider's own reply parser
 (:meth:`JsonApiProvider.outcome`): a batch record is the same record a live request makes.
 
 The engine (:mod:`runner.engine._batch_queue`) owns everything else: which prompts go in which chunk
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from providers._errors import ProviderError, TransientError
 from providers._types import ChatRequest, Completion
+from providers.batch._http import BatchClient
 
 if TYPE_CHECKING:
     from providers._json_api import JsonApiProvider
@@ -137,6 +138,8 @@ class BatchApi(ABC):
 
     def __init__(self, provider: JsonApiProvider) -> None:
         self.provider = provider
+        self.client = BatchClient(provider)
+        """Where the batch calls go: the provider's endpoint, key and error classes (:mod:`._http`)."""
         self.claimed: set[str] = set()
         """Batch ids known to belong to chunks already (the run folder's ledger fills it): :meth:`find`
         never hands one out for another chunk."""
@@ -173,6 +176,10 @@ class BatchApi(ABC):
     @abstractmethod
     async def cancel(self, batch_id: str) -> None:
         """Ask the provider to cancel the batch (it may take a while to stop)."""
+
+    async def aclose(self) -> None:
+        """Close the batch API's clients (the provider's own are closed with it)."""
+        await self.client.aclose()
 
 
 def completed_counts(status: BatchStatus) -> str:

@@ -25,14 +25,8 @@ from urllib.parse import quote
 import trio
 
 from providers._errors import ProviderError
-from providers._json_api import (
-    JsonObject,
-    list_at,
-    malformed,
-    object_at,
-    str_at,
-    token_count,
-)
+from providers._json_api import JsonObject, malformed
+from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
 from providers.batch._api import (
     BatchApi,
@@ -85,7 +79,7 @@ class AnthropicBatch(BatchApi):
             "content-type": "application/json",
             "content-length": str(len(ENVELOPE_HEAD) + body_bytes + len(ENVELOPE_TAIL)),
         }
-        response = await self.provider.call(
+        response = await self.client.call(
             "POST", BATCHES, headers=headers, content=_envelope(lines, body_bytes)
         )
         batch_id = str_at(_batch_object(response.content), "id")
@@ -112,7 +106,7 @@ class AnthropicBatch(BatchApi):
         while True:
             cursor = f"&after_id={quote(after_id, safe='')}" if after_id else ""
             page = _batch_object(
-                (await self.provider.call("GET", f"{BATCHES}?limit={LIST_PAGE}{cursor}")).content
+                (await self.client.call("GET", f"{BATCHES}?limit={LIST_PAGE}{cursor}")).content
             )
             batches = [batch for batch in list_at(page, "data") if isinstance(batch, dict)]
             for batch in batches:
@@ -129,7 +123,7 @@ class AnthropicBatch(BatchApi):
     async def status(self, batch_id: str) -> BatchStatus:
         """``processing_status`` as the state, done once ``ended``; counts are 0 until then."""
         self.claimed.add(batch_id)
-        batch = _batch_object((await self.provider.call("GET", _batch_path(batch_id))).content)
+        batch = _batch_object((await self.client.call("GET", _batch_path(batch_id))).content)
         state = str_at(batch, "processing_status") or "unknown"
         counts = object_at(batch, "request_counts")
         tallies = {name: token_count(counts.get(name)) or 0 for name in COUNT_NAMES}
@@ -149,7 +143,7 @@ class AnthropicBatch(BatchApi):
         its request then has no result, which the engine treats as not run."""
         self.claimed.add(batch_id)
         url = str_at(status.raw or {}, "results_url") or f"{_batch_path(batch_id)}/results"
-        async with self.provider.stream_lines(url) as lines:
+        async with self.client.stream_lines(url) as lines:
             async for line in lines:
                 if (result := self._result(line)) is not None:
                     yield result
@@ -157,7 +151,7 @@ class AnthropicBatch(BatchApi):
     async def cancel(self, batch_id: str) -> None:
         """``POST .../cancel``: the batch is ``canceling`` until the requests in flight finish."""
         self.claimed.add(batch_id)
-        await self.provider.call("POST", f"{_batch_path(batch_id)}/cancel")
+        await self.client.call("POST", f"{_batch_path(batch_id)}/cancel")
 
     def _result(self, line: str) -> BatchResult | None:
         try:

@@ -37,7 +37,8 @@ import trio
 
 from providers._errors import MalformedReply, ProviderError
 from providers._http import json_body
-from providers._json_api import JsonObject, list_at, object_at, str_at, token_count
+from providers._json_api import JsonObject
+from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
 from providers.batch._api import (
     MB,
@@ -98,7 +99,7 @@ class GeminiBatch(BatchApi):
     async def submit(self, tag: BatchTag, lines: Path, count: int) -> str:
         """Send the lines as the ``requests`` array of one create call, streamed from the file."""
         path = f"v1beta/models/{quote(self.provider.model_name, safe='')}:batchGenerateContent"
-        response = await self.provider.call(
+        response = await self.client.call(
             "POST",
             path,
             headers={"content-type": "application/json"},
@@ -116,7 +117,7 @@ class GeminiBatch(BatchApi):
         page_token: str | None = None
         while True:
             params = {"pageSize": str(LIST_PAGE_SIZE)} | ({"pageToken": page_token} if page_token else {})
-            page = json_body(await self.provider.call("GET", "v1beta/batches", params=params))
+            page = json_body(await self.client.call("GET", "v1beta/batches", params=params))
             operations = [item for item in list_at(page, "operations") if isinstance(item, dict)]
             for operation in operations:
                 if str_at(object_at(operation, "metadata"), "displayName") == tag.label:
@@ -169,10 +170,10 @@ class GeminiBatch(BatchApi):
 
     async def cancel(self, batch_id: str) -> None:
         """``POST batches/{id}:cancel`` (empty body); the batch becomes ``BATCH_STATE_CANCELLED``."""
-        await self.provider.call("POST", f"v1beta/{_checked(batch_id)}:cancel", content=b"")
+        await self.client.call("POST", f"v1beta/{_checked(batch_id)}:cancel", content=b"")
 
     async def _operation(self, batch_id: str) -> JsonObject:
-        operation = json_body(await self.provider.call("GET", f"v1beta/{_checked(batch_id)}"))
+        operation = json_body(await self.client.call("GET", f"v1beta/{_checked(batch_id)}"))
         if not isinstance(operation, dict):
             raise MalformedReply(f"batch {batch_id}: reply is not a JSON object")
         return operation

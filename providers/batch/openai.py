@@ -16,8 +16,7 @@ the live request (``model_name`` is the deployment on Azure).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,8 +26,8 @@ import trio
 
 from providers._errors import BadRequest, MalformedReply, ProviderError, excerpt
 from providers._http import json_body
-from providers._json_api import JsonApiProvider, JsonObject, list_at, object_at, str_at, token_count
-from providers._secrets import secrets_in_scope
+from providers._json_api import JsonApiProvider, JsonObject
+from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
 from providers.azure_openai import AzureOpenAIProvider
 from providers.batch._api import (
@@ -129,7 +128,7 @@ class OpenAIBatch(BatchApi):
         state = self._required_str(batch, "status", "the batch")
         counts = object_at(batch, "request_counts")
         errors = [error for error in list_at(object_at(batch, "errors"), "data") if isinstance(error, dict)]
-        with self._scrubbed():
+        with self.provider.scrubbed():
             message = "; ".join(_error_text(error) for error in errors) or None
         return BatchStatus(
             state=state,
@@ -153,7 +152,7 @@ class OpenAIBatch(BatchApi):
         for file_field in ("output_file_id", "error_file_id"):
             if not (file_id := str_at(batch, file_field)):
                 continue
-            async with self.provider.stream_lines(
+            async with self.client.stream_lines(
                 self.path(f"files/{quote(file_id, safe='')}/content")
             ) as lines:
                 async for line in lines:
@@ -175,7 +174,7 @@ class OpenAIBatch(BatchApi):
         """The lines a failed batch's ``errors.data`` names (1-based lines of the input file, which
         holds request ``i`` on line ``i + 1``), each a :class:`BadRequest`."""
         rejected = []
-        with self._scrubbed():
+        with self.provider.scrubbed():
             for error in list_at(object_at(batch, "errors"), "data"):
                 line = error.get("line") if isinstance(error, dict) else None
                 if isinstance(line, int) and not isinstance(line, bool) and line >= 1:
@@ -196,7 +195,7 @@ class OpenAIBatch(BatchApi):
         line or one naming no ``custom_id`` (its request is then unreported: the engine resends it)."""
         if not line.strip():
             return None
-        with self._scrubbed():
+        with self.provider.scrubbed():
             return self._parsed_result(line)
 
     def _parsed_result(self, line: str) -> BatchResult | None:
@@ -222,8 +221,8 @@ class OpenAIBatch(BatchApi):
 
     async def _json(self, method: str, path: str, **send: Any) -> JsonObject:
         """One call's JSON object (a reply that is not one is a :class:`MalformedReply`)."""
-        response = await self.provider.call(method, path, **send)
-        with self._scrubbed():
+        response = await self.client.call(method, path, **send)
+        with self.provider.scrubbed():
             payload = json_body(response)
             if not isinstance(payload, dict):
                 raise MalformedReply(
@@ -235,14 +234,8 @@ class OpenAIBatch(BatchApi):
     def _required_str(self, payload: JsonObject, name: str, what: str) -> str:
         if value := str_at(payload, name):
             return value
-        with self._scrubbed():
+        with self.provider.scrubbed():
             raise MalformedReply(f"{what} has no {name!r}: {excerpt(json.dumps(payload))!r}")
-
-    @contextmanager
-    def _scrubbed(self) -> Iterator[None]:
-        """Excerpts of replies made inside are scrubbed of the provider's secrets."""
-        with secrets_in_scope(self.provider.secrets()):
-            yield
 
 
 class AzureOpenAIBatch(OpenAIBatch):

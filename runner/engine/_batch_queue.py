@@ -145,6 +145,15 @@ class BatchQueueRunner:
 
     async def run(self) -> None:
         """Batch, submit, wait for and collect every prompt of the queue; the rest go live."""
+        try:
+            await self._run()
+        finally:
+            with trio.CancelScope(shield=True):
+                for endpoint in self._endpoints.values():
+                    if endpoint is not None:
+                        await endpoint.api.aclose()
+
+    async def _run(self) -> None:
         async with self._results, trio.open_nursery() as nursery:
             nursery.start_soon(self._live.run)
             async with trio.open_nursery() as batches:

@@ -112,8 +112,12 @@ def batches_configured(config: RunConfig) -> bool:
 
 def batch_wanted(config: RunConfig, key: QueueKey, api: str) -> bool:
     """Whether the prompts of ``api`` in queue ``key`` are to go through the API's batch API (where it
-    has one): the queue's ``mode`` if its limit sets one, else the run's ``batch`` settings."""
-    return config.batch.wanted_for(api, queue_limit(config, key).mode)
+    has one): the queue's ``mode`` if its limit sets one (in a shared queue, the api's limit), else the
+    run's ``batch`` settings."""
+    mode = queue_limit(config, key).mode
+    if mode is None and key.api is None:  # the default queue or a group's: the prompt's api may say
+        mode = _api_limit(config, api).mode
+    return config.batch.wanted_for(api, mode)
 
 
 def _api_limit(config: RunConfig, api: str) -> ApiLimit:

@@ -340,16 +340,23 @@ def test_prompto_check_without_batch_mode_shows_no_batches(tmp_path: Path) -> No
     assert "batch" not in done.stdout
 
 
-def test_prompto_check_says_when_batch_mode_batches_nothing(tmp_path: Path) -> None:
+def test_an_apis_mode_applies_in_the_shared_queue_too(tmp_path: Path) -> None:
     _project(tmp_path, _rows(4))
     args = ("experiment.file=exp.jsonl", "+rate_limits.apis.openai.mode=batch")
     env = _env() | {"OPENAI_API_KEY": "sk"}
-    shared = run_installed("prompto-check", *args, cwd=tmp_path, env=env)  # one queue: `default`
-    assert shared.returncode == 0, _output(shared)
-    assert "batch mode: no prompt would go in a batch" in shared.stdout
-    own = run_installed("prompto-check", *args, "parallel=true", cwd=tmp_path, env=env)
-    assert own.returncode == 0, _output(own)
-    assert "batch mode: 1 batch(es) to submit, holding 4 prompts" in own.stdout
+    for extra in ((), ("parallel=true",)):  # one `default` queue, or the api's own
+        checked = run_installed("prompto-check", *args, *extra, cwd=tmp_path, env=env)
+        assert checked.returncode == 0, _output(checked)
+        assert "batch mode: 1 batch(es) to submit, holding 4 prompts" in checked.stdout
+
+
+def test_prompto_check_says_when_batch_mode_batches_nothing(tmp_path: Path) -> None:
+    _project(tmp_path, _rows(4))
+    args = ("experiment.file=exp.jsonl", "+rate_limits.apis.openai.mode=live", "batch.enabled=true")
+    env = _env() | {"OPENAI_API_KEY": "sk"}
+    checked = run_installed("prompto-check", *args, cwd=tmp_path, env=env)
+    assert checked.returncode == 0, _output(checked)
+    assert "batch mode: no prompt would go in a batch" in checked.stdout
 
 
 def test_three_thousand_prompts_go_in_three_batches_end_to_end(tmp_path: Path) -> None:

@@ -200,6 +200,7 @@ async def test_judges_run_in_batch_too(tmp_path: Path) -> None:
     assert all(r["scores"]["grader"] == int(r["prompt"].split()[1]) for r in records)
     assert all(r["judgements"]["grader"]["model_name"] == "gpt-4o-judge" for r in records)
     verdicts = read_jsonl(result.run_dir / "judge.jsonl")
-    assert len(verdicts) == 6 and all("batch" in v for v in verdicts)
+    assert len(verdicts) == 6
+    assert all("batch" in v for v in verdicts)
     assert fake.batches_created == 2  # the experiment's batch, then the judge's
     assert {b.model for b in fake.batches.values()} == {"gpt-4o-mini", "gpt-4o-judge"}

@@ -81,9 +81,7 @@ def main() -> None:
     print(f"| batch | {count:,} | {batches} | {batch_rss:.0f} MB | {batch_s:.1f} s |")
     print(f"| live | {count:,} | - | {live_rss:.0f} MB | {live_s:.1f} s |")
     verdict = "met" if batch_rss <= live_rss * 1.05 else "NOT met"
-    print(
-        f"\nbatch peak RSS / live peak RSS = {batch_rss / live_rss:.2f} (target <= 1, 5% noise): {verdict}"
-    )
+    print(f"\nbatch peak RSS / live peak RSS = {batch_rss / live_rss:.2f} (target <= 1, 5% noise): {verdict}")
 
 
 if __name__ == "__main__":

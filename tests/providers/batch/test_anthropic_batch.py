@@ -500,10 +500,10 @@ async def test_the_fake_deletes_a_batch_only_once_it_has_ended(
     fake.polls_to_finish = 2
     batch_id = await batch.submit(TAG, await write_lines(batch, tmp_path / "lines.jsonl", ["a"]), 1)
     with pytest.raises(BadRequest, match="in progress"):
-        await provider.call("DELETE", f"v1/messages/batches/{batch_id}")
+        await batch.client.call("DELETE", f"v1/messages/batches/{batch_id}")
     while not (await batch.status(batch_id)).done:
         pass
-    deleted = await provider.call("DELETE", f"v1/messages/batches/{batch_id}")
+    deleted = await batch.client.call("DELETE", f"v1/messages/batches/{batch_id}")
     assert deleted.json() == {"id": batch_id, "type": "message_batch_deleted"}
     with pytest.raises(NotFound):
         await batch.status(batch_id)
