@@ -1,6 +1,9 @@
 """A sweep's jobs side by side: one row per job (and model), its overrides and its scores.
 
 The api/model a row describes is in ``queried_model`` (a ``model=`` override keeps its own column).
+Where jobs recorded costs, each row has ``cost_usd`` (the job's total, judges and rephrasers included),
+``model_cost_usd`` (its model's part), ``unpriced_models`` (whose replies have no price and are not
+counted) and, per score with correct answers, ``<score>_per_correct_usd``.
 
 Reads what every job leaves in its folder (``summary.json`` and ``.hydra/overrides.yaml``), so it
 works on any finished sweep folder, from the Hydra callback or by hand. A job that left no summary
@@ -18,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from runner.display._console import score_interval, score_mean, score_names, score_text, seconds
+from runner.display._cost import cost_entry, model_cost, per_correct, per_correct_scores, unpriced, usd
 from runner.display._svg import interval_bars
 from runner.run_folder._files import RunFolder, SweepFolder
 from runner.run_folder._saved_config import saved_overrides
 
 BASE_COLUMNS = ("status", "prompts", "ok", "failed", "retried", "latency_p50_s", "latency_p95_s")
+COST_COLUMNS = ("cost_usd", "model_cost_usd", "unpriced_models")
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,27 @@ class Comparison:
     rows: list[dict[str, Any]]
     override_keys: list[str]
     scores: list[str]
+    costs: bool = False
+    """Whether any job recorded costs (a sweep run before costs were tracked has no cost columns)."""
+    per_correct: tuple[str, ...] = ()
+    """The scores some job knows the cost of a correct answer by."""
 
     @property
     def columns(self) -> list[str]:
-        """The CSV header: job, overrides, model, counts and latencies, then mean/ci95 per score."""
+        """The CSV header: job, overrides, model, counts and latencies, the costs (when recorded), then
+        mean/ci95 per score, then the cost per correct answer by score."""
         score_columns = [f"{name}{part}" for name in self.scores for part in ("", "_ci95_low", "_ci95_high")]
-        return ["job", *self.override_keys, "queried_model", *BASE_COLUMNS, *score_columns]
+        costs = COST_COLUMNS if self.costs else ()
+        per_correct = [f"{name}_per_correct_usd" for name in self.per_correct]
+        return [
+            "job",
+            *self.override_keys,
+            "queried_model",
+            *BASE_COLUMNS,
+            *costs,
+            *score_columns,
+            *per_correct,
+        ]
 
 
 def _job_number(folder: Path) -> tuple[int, str]:
@@ -75,6 +95,7 @@ def compare(sweep_dir: Path) -> Comparison:
                 **{key: tally.get(key) for key in ("prompts", "ok", "failed", "retried")},
                 "latency_p50_s": latency.get("median"),
                 "latency_p95_s": latency.get("p95"),
+                **_cost_cells(summary, model),
             }
             for name, block in (tally.get("scores") or {}).items():
                 interval = score_interval(block) or (None, None)
@@ -85,7 +106,26 @@ def compare(sweep_dir: Path) -> Comparison:
                 }
             rows.append(row)
     scores = sorted({name for s in summaries if s for name in score_names(s.get("models") or {})})
-    return Comparison(rows, keys, scores)
+    costs = [cost for s in summaries if s and (cost := cost_entry(s)) is not None]
+    per_correct = sorted({name for cost in costs for name in per_correct_scores(cost)})
+    return Comparison(rows, keys, scores, costs=bool(costs), per_correct=tuple(per_correct))
+
+
+def _cost_cells(summary: Mapping[str, Any], model: str) -> dict[str, Any]:
+    cost = cost_entry(summary)
+    if cost is None:
+        return {}
+    total = cost.get("total_usd")
+    return {
+        "cost_usd": float(total) if isinstance(total, int | float) else None,
+        "model_cost_usd": model_cost(cost, model),
+        "unpriced_models": " ".join(unpriced(cost)),
+        **{
+            f"{name}_per_correct_usd": value
+            for name in per_correct_scores(cost)
+            if (value := per_correct(cost, model, name)) is not None
+        },
+    }
 
 
 def write_csv(comparison: Comparison, path: Path) -> None:
@@ -119,10 +159,33 @@ def common_overrides(comparison: Comparison) -> str:
     return " ".join(f"{key}={first.get(key)}" for key in comparison.override_keys if key not in varying)
 
 
+def _several_models(comparison: Comparison) -> bool:
+    jobs = [row["job"] for row in comparison.rows]
+    return len(jobs) != len(set(jobs))
+
+
+def _cost_display(comparison: Comparison, row: Mapping[str, Any]) -> list[str]:
+    if not comparison.costs:
+        return []
+    missing = row.get("unpriced_models")
+    total = (
+        "" if "cost_usd" not in row else usd(row["cost_usd"]) + (f" (no price: {missing})" if missing else "")
+    )
+    cells = [total]
+    if _several_models(comparison):
+        cells.append("" if "model_cost_usd" not in row else usd(row["model_cost_usd"]))
+    return cells
+
+
 def display_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and cells for printing: the swept overrides, model, counts, ``mean [lo, hi]`` per score."""
+    """Header and cells for printing: the swept overrides, model, counts, the job's cost (and its
+    model's, when a job queried several), ``mean [lo, hi]`` per score, and the cost per correct answer."""
     keys = varying_keys(comparison) or comparison.override_keys
-    header = ["job", *keys, "queried_model", *BASE_COLUMNS, *comparison.scores]
+    cost_header = (
+        ["cost", *(["model cost"] if _several_models(comparison) else [])] if comparison.costs else []
+    )
+    per_correct = [f"{name} $/correct" for name in comparison.per_correct]
+    header = ["job", *keys, "queried_model", *BASE_COLUMNS, *cost_header, *comparison.scores, *per_correct]
     cells = []
     for row in comparison.rows:
         fixed = [str(row.get(key, "")) for key in ["job", *keys, "queried_model"]]
@@ -136,7 +199,8 @@ def display_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             )
             for name in comparison.scores
         ]
-        cells.append([*fixed, *counts, *scores])
+        money = [usd(row.get(f"{name}_per_correct_usd")) for name in comparison.per_correct]
+        cells.append([*fixed, *counts, *_cost_display(comparison, row), *scores, *money])
     return header, cells
 
 
@@ -157,6 +221,13 @@ def render_html(comparison: Comparison, sweep_dir: Path) -> str:
             for row in comparison.rows
         ]
         charts.append(interval_bars(f"{name} per job (mean, 95% interval)", labels, values, intervals))
+    if comparison.costs:
+        costs = [
+            row.get("model_cost_usd" if _several_models(comparison) else "cost_usd")
+            for row in comparison.rows
+        ]
+        title = "cost per job and model (USD)" if _several_models(comparison) else "cost per job (USD)"
+        charts.append(interval_bars(title, labels, costs, [None] * len(costs)))
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Sweep comparison: {escape(sweep_dir.name)}</title>"

@@ -2,7 +2,9 @@
 
 The tables read ``summary.json``'s data only, so the printed numbers are the saved ones. Scores are
 shown generically: any ``scores`` block (``{name: {mean, count, ci95}}``) of a model or group gets one
-column per score name.
+column per score name. Where the summary has a ``cost`` entry, each model and group has a cost column
+(``-`` for a model without a price), then come the total (against the budget, when one was set), the
+cost per stage when judges or rephrasers spent too, and the models that have no price.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from runner.display._cost import cost_entry, model_cost, stages_line, total_line, unpriced_line, usd
 from runner.run_folder._files import RunFolder
 
 PLAIN_WIDTH = 400
@@ -68,16 +71,21 @@ def failures_text(tally: Mapping[str, Any]) -> str:
 
 
 def tally_table(
-    title: str, first_column: str, tallies: Mapping[str, Mapping[str, Any]], plain: bool
+    title: str,
+    first_column: str,
+    tallies: Mapping[str, Mapping[str, Any]],
+    plain: bool,
+    costs: Mapping[str, float | None] | None = None,
 ) -> Table:
     """Prompts, ok, failed (by type), retried, cached (when the response cache served any), latency
-    p50/p95, tokens, and each score, one row each."""
+    p50/p95, tokens, cost (when ``costs`` are given: ``-`` where there is no price), and each score,
+    one row each."""
     table = Table(title=title, title_justify="left", box=box.ASCII if plain else box.SIMPLE_HEAD)
     table.add_column(first_column, no_wrap=True)
     # A run without cache hits keeps the table it always had: the column appears once replies are reused.
     show_cached = any(tally.get("cached") for tally in tallies.values())
     counts = ("prompts", "ok", "failed", "retried", *(("cached",) if show_cached else ()))
-    for name in (*counts, "p50 s", "p95 s", "tokens in", "tokens out"):
+    for name in (*counts, "p50 s", "p95 s", "tokens in", "tokens out", *(("cost",) if costs else ())):
         table.add_column(name, justify="right")
     table.add_column("failures by type")
     names = score_names(tallies)
@@ -98,6 +106,7 @@ def tally_table(
             seconds(latency.get("p95")),
             str(tokens.get("input", 0)),
             str(tokens.get("output", 0)),
+            *((usd(costs.get(key)),) if costs else ()),
             escape(failures_text(tally)),
             *(score_text((tally.get("scores") or {}).get(name)) for name in names),
         )
@@ -112,9 +121,20 @@ def summary_renderable(summary: Mapping[str, Any], run_dir: str, *, plain: bool)
         f"({summary['ok']} ok, {summary['failed']} failed) in {summary['wall_time_s']:.1f} s"
     )
     parts: list[RenderableType] = [Text(headline, style="" if plain else "bold")]
-    parts.append(tally_table("per model", "model", summary.get("models") or {}, plain))
-    if summary.get("groups"):
-        parts.append(tally_table("per group", "group", summary["groups"], plain))
+    models, groups, cost = summary.get("models") or {}, summary.get("groups") or {}, cost_entry(summary)
+    model_costs = {key: model_cost(cost, key) for key in models} if cost is not None else None
+    parts.append(tally_table("per model", "model", models, plain, model_costs))
+    if groups:
+        group_costs = {key: model_cost(cost, key, "by_group") for key in groups} if cost is not None else None
+        parts.append(tally_table("per group", "group", groups, plain, group_costs))
+    budget = summary.get("budget")
+    stopped = isinstance(budget, Mapping) and bool(budget.get("stopped"))
+    if (total := total_line(summary)) is not None:
+        parts.append(Text(total, style="" if plain or not stopped else "bold red"))
+    if (stages := stages_line(cost)) is not None:
+        parts.append(Text(stages))
+    if (missing := unpriced_line(cost)) is not None:
+        parts.append(Text(missing, style="" if plain else "yellow"))
     folder = RunFolder(Path(run_dir))
     parts.append(Text(f"records: {folder.completed}"))
     if folder.report.is_file():

@@ -5,13 +5,18 @@ timer and never blocks the loop for longer than one short write. ``mode: auto`` 
 only when the stream is an interactive terminal, so CI logs, SLURM ``.out`` files and ``nohup`` get one
 readable line every ``interval_s`` instead of a flood of cursor movements. The last state is always
 shown once more when the queues end (or are interrupted).
+
+Given ``spent`` (what the run has spent so far, in USD), both modes also show the money: the plain line
+ends with ``spent $0.12, projected $1.23`` and the live table has it as its title. The projection is
+the spend so far scaled to every prompt (spent × prompts / prompts done): an estimate that assumes the
+prompts left cost what the finished ones did.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -24,6 +29,7 @@ from rich.table import Table
 
 from runner.config._config import ProgressConfig
 from runner.config._log import LOGGER_NAME
+from runner.display._cost import spend_text
 from runner.display._progress import (
     ProgressTracker,
     QueueProgress,
@@ -45,57 +51,82 @@ def resolve_mode(settings: ProgressConfig, stream: TextIO) -> str:
     return "rich" if console.is_terminal and not console.is_dumb_terminal else "plain"
 
 
+Spent = Callable[[], float]
+"""What the run has spent so far, in USD (asked at every refresh)."""
+
+
 async def show_progress(
-    queues: Sequence[Watched], settings: ProgressConfig, stream: TextIO | None = None
+    queues: Sequence[Watched],
+    settings: ProgressConfig,
+    stream: TextIO | None = None,
+    spent: Spent | None = None,
 ) -> None:
-    """Show the queues' progress on ``stream`` (``sys.stderr``) until cancelled."""
+    """Show the queues' progress on ``stream`` (``sys.stderr``) until cancelled; with ``spent``, the
+    money spent so far and the projected total too."""
     stream = sys.stderr if stream is None else stream
     mode = resolve_mode(settings, stream)
     if mode == "off" or not queues:
         return
     tracker = ProgressTracker(queues)
     if mode == "plain":
-        await _plain(tracker, stream, settings.interval_s)
+        await _plain(tracker, stream, settings.interval_s, spent)
     else:
-        await _live(tracker, stream)
+        await _live(tracker, stream, spent)
 
 
-async def _plain(tracker: ProgressTracker, stream: TextIO, interval_s: float) -> None:
+def money(lines: Sequence[QueueProgress], spent: Spent | None) -> str | None:
+    """``spent $0.12, projected $1.23`` over every queue; ``None`` without ``spent``."""
+    if spent is None:
+        return None
+    total = overall(lines)
+    return spend_text(spent(), total.done, total.total)
+
+
+async def _plain(tracker: ProgressTracker, stream: TextIO, interval_s: float, spent: Spent | None) -> None:
     tracker.sample()  # the first sample anchors the rates
     next_at = tracker.started_at + interval_s
     try:
         while True:
             await trio.sleep_until(next_at)
             next_at += interval_s
-            _write_plain(tracker, stream)
+            _write_plain(tracker, stream, spent)
     finally:  # the final state, also when interrupted
-        _write_plain(tracker, stream)
+        _write_plain(tracker, stream, spent)
 
 
-def _write_plain(tracker: ProgressTracker, stream: TextIO) -> None:
+def _write_plain(tracker: ProgressTracker, stream: TextIO, spent: Spent | None = None) -> None:
     lines = tracker.sample()
     elapsed = duration(trio.current_time() - tracker.started_at)
-    text = f"[progress {elapsed}] {plain_line(overall(lines))}\n"
+    cost = money(lines, spent)
+    text = f"[progress {elapsed}] {plain_line(overall(lines))}{'' if cost is None else ', ' + cost}\n"
     if len(lines) > 1:
         text += "".join(f"  queue {line.key}: {plain_line(line)}\n" for line in lines)
     stream.write(text)
     stream.flush()
 
 
-async def _live(tracker: ProgressTracker, stream: TextIO) -> None:
+async def _live(tracker: ProgressTracker, stream: TextIO, spent: Spent | None) -> None:
     console = Console(file=stream)
-    with Live(render(tracker.sample()), console=console, auto_refresh=False) as live, _logs_above(live):
+
+    def table() -> Table:
+        lines = tracker.sample()
+        return render(lines, money(lines, spent))
+
+    with Live(table(), console=console, auto_refresh=False) as live, _logs_above(live):
         try:
             while True:
                 await trio.sleep(LIVE_REFRESH_S)
-                live.update(render(tracker.sample()), refresh=True)
+                live.update(table(), refresh=True)
         finally:
-            live.update(render(tracker.sample()), refresh=True)
+            live.update(table(), refresh=True)
 
 
-def render(lines: Sequence[QueueProgress]) -> Table:
-    """The live table: one row per queue, then the overall row."""
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+def render(lines: Sequence[QueueProgress], spending: str | None = None) -> Table:
+    """The live table: one row per queue, then the overall row; ``spending`` (what :func:`money`
+    says) is its title."""
+    table = Table(
+        title=spending, title_justify="left", box=None, pad_edge=False, show_edge=False, header_style="bold"
+    )
     for name, justify in (
         ("queue", "left"),
         ("", "left"),

@@ -1,9 +1,10 @@
 """``report.html``: one self-contained file per run (inline CSS, SVG and JS; nothing fetched).
 
-Sections: the summary tables (per model, per group), a bar chart per score with 95% intervals,
-latency histograms per model, failures by type, and a sample of records that can be filtered by
-model and by a score's range. ``prompto-report RUN_DIR`` writes it for any run folder; a run writes
-it itself when it ends (``report.auto``).
+Sections: the summary tables (per model, per group; with a cost column), a bar chart per score with
+95% intervals, the cost (:mod:`runner.display._report_cost`), latency histograms per model, failures
+by type, and a sample of records that can be filtered by model and by a score's range.
+``prompto-report RUN_DIR`` writes it for any run folder; a run writes it itself when it ends
+(``report.auto``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from runner.display._console import (
     score_text,
     seconds,
 )
+from runner.display._cost import cost_entry, model_cost, usd
+from runner.display._report_cost import cost_section
 from runner.display._report_data import ReportData, load_report_data, model_key
 from runner.display._report_page import page
 from runner.display._svg import histograms, interval_bars, stacked_bars
@@ -32,9 +35,15 @@ TEXT_LIMIT = 2000
 """Characters of a prompt or response shown in the sample table (the full text is in completed.jsonl)."""
 
 
-def _tally_table(table_id: str, first: str, tallies: Mapping[str, Mapping[str, Any]]) -> str:
+def _tally_table(
+    table_id: str,
+    first: str,
+    tallies: Mapping[str, Mapping[str, Any]],
+    costs: Mapping[str, float | None] | None = None,
+) -> str:
     names = score_names(tallies)
     columns = ["prompts", "ok", "failed", "retried", "p50 s", "p95 s", "tokens in", "tokens out"]
+    columns += ["cost"] if costs is not None else []
     head = "".join(f"<th>{escape(c)}</th>" for c in [first, *columns, "failures by type", *names])
     rows = []
     for key, tally in tallies.items():
@@ -48,6 +57,7 @@ def _tally_table(table_id: str, first: str, tallies: Mapping[str, Mapping[str, A
             "latency_p95": seconds(latency.get("p95")),
             "tokens_input": tokens.get("input", 0),
             "tokens_output": tokens.get("output", 0),
+            **({"cost_usd": usd(costs.get(key))} if costs is not None else {}),
             "failed_by_type": failures_text(tally),
         }
         scores = tally.get("scores") or {}
@@ -116,12 +126,15 @@ def _samples_table(data: ReportData, names: Sequence[str]) -> str:
 def render_report(data: ReportData) -> str:
     """The whole page."""
     summary = data.summary
-    models, groups = summary.get("models") or {}, summary.get("groups") or {}
-    sections = [f"<h2>Per model</h2>{_tally_table('models-table', 'model', models)}"]
+    models, groups, cost = summary.get("models") or {}, summary.get("groups") or {}, cost_entry(summary)
+    model_costs = {key: model_cost(cost, key) for key in models} if cost is not None else None
+    sections = [f"<h2>Per model</h2>{_tally_table('models-table', 'model', models, model_costs)}"]
     if groups:
-        sections.append(f"<h2>Per group</h2>{_tally_table('groups-table', 'group', groups)}")
+        group_costs = {key: model_cost(cost, key, "by_group") for key in groups} if cost is not None else None
+        sections.append(f"<h2>Per group</h2>{_tally_table('groups-table', 'group', groups, group_costs)}")
     charts = _score_charts("model", models) + (_score_charts("group", groups) if groups else [])
     sections.append("<h2>Scores</h2>" + ("".join(charts) or "<p>No scores in this run.</p>"))
+    sections.append(cost_section(summary))
     latencies = {model: data.latencies.get(model, array("f")) for model in models}
     sections.append("<h2>Latency per model</h2>" + histograms("Latency of answered prompts", latencies))
     failures = {model: dict(tally.get("failed_by_type") or {}) for model, tally in models.items()}

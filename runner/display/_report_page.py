@@ -20,6 +20,7 @@ div.text{white-space:pre-wrap;max-width:480px;max-height:9em;overflow:auto}
 svg.chart{display:block;margin:12px 0;background:#fff}
 .filters{margin:8px 0}.filters label{margin-right:12px}
 #shown{color:#555}
+p.warning{color:#8a5a00}p.stopped{color:#b00020;font-weight:bold}p.note{color:#555}
 """
 
 SCRIPT = """

@@ -14,6 +14,7 @@ import pytest
 
 from runner.display._report import write_report
 from runner.display._svg import BAR_COLOR, PALETTE
+from tests.display.costed_run import make_costed_run_folder
 from tests.display.png import colour_counts
 from tests.run_folder.crafted_run import make_run_folder
 
@@ -86,3 +87,24 @@ def test_report_screenshot_shows_the_charts(report: Path, tmp_path: Path) -> Non
     assert counts[_rgb(PALETTE[1])] > 100  # the second model's latency histogram
     failure_colours = [_rgb(PALETTE[(i + 3) % len(PALETTE)]) for i in range(4)]
     assert all(counts[colour] > 100 for colour in failure_colours)  # one per error type
+
+
+def test_a_report_with_costs_runs_its_script_and_still_draws_every_chart(tmp_path: Path) -> None:
+    make_costed_run_folder(tmp_path / "run", unpriced=True, budget=0.003, stopped=True, estimate=True)
+    report = write_report(tmp_path / "run")
+    shown = _chromium(tmp_path, report.as_uri(), "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "Uncaught" not in shown.stderr
+    assert 'data-report-ready="80"' in shown.stdout
+    assert 'id="cost-models"' in shown.stdout
+    assert "the budget stopped the run" in shown.stdout
+
+    screenshot = tmp_path / "costed.png"
+    options = (f"--screenshot={screenshot}", "--window-size=1400,2800", "--force-device-scale-factor=0.5")
+    shot = _chromium(tmp_path, report.as_uri(), *options)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    counts = colour_counts(screenshot)
+    assert counts[_rgb(BAR_COLOR)] > 3000  # the score bars sit above the cost section
+    assert counts[_rgb("#b00020")] > 20  # the budget's stop, in red
+    failure_colours = [_rgb(PALETTE[(i + 3) % len(PALETTE)]) for i in range(4)]
+    assert all(counts[colour] > 100 for colour in failure_colours)  # the charts below it too
