@@ -2,8 +2,10 @@
 
 Nested fields become dotted columns as ``pandas.json_normalize`` names them (``usage.input_tokens``,
 ``error.type``, ``scores.match``), so each score is a column. Lists (multi-turn prompts and replies)
-and other values that are not scalars are kept as JSON text in CSV and Parquet. Two streaming passes
-over ``completed.jsonl``: the first collects the columns and their types, the second writes rows.
+and other values that are not scalars are kept as JSON text in CSV and Parquet. What each reply cost
+is a column: ``cost_usd`` (and ``judgements.<name>.cost_usd`` for a judge's), in dollars, a float in
+every format, empty where the model has no price. Two streaming passes over ``completed.jsonl``: the
+first collects the columns and their types, the second writes rows.
 Parquet needs pyarrow (``pip install 'prompto-run[export]'``).
 """
 
@@ -21,6 +23,7 @@ from runner.run_folder._completed import CompletedFile
 from runner.run_folder._files import RunFolder
 
 FORMATS = ("csv", "parquet", "jsonl")
+COST = "cost_usd"
 PARQUET_BATCH = 10_000
 PYARROW_MISSING = (
     "parquet export needs pyarrow, which is not installed: pip install 'prompto-run[export]' "
@@ -53,6 +56,11 @@ def _records(completed: CompletedFile) -> Iterator[dict[str, Any]]:
     return (flatten(record) for record in completed.records())
 
 
+def is_cost(column: str) -> bool:
+    """``cost_usd`` columns are dollars: floats, even where every value is null or a whole number."""
+    return column == COST or column.endswith("." + COST)
+
+
 def scan(completed: CompletedFile) -> dict[str, str]:
     """Columns in first-seen order, each with a type: ``bool``, ``int``, ``float`` or ``str``."""
     kinds: dict[str, set[type]] = {}
@@ -63,7 +71,10 @@ def scan(completed: CompletedFile) -> dict[str, str]:
                 seen = kinds[key] = set()
             if value is not None:
                 seen.add(type(value))
-    return {key: _column_type({kind.__name__ for kind in seen}) for key, seen in kinds.items()}
+    return {
+        key: "float" if is_cost(key) else _column_type({kind.__name__ for kind in seen})
+        for key, seen in kinds.items()
+    }
 
 
 def _column_type(seen: set[str]) -> str:
@@ -106,11 +117,16 @@ def export(run_dir: Path, fmt: str, output: Path | None = None) -> Path:
     return target
 
 
+def _cost(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _write(completed: CompletedFile, columns: dict[str, str], fmt: str, partial: Path) -> None:
     if fmt == "jsonl":
         with partial.open("w", encoding="utf-8") as file:
             for row in _records(completed):
-                file.write(json.dumps({key: row.get(key) for key in columns}, ensure_ascii=False) + "\n")
+                flat = {key: _cost(row.get(key)) if is_cost(key) else row.get(key) for key in columns}
+                file.write(json.dumps(flat, ensure_ascii=False) + "\n")
     elif fmt == "csv":
         with partial.open("w", encoding="utf-8", newline="") as file:
             writer = csv.writer(file)

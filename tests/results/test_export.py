@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli._folder_commands import export_main
-from runner.results._export import PYARROW_MISSING, ExportError, export, flatten
+from runner.results._export import PYARROW_MISSING, ExportError, export, flatten, scan
+from runner.run_folder._completed import CompletedFile
+from tests.display.costed_run import JUDGE_COST, make_costed_run_folder
 from tests.run_folder.crafted_run import make_run_folder
 
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
@@ -116,3 +118,64 @@ def test_export_of_a_folder_without_records_says_so(
 def test_export_cli_prints_where_it_wrote(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert export_main([str(run_dir)]) == 0
     assert capsys.readouterr().out.strip() == str(run_dir / "records.csv")
+
+
+@pytest.fixture
+def costed_dir(tmp_path: Path) -> Path:
+    make_costed_run_folder(tmp_path / "costed", unpriced=True)
+    return tmp_path / "costed"
+
+
+def test_csv_has_the_cost_of_each_record_and_of_its_judgement(costed_dir: Path) -> None:
+    with export(costed_dir, "csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    records = _records(costed_dir)
+    assert "cost_usd" in rows[0]
+    assert "judgements.grader.cost_usd" in rows[0]
+    for row, record in zip(rows, records, strict=True):
+        cost = record["cost_usd"]
+        assert row["cost_usd"] == ("" if cost is None else str(float(cost)))  # type: ignore[arg-type]
+    unpriced = [row for row in rows if row["model_name"] == "gemini-1.5-flash"]
+    assert {row["cost_usd"] for row in unpriced} == {""}  # no price: empty, never 0
+    assert float(rows[0]["judgements.grader.cost_usd"]) == JUDGE_COST
+
+
+def test_jsonl_cost_is_a_float_or_null(costed_dir: Path) -> None:
+    rows = [json.loads(line) for line in export(costed_dir, "jsonl").read_text().splitlines()]
+    assert {type(row["cost_usd"]) for row in rows} == {float, type(None)}
+    assert sum(row["cost_usd"] or 0 for row in rows) == pytest.approx(
+        json.loads((costed_dir / "summary.json").read_text())["cost"]["by_stage"]["experiment"], abs=1e-6
+    )
+
+
+def test_a_cost_column_is_a_float_even_when_every_value_is_null_or_whole(tmp_path: Path) -> None:
+    (tmp_path / "completed.jsonl").write_text(
+        json.dumps({"id": 1, "cost_usd": None, "judgements": {"g": {"cost_usd": 0}}})
+        + "\n"
+        + json.dumps({"id": 2, "cost_usd": None, "judgements": {"g": {"cost_usd": 1}}})
+        + "\n"
+    )
+    assert scan(CompletedFile(tmp_path / "completed.jsonl")) == {
+        "id": "int",
+        "cost_usd": "float",
+        "judgements.g.cost_usd": "float",
+    }
+    rows = [json.loads(line) for line in export(tmp_path, "jsonl").read_text().splitlines()]
+    assert [row["judgements.g.cost_usd"] for row in rows] == [0.0, 1.0]
+    assert all(isinstance(row["judgements.g.cost_usd"], float) for row in rows)
+
+
+@pytest.mark.skipif(not HAS_PYARROW, reason="pyarrow is not installed (the export extra)")
+def test_parquet_cost_columns_are_doubles(costed_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(export(costed_dir, "parquet"))
+    assert str(table.schema.field("cost_usd").type) == "double"
+    assert str(table.schema.field("judgements.grader.cost_usd").type) == "double"
+    records = _records(costed_dir)
+    assert table.column("cost_usd").to_pylist() == [record["cost_usd"] for record in records]
+
+    (tmp_path / "nulls").mkdir()
+    (tmp_path / "nulls" / "completed.jsonl").write_text(json.dumps({"id": 1, "cost_usd": None}) + "\n")
+    nulls = pq.read_table(export(tmp_path / "nulls", "parquet"))
+    assert str(nulls.schema.field("cost_usd").type) == "double"  # unpriced everywhere: still a number column
