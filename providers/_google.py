@@ -129,7 +129,12 @@ class GenerateContentProvider(JsonApiProvider):
         return Completion(
             text=text,
             finish_reason=finish_reason,
-            usage=Usage(token_count(usage.get("promptTokenCount")), _output_tokens(usage)),
+            usage=Usage(
+                token_count(usage.get("promptTokenCount")),
+                _output_tokens(usage),
+                cached_input_tokens=token_count(usage.get("cachedContentTokenCount")),
+                reasoning_tokens=token_count(usage.get("thoughtsTokenCount")),
+            ),
             model=str_at(payload, "modelVersion"),
         )
 

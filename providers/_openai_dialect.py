@@ -68,11 +68,10 @@ class OpenAIDialectProvider(JsonApiProvider):
         content = message.get("content")
         if not isinstance(content, str):
             raise malformed(f"reply has no text content (finish_reason {finish_reason!r})", payload)
-        usage = object_at(payload, "usage")
         return Completion(
             text=content,
             finish_reason=finish_reason,
-            usage=Usage(token_count(usage.get("prompt_tokens")), token_count(usage.get("completion_tokens"))),
+            usage=_usage(object_at(payload, "usage")),
             model=str_at(payload, "model"),
             rate_limit=openai_rate_limit(response.headers),
         )
@@ -96,6 +95,17 @@ class OpenAIDialectProvider(JsonApiProvider):
         if "content_filter" in codes:  # Azure (and proxies in front of it) refuse a filtered prompt with 400
             return SafetyBlocked(label, status=status)
         return status_error(status, label, retry_after=retry_after)
+
+
+def _usage(usage: JsonObject) -> Usage:
+    """``prompt_tokens`` (cached ones included) and ``completion_tokens`` (reasoning included), with
+    ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``."""
+    return Usage(
+        token_count(usage.get("prompt_tokens")),
+        token_count(usage.get("completion_tokens")),
+        cached_input_tokens=token_count(object_at(usage, "prompt_tokens_details").get("cached_tokens")),
+        reasoning_tokens=token_count(object_at(usage, "completion_tokens_details").get("reasoning_tokens")),
+    )
 
 
 async def render_message(message: Message) -> JsonObject:

@@ -183,14 +183,30 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts as the API reported them (``None`` when it did not)."""
+    """Token counts as the API reported them (``None`` when it did not).
+
+    ``input_tokens`` is the whole prompt, cached and cache-written tokens included; ``output_tokens`` is
+    the billed output, reasoning (thinking) tokens included. The other three are subsets of those, for
+    the APIs that report them (each billed at its own rate: see :mod:`runner.costs`).
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    """Prompt tokens read from the API's prompt cache (OpenAI ``cached_tokens``, Anthropic
+    ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``)."""
+    cache_write_tokens: int | None = None
+    """Prompt tokens written to the cache (Anthropic ``cache_creation_input_tokens``)."""
+    reasoning_tokens: int | None = None
+    """Output tokens spent thinking (OpenAI ``reasoning_tokens``, Gemini ``thoughtsTokenCount``)."""
 
     def as_record(self) -> dict[str, int | None]:
-        """The ``usage`` field of a record."""
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        """The ``usage`` field of a record: the three subsets only when the API reported them."""
+        record = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        for name in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
+            if (value := getattr(self, name)) is not None:
+                record[name] = value
+        return record
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,12 @@ class AnthropicProvider(JsonApiProvider):
         return Completion(
             text=text,
             finish_reason=stop_reason,
-            usage=Usage(_input_tokens(usage), token_count(usage.get("output_tokens"))),
+            usage=Usage(
+                _input_tokens(usage),
+                token_count(usage.get("output_tokens")),
+                cached_input_tokens=token_count(usage.get("cache_read_input_tokens")),
+                cache_write_tokens=token_count(usage.get("cache_creation_input_tokens")),
+            ),
             model=str_at(payload, "model"),
             rate_limit=anthropic_rate_limit(response.headers),
         )

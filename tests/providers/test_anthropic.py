@@ -124,7 +124,7 @@ async def test_reply_is_parsed_with_rate_limit_state(provider: Provider, fake_se
         "max_tokens",
         MODEL,
     )
-    assert completion.usage == Usage(input_tokens=100, output_tokens=7)
+    assert completion.usage == Usage(input_tokens=100, output_tokens=7, cached_input_tokens=90)
     assert completion.rate_limit is not None
     assert (completion.rate_limit.remaining_requests, completion.rate_limit.remaining_tokens) == (49, 78000)
     assert completion.rate_limit.reset_requests_s == 0.0
@@ -201,3 +201,28 @@ def test_configuration() -> None:
         "api 'anthropic' needs an API key: set ANTHROPIC_API_KEY "
         "(or ANTHROPIC_API_KEY_claude_sonnet_4_5 for this model only)"
     ]
+
+
+async def test_cache_reads_and_writes_are_parts_of_the_input(
+    provider: Provider, fake_server: FakeServer
+) -> None:
+    usage = {
+        "input_tokens": 5,
+        "output_tokens": 20,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 3000,
+    }
+    body = {"model": MODEL, "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn"}
+    fake_server.enqueue(
+        Reply.json({**body, "usage": usage}), Reply.json({**body, "usage": {"input_tokens": 5}})
+    )
+    cached = await provider.complete(single(MODEL))
+    assert cached.usage == Usage(4005, 20, cached_input_tokens=3000, cache_write_tokens=1000)
+    assert cached.usage.as_record() == {
+        "input_tokens": 4005,
+        "output_tokens": 20,
+        "cached_input_tokens": 3000,
+        "cache_write_tokens": 1000,
+    }
+    plain = await provider.complete(single(MODEL))
+    assert plain.usage.as_record() == {"input_tokens": 5, "output_tokens": None}  # today's keys

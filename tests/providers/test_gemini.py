@@ -135,7 +135,7 @@ async def test_reply_is_parsed(provider: Provider, fake_server: FakeServer) -> N
     fake_server.enqueue(Reply.json(body))
     completion = await provider.complete(single(MODEL))
     assert (completion.text, completion.finish_reason) == ("A cat.", "STOP")
-    assert completion.usage == Usage(input_tokens=270, output_tokens=48)
+    assert completion.usage == Usage(input_tokens=270, output_tokens=48, reasoning_tokens=41)
     assert (completion.model, completion.rate_limit) == ("gemini-2.5-flash-001", None)
 
 
@@ -277,3 +277,16 @@ def test_prompto_top_level_safety_filter_reaches_the_request(
     prompt = resolve_prompt({"id": 1, "model_name": MODEL, "prompt": "hi", **line}, config)
     assert prompt.parameters == parameters
     assert prompt.data["safety_filter"] == line["safety_filter"]  # the record keeps the line as it was
+
+
+async def test_cached_content_is_part_of_the_prompt(provider: Provider, fake_server: FakeServer) -> None:
+    usage = {"promptTokenCount": 5000, "cachedContentTokenCount": 4096, "candidatesTokenCount": 12}
+    body = {"candidates": [{"content": {"parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
+    fake_server.enqueue(Reply.json({**body, "usageMetadata": usage}))
+    completion = await provider.complete(single(MODEL))
+    assert completion.usage == Usage(5000, 12, cached_input_tokens=4096)
+    assert completion.usage.as_record() == {
+        "input_tokens": 5000,
+        "output_tokens": 12,
+        "cached_input_tokens": 4096,
+    }

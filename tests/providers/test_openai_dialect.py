@@ -174,6 +174,35 @@ async def test_reply_without_usage_or_headers(provider: Provider, fake_server: F
     assert completion == Completion(text="ok", finish_reason="stop", usage=Usage(None, None), rate_limit=None)
 
 
+async def test_cached_and_reasoning_tokens_are_read_from_the_details(
+    provider: Provider, fake_server: FakeServer
+) -> None:
+    usage = {
+        "prompt_tokens": 2000,
+        "completion_tokens": 900,
+        "prompt_tokens_details": {"cached_tokens": 1536, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 832},
+    }
+    body = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": usage}
+    fake_server.enqueue(Reply.json(body))
+    completion = await provider.complete(single(MODEL))
+    assert completion.usage == Usage(2000, 900, cached_input_tokens=1536, reasoning_tokens=832)
+    assert completion.usage.as_record() == {
+        "input_tokens": 2000,
+        "output_tokens": 900,
+        "cached_input_tokens": 1536,
+        "reasoning_tokens": 832,
+    }
+
+
+async def test_null_details_keep_the_records_keys(provider: Provider, fake_server: FakeServer) -> None:
+    usage = {"prompt_tokens": 9, "completion_tokens": 3, "prompt_tokens_details": None}  # vLLM, TGI
+    body = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": usage}
+    fake_server.enqueue(Reply.json(body))
+    completion = await provider.complete(single(MODEL))
+    assert completion.usage.as_record() == {"input_tokens": 9, "output_tokens": 3}
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 TOO_LARGE = "Request too large for gpt-4o on tokens per min (TPM): Limit 30000, Requested 50000."
