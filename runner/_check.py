@@ -6,6 +6,11 @@ starts; the plan says how many prompts each queue holds, its rate, how long send
 (``(n - 1) * 60 / rate``: the first prompt goes at once; queues run side by side, so the experiment
 takes as long as its slowest queue) and its prompt tokens (estimated, characters / 4).
 
+It estimates the cost too (:mod:`runner.costs._estimate`): per queue and in total (judges and
+rephrasings included) the input tokens (``~`` where estimated rather than counted with the model's
+tokenizer), the output tokens it assumes, and the dollars as a range: expected, and up to every reply
+at its cap; it names the models with no price and says what the prices rest on.
+
 In batch mode (``batch.enabled``, ``batch.apis`` or a queue's ``mode: batch``) it also says how many
 batches each queue would submit (:func:`count_batches`); a queue's time at its rate then counts only the
 prompts it sends live.
@@ -25,6 +30,8 @@ from providers.batch import BatchApi, BatchLimits, has_batch_api
 from runner._run import effective_environ
 from runner._validate import validate_experiment
 from runner.config._config import RunConfig
+from runner.costs._estimate import CostEstimate, Estimator
+from runner.costs._prices import PriceBook, price_data
 from runner.display._progress import duration
 from runner.prompts._conversation import Conversation
 from runner.prompts._plan import Plan, QueuePlan, ValidationFailed
@@ -58,6 +65,8 @@ class CheckReport:
     plan: Plan
     batches: dict[QueueKey, QueueBatches] | None = None
     """Per queue, what batch mode makes of it; ``None`` when the run would not batch."""
+    estimate: Estimator | None = None
+    """What the plan is estimated to send and cost; ``None`` when it is not runnable."""
 
     @property
     def runnable(self) -> bool:
@@ -87,12 +96,13 @@ def queue_wall_time_s(queue: QueuePlan) -> float:
 
 def check_experiment(config: RunConfig, environ: Mapping[str, str] | None = None) -> CheckReport:
     """Validate the experiment ``config`` names (prompt file, endpoints, keys, stages); nothing is sent."""
-    validation = validate_experiment(config, effective_environ(config, environ))
+    book = PriceBook(config, log_unpriced=False)  # the report names them
+    validation = validate_experiment(config, effective_environ(config, environ), book=book)
     plan = validation.plan
     batches = None
     if plan.problem_count == 0 and batches_configured(config):
         batches = count_batches(config, validation.prompt_file)
-    return CheckReport(config.experiment.run_name, validation.prompt_file, plan, batches)
+    return CheckReport(config.experiment.run_name, validation.prompt_file, plan, batches, validation.estimate)
 
 
 def count_batches(config: RunConfig, prompt_file: Path) -> dict[QueueKey, QueueBatches]:
@@ -190,7 +200,55 @@ def format_check(report: CheckReport) -> str:
         lines.extend(_batch_lines(batches))
     if plan.skipped:
         lines.append(f"({plan.skipped} prompt(s) left out)")
+    if report.estimate is not None:
+        lines.extend(format_estimate(report.estimate))
     return "\n".join(lines)
+
+
+def format_estimate(estimate: Estimator) -> list[str]:
+    """The cost table: per queue and in total, requests, input tokens, assumed output tokens and the
+    cost as a range; then the models with no price, how tokens were counted, and the prices' source."""
+    queues = estimate.by_queue()
+    width = max([32, *(len(name) for name in queues)])
+    lines = [
+        "estimated cost (before the run: an estimate, not a bill)",
+        f"  {'queue':<{width}} {'requests':>9} {'input tokens':>13} {'output tokens (assumed)':>31}  cost",
+    ]
+    for name, queue in [*queues.items(), ("total", estimate.total())]:
+        lines.append(
+            f"  {name:<{width}} {queue.requests:>9,} {_tokens(queue):>13} {_output(queue):>31}  "
+            + usd_range(queue)
+        )
+    lines.extend(f"  {note}" for note in estimate.notes())
+    lines.append(
+        f"  prices: {price_data()}; output assumed from max_tokens (or each API's default) and "
+        "expected_output_tokens; ~: tokens estimated (characters / 4)"
+    )
+    return lines
+
+
+def usd_range(estimate: CostEstimate) -> str:
+    """``$0.42 (up to $1.10)``, with the requests whose model has no price said after it."""
+    if estimate.unpriced_requests == estimate.requests and estimate.requests:
+        return "no price"
+    text = f"{_usd(estimate.expected_usd)} (up to {_usd(estimate.worst_usd)})"
+    if estimate.unpriced_requests:
+        text += f" + {estimate.unpriced_requests:,} request(s) with no price"
+    return text
+
+
+def _usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    return f"${value:,.2f}" if value >= 0.01 else f"${value:.4f}"
+
+
+def _tokens(estimate: CostEstimate) -> str:
+    return f"{'' if estimate.exact_tokens else '~'}{estimate.input_tokens:,}"
+
+
+def _output(estimate: CostEstimate) -> str:
+    return f"{estimate.expected_output_tokens:,} (up to {estimate.worst_output_tokens:,})"
 
 
 def _batch_lines(batches: Mapping[QueueKey, QueueBatches]) -> list[str]:

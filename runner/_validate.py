@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO
 
 from runner.config._config import RunConfig
+from runner.costs._estimate import Estimator
+from runner.costs._prices import PriceBook
 from runner.evaluation._stage_checks import check_stages
 from runner.prompts._plan import Plan, build_plan
 from runner.prompts._prompt_file import PromptFileError
@@ -38,6 +40,8 @@ class Validation:
     """The queues, or the problems (``plan.problem_count``)."""
     input_sha256: str | None = None
     """The SHA-256 of the copy kept in the run folder (a run's validation only)."""
+    estimate: Estimator | None = None
+    """What the plan is estimated to send and cost (stages included); ``None`` unless it is runnable."""
 
     @property
     def runnable(self) -> bool:
@@ -51,13 +55,15 @@ def validate_experiment(
     folder: RunFolder | None = None,
     *,
     include: Callable[[str], bool] | None = None,
+    book: PriceBook | None = None,
 ) -> Validation:
     """Validate the experiment ``config`` names; nothing is sent. Raise :class:`PromptFileError` if its
     prompt file does not exist.
 
     With ``folder`` (a run), the prompt file is copied into it first and the copy is validated; its
     normalised prompts go to ``folder.prompts``. ``include`` (given an id) leaves prompts out of the plan
-    without that being a problem (resume, sharding).
+    without that being a problem (resume, sharding). The plan's cost is estimated as it is read, at
+    the prices of ``book`` (the run's own, so each model is looked up and warned about once).
     """
     source = config.resolve_prompt_file()
     if not source.is_file():
@@ -67,10 +73,12 @@ def validate_experiment(
         )
     if folder is None:
         with _scratch_prompts(config) as normalized:
-            return Validation(source, _plan(config, source, normalized, environ, include))
+            plan, estimate = _plan(config, source, normalized, environ, include, book)
+            return Validation(source, plan, estimate=estimate)
     input_copy, sha256 = copy_input(source, folder)
     with folder.prompts.open("w+b") as normalized:
-        return Validation(source, _plan(config, input_copy, normalized, environ, include), sha256)
+        plan, estimate = _plan(config, input_copy, normalized, environ, include, book)
+        return Validation(source, plan, sha256, estimate)
 
 
 def _plan(
@@ -79,11 +87,13 @@ def _plan(
     normalized: IO[bytes],
     environ: Mapping[str, str],
     include: Callable[[str], bool] | None,
-) -> Plan:
-    plan = build_plan(config, source, normalized, include=include, environ=environ)
+    book: PriceBook | None,
+) -> tuple[Plan, Estimator | None]:
+    estimator = Estimator(config, book or PriceBook(config))
+    plan = build_plan(config, source, normalized, include=include, environ=environ, observe=estimator.observe)
     if not plan.problem_count:  # the stages' checks read the normalised prompts: only a clean file has them
         check_stages(config, plan, environ)
-    return plan
+    return plan, None if plan.problem_count else estimator
 
 
 def _scratch_prompts(config: RunConfig) -> IO[bytes]:

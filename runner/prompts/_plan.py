@@ -22,7 +22,7 @@ from runner.config._shard import job_limit
 from runner.prompts._conversation import PromptError, media_problems
 from runner.prompts._id_set import IdSet
 from runner.prompts._prompt_file import FileState, changed_since_read, count_lines, read_prompt_lines
-from runner.prompts._resolve import derived_id, provider_type, resolve_prompt
+from runner.prompts._resolve import ResolvedPrompt, derived_id, provider_type, resolve_prompt
 from runner.prompts._routing import QueueKey, queue_limit
 
 MAX_PROBLEMS_SHOWN = 50
@@ -130,13 +130,14 @@ def build_plan(
     *,
     include: Callable[[str], bool] | None = None,
     environ: Mapping[str, str] | None = None,
+    observe: Callable[[ResolvedPrompt], None] | None = None,
 ) -> Plan:
     """Validate ``source`` and write its prompts, ids filled in, to ``normalized`` (JSONL).
 
     ``normalized`` is written from its start; the queues' offsets count the bytes written, so any
     writable stream serves (the check writes to ``os.devnull``, whose ``tell()`` means nothing).
     ``include`` (given an id) leaves prompts out of the plan without it being a problem: resume and
-    sharding use it.
+    sharding use it. ``observe`` is given each prompt of the plan as it is read (the cost estimate).
     """
     plan = Plan(prompt_file=Path(getattr(normalized, "name", "")), source=source)
     seen_ids = IdSet(expected=count_lines(source))
@@ -185,6 +186,8 @@ def build_plan(
         written += len(encoded)
         queue.prompt_tokens += len(json.dumps(data["prompt"], ensure_ascii=False)) // 4
         plan.endpoints.add((prompt.api, prompt.model_name))
+        if observe is not None:
+            observe(prompt)
     normalized.flush()
     plan.source_read = lines.read
     _check_endpoints(config, plan, environ if environ is not None else os.environ)
