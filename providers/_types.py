@@ -200,6 +200,10 @@ class Usage:
     reasoning_tokens: int | None = None
     """Output tokens spent thinking (OpenAI ``reasoning_tokens``, Gemini ``thoughtsTokenCount``)."""
 
+    def __add__(self, other: Usage) -> Usage:
+        """The counts of two replies together (the turns of a conversation); unreported stays ``None``."""
+        return Usage(*(_sum(getattr(self, name), getattr(other, name)) for name in _USAGE_FIELDS))
+
     def as_record(self) -> dict[str, int | None]:
         """The ``usage`` field of a record: the three subsets only when the API reported them."""
         record = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
@@ -207,6 +211,19 @@ class Usage:
             if (value := getattr(self, name)) is not None:
                 record[name] = value
         return record
+
+
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def _sum(first: int | None, second: int | None) -> int | None:
+    return first if second is None else second if first is None else first + second
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ from dotenv import dotenv_values
 from runner._validate import validate_experiment
 from runner.config._config import QueueLimit, RunConfig
 from runner.config._log import LOGGER_NAME, OUTCOME
+from runner.costs._estimate import estimate_line
+from runner.costs._spending import Spending
 from runner.display._progress_view import show_progress
 from runner.display._report import write_report
 from runner.engine._batch_queue import BatchQueueRunner
@@ -155,12 +157,13 @@ async def run_experiment(
         run_environ = effective_environ(config, environ)
         summary = SummaryBuilder({})
         scores = ScoreSummary(judge_score_keys(config))
-        resumed = _resume(config, folder, summary, scores) if config.resume is not None else None
+        spending = Spending(config)
+        resumed = _resume(config, folder, summary, scores, spending) if config.resume is not None else None
         ledger = BatchLedger(folder) if batches_configured(config) or folder.batch_ledger.exists() else None
         pending = PendingBatches(ledger, resumed.is_unanswered) if ledger and resumed else None
         try:
             include = _included(config, resumed, pending)
-            validation = validate_experiment(config, run_environ, folder, include=include)
+            validation = validate_experiment(config, run_environ, folder, include=include, book=spending.book)
             if not validation.runnable:
                 raise ValidationFailed(validation.plan)
             plan, sha256 = validation.plan, validation.input_sha256
@@ -182,6 +185,9 @@ async def run_experiment(
                 config.resolve_prompt_file(),
                 extra=OUTCOME,
             )
+        estimate = validation.estimate.as_dict() if validation.estimate is not None else None
+        if estimate is not None:
+            logger.info("estimated cost: %s", estimate_line(estimate))
         logger.info(
             "experiment %s: %d prompts in %d queue(s): %s",
             config.experiment.run_name,
@@ -191,10 +197,10 @@ async def run_experiment(
         )
         unwritable: RecordsUnwritable | None = None
         interrupted, started = _Interrupted(), time.monotonic()
-        batching = Batching(ledger, pending) if ledger is not None else None
+        batching = Batching(ledger, pending, spending) if ledger is not None else None
         try:
             await _run_queues(
-                config, plan, folder, run_environ, summary, scores, interrupt, interrupted, batching
+                config, plan, folder, run_environ, summary, scores, interrupt, interrupted, batching, spending
             )
         except* RecordsUnwritable as failures:
             unwritable = _first(failures)
@@ -205,10 +211,16 @@ async def run_experiment(
         status = _status(interrupted, empty=empty, unwritable=unwritable is not None)
         if left and status == "complete":
             status = "submitted" if not config.batch.wait else "batches_pending"
+        if spending.budget.exhausted and status in ("complete", "submitted"):
+            status = "budget_exhausted"
+            logger.warning("the budget stopped the run: %s", _budget_line(spending), extra=OUTCOME)
         result = summary.build(
             wall_time_s=time.monotonic() - started,
             status=status,
             **({"batches": batch_summary(ledger, left)} if ledger is not None and ledger.chunks else {}),
+            cost=spending.summary(),
+            **({"estimate": estimate} if estimate is not None else {}),
+            **({"budget": budget} if (budget := spending.budget_summary()) is not None else {}),
             experiment=config.experiment.run_name,
             input_sha256=sha256,
             **({"stopped_by": interrupted.signal} if interrupted.signal else {}),
@@ -254,6 +266,14 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 """Write errors that stop a run with a message (and exit status 5) instead of a traceback."""
 
 
+def _budget_line(spending: Spending) -> str:
+    budget = spending.budget_summary() or {}
+    return (
+        f"spent ${budget.get('spent_usd', 0):.4f} of ${budget.get('max_usd') or 0:g}; the prompts it had no "
+        "room for are recorded as not_sent (reason budget): raise budget.max_usd and resume= to send them"
+    )
+
+
 def _first(failures: BaseExceptionGroup[RecordsUnwritable]) -> RecordsUnwritable:
     """The first write failure of a group (every queue and the writer stop at the first)."""
     first = failures.exceptions[0]
@@ -269,7 +289,9 @@ def _status(interrupted: _Interrupted, *, empty: bool, unwritable: bool) -> str:
     return "empty" if empty else "complete"
 
 
-def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, scores: ScoreSummary) -> Resumed:
+def _resume(
+    config: RunConfig, folder: RunFolder, summary: SummaryBuilder, scores: ScoreSummary, spending: Spending
+) -> Resumed:
     """Keep the folder's answered records (counted in the summary); the rest will be sent again.
 
     Raise :class:`ResumeRefused` first if the folder is not as the run left it.
@@ -281,6 +303,7 @@ def _resume(config: RunConfig, folder: RunFolder, summary: SummaryBuilder, score
         summary.plan(key, 1)
         summary.add(Finished(key, record))
         scores.add(Finished(key, record))
+        spending.count_kept(key, record)
 
     resumed = scan_completed(folder, on_kept=count_kept)
     logger.info(
@@ -300,6 +323,7 @@ async def _run_queues(
     interrupt: trio.Event | None,
     interrupted: _Interrupted,
     batching: Batching | None,
+    spending: Spending,
 ) -> None:
     expected_in_flight = sum(
         max(1, int(TYPICAL_REPLY_S * (queue.limit.max_queries or config.max_queries) / 60))
@@ -317,7 +341,7 @@ async def _run_queues(
             # Created before the first permit: a provider's clients and TLS context (~20 ms) are not
             # built on the schedule's time, which would make the first requests leave late, then bunched.
             providers.get(api, model_name)
-        stages = Stages(config, plan, providers, folder, providers.secrets, batching)
+        stages = Stages(config, plan, providers, folder, providers.secrets, batching, spending)
         sources: dict[QueueKey, tuple[QueueLimit, PromptSource]] = {
             key: (queue.limit, stages.prompt_source(queue)) for key, queue in plan.queues.items()
         }
@@ -332,7 +356,15 @@ async def _run_queues(
         ) -> QueueRunner:
             shared_bucket = _shared_bucket(config, shared, key)
             return QueueRunner(
-                key, limit, source, config, providers, channel, cache=cache, shared=shared_bucket
+                key,
+                limit,
+                source,
+                config,
+                providers,
+                channel,
+                cache=cache,
+                shared=shared_bucket,
+                spending=spending,
             )
 
         queues: list[RunnableQueue] = [
@@ -348,7 +380,8 @@ async def _run_queues(
         send_staged, receive_staged = trio.open_memory_channel[Finished](RESULT_BUFFER)
         writer = partial(write_records, folder.completed, receive_staged, secrets=providers.secrets)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(partial(writer, on_record=[summary.add, scores.add]))
+            count_scores = lambda finished: spending.count_scores(finished.record)  # noqa: E731
+            nursery.start_soon(partial(writer, on_record=[summary.add, scores.add, count_scores]))
             nursery.start_soon(stages.run, receive_results, send_staged)
             with trio.CancelScope() as queues_scope:
                 async with trio.open_nursery() as watch_nursery:
@@ -356,7 +389,7 @@ async def _run_queues(
                         watch_nursery.start_soon(_cancel_on_event, interrupt, queues_scope, interrupted)
                     elif threading.current_thread() is threading.main_thread():
                         watch_nursery.start_soon(_cancel_on_stop_signals, queues_scope, interrupted)
-                    watch_nursery.start_soon(show_progress, queues, config.progress)
+                    watch_nursery.start_soon(show_progress, queues, config.progress, None, spending.spent_usd)
                     async with trio.open_nursery() as queue_nursery:
                         for queue in [*queues, *stages.queues]:
                             queue_nursery.start_soon(queue.run)

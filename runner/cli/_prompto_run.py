@@ -59,6 +59,13 @@ def _run_and_report(cfg: DictConfig) -> int:
         print(f"{PROG}: {config.experiment.file} holds no prompt; nothing was sent.", file=sys.stderr)
     elif result.summary["status"] == "incomplete_input":
         print(f"{PROG}: {result.summary['input_warning']}", file=sys.stderr)
+    elif result.summary["status"] == "budget_exhausted":
+        budget = result.summary.get("budget", {})
+        print(
+            f"The budget stopped the run (spent ${budget.get('spent_usd', 0):.4f}); the prompts it had no "
+            "room for are recorded as not_sent. To send them: "
+            f"prompto-run resume={result.run_dir} budget.max_usd=MORE"
+        )
     elif pending := result.summary.get("batches", {}).get("pending"):
         print(batches_left_message(len(pending), result.run_dir))
     elif result.summary["status"] != "complete" or result.summary["failed"]:

@@ -51,6 +51,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class DeclaredPrice(_Strict):
+    """A model's price in USD per million tokens, declared where no price source knows the model (a
+    self-hosted model, a fine-tune) or to override one (``conf/model/*.yaml`` ``price:``, or ``prices:``)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, description="Cache reads (default: input)."
+    )
+    cache_write_per_mtok: float | None = Field(
+        default=None, ge=0, description="Cache writes (default: input)."
+    )
+
+
 class QueueLimit(_Strict):
     """Pacing for one queue. A bare number in YAML means ``max_queries``."""
 
@@ -60,6 +74,9 @@ class QueueLimit(_Strict):
         default=None, gt=0, description="Prompt tokens (estimated) plus max_tokens per minute."
     )
 
+    max_usd: float | None = Field(
+        default=None, gt=0, description="Stop sending this queue's prompts once they could cost more."
+    )
     mode: Literal["batch", "live"] | None = Field(
         default=None,
         description="batch: send through the API's batch API; live: never; unset: as `batch` says.",
@@ -121,6 +138,12 @@ class ModelConfig(_Strict):
     endpoint: Finite[EndpointSettings] = Field(default_factory=EndpointSettings)
     target: str | None = Field(default=None, alias="_target_", description="A user's own Provider class.")
     rate_limit: QueueLimit | None = None
+    price: DeclaredPrice | None = Field(
+        default=None, description="USD per million tokens (else genai-prices)."
+    )
+    expected_output_tokens: int | None = Field(
+        default=None, gt=0, description="Output tokens a reply typically has, for cost estimates."
+    )
 
 
 class CacheConfig(_Strict):
@@ -169,6 +192,16 @@ class BatchConfig(_Strict):
         if self.apis is not None:
             return api in self.apis
         return self.enabled
+
+
+class BudgetConfig(_Strict):
+    """``budget``: a hard stop on what a run may spend (see :mod:`runner.costs`)."""
+
+    max_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop sending once the spend plus the worst case of what is in flight would pass it.",
+    )
 
 
 class ExperimentConfig(_Strict):
@@ -233,6 +266,14 @@ class RunConfig(_Strict):
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    prices: dict[str, DeclaredPrice] = Field(
+        default_factory=dict,
+        description="Declared prices by `api/model_name` (a model config's `price` wins).",
+    )
+    expected_output_tokens: int | None = Field(
+        default=None, gt=0, description="Output tokens a reply typically has, for cost estimates."
+    )
     resume: Path | None = Field(
         default=None, description="A run folder to finish in place (set by `resume=RUN_DIR`)."
     )

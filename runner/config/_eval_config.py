@@ -56,6 +56,7 @@ class StageModel(_Strict):
     endpoint: EndpointSettings | None = Field(
         default=None, description="Where to reach this model, if not the api's entry in endpoints."
     )
+    max_usd: float | None = Field(default=None, gt=0, description="This stage model's budget.")
 
 
 def stage_endpoint(

@@ -348,3 +348,15 @@ def _fill(template: list[tuple[str, str | None]], data: Mapping[str, Any], **val
             value = values[name] if name in values else data.get(name, "")
             parts.append(value if isinstance(value, str) else str(value))
     return "".join(parts)
+
+
+def estimate_line(estimate: Mapping[str, Any]) -> str:
+    """The estimate (:meth:`Estimator.as_dict`) in one line, for the run's log."""
+    total = estimate["total"]
+    tokens = "" if total["exact_tokens"] else "~"
+    unpriced = estimate.get("unpriced_models") or []
+    return (
+        f"${total['expected_usd']:.4g} (up to ${total['worst_usd']:.4g}) for {total['requests']:,} requests, "
+        f"{tokens}{total['input_tokens']:,} input tokens"
+        + (f"; no price for {', '.join(unpriced)}" if unpriced else "")
+    )

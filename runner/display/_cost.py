@@ -150,7 +150,7 @@ def estimate_total(summary: Mapping[str, Any]) -> tuple[float | None, float | No
 def estimate_queues(summary: Mapping[str, Any]) -> dict[str, tuple[float | None, float | None]]:
     """The pre-run estimate per queue, where the summary has one."""
     estimate = summary.get("estimate")
-    queues = estimate.get("queues") if isinstance(estimate, Mapping) else None
+    queues = estimate.get("by_queue") if isinstance(estimate, Mapping) else None
     if not isinstance(queues, Mapping):
         return {}
     return {str(key): found for key, block in queues.items() if (found := estimate_range(block))}

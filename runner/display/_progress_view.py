@@ -75,11 +75,12 @@ async def show_progress(
 
 
 def money(lines: Sequence[QueueProgress], spent: Spent | None) -> str | None:
-    """``spent $0.12, projected $1.23`` over every queue; ``None`` without ``spent``."""
-    if spent is None:
+    """``spent $0.12, projected $1.23`` over every queue; ``None`` without ``spent``, or while nothing has
+    cost anything (a run of free local models shows no money)."""
+    if spent is None or (so_far := spent()) <= 0:
         return None
     total = overall(lines)
-    return spend_text(spent(), total.done, total.total)
+    return spend_text(so_far, total.done, total.total)
 
 
 async def _plain(tracker: ProgressTracker, stream: TextIO, interval_s: float, spent: Spent | None) -> None:

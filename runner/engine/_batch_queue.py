@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import trio
 
-from providers import BadRequest, ProviderError
+from providers import BadRequest, Completion, ProviderError, Usage
 from providers._ratelimit import with_wait_policy
 from providers.batch import (
     BatchApi,
@@ -42,14 +42,16 @@ from providers.batch import (
 )
 from runner.config._config import RunConfig
 from runner.config._log import LOGGER_NAME
+from runner.costs._budget import budget_refusal
+from runner.costs._spending import Spending
 from runner.engine._prompt_source import ChannelPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner, QueueStatistics
 from runner.engine._retry import Action, decide
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
-from runner.prompts._routing import QueueKey, batch_wanted
+from runner.prompts._routing import QueueKey, batch_wanted, queue_limit
 from runner.run_folder._batches import BatchLedger, ChunkEntry, ChunkFiles
-from runner.run_folder._records import Finished, completed_record, utc_timestamp
+from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -99,6 +101,7 @@ class BatchQueueRunner:
         *,
         reattach: list[ChunkEntry] | None = None,
         owed: Callable[[str, int], bool] = lambda prompt_id, chunk: True,
+        spending: Spending | None = None,
     ) -> None:
         """``live`` makes the inner live queue from its source and results channel; ``reattach``: chunks
         of an earlier session to collect; ``owed(prompt_id, chunk)``: whether a result of ``chunk`` for
@@ -106,6 +109,7 @@ class BatchQueueRunner:
         self.key = key
         self.source = source
         self.reattach = list(reattach or [])
+        self._reattached_chunks = {entry.chunk for entry in self.reattach}
         self._config = config
         self._providers = providers
         self._results = results
@@ -114,6 +118,9 @@ class BatchQueueRunner:
         self._send_live, receive_live = trio.open_memory_channel[ResolvedPrompt](0)
         self._live = live(ChannelPrompts(receive_live), results.clone())
         self.limiter = self._live.limiter
+        self._spending = spending
+        # the live queue's budget, made first, carries the queue's cap (a stage model's own included)
+        self._budget = spending.budget_for(key, queue_limit(config, key).max_usd) if spending else None
         self._endpoints: dict[tuple[str, str], _Endpoint | None] = {}
         self._said_live: set[str] = set()
         self._feeding_done = False
@@ -208,6 +215,12 @@ class BatchQueueRunner:
     ) -> None:
         """Put one prompt in its endpoint's filling chunk; seal the chunk first if it would not fit."""
         request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+        if self._budget is not None and self._spending is not None:
+            worst = self._spending.worst_case_usd(prompt, request, batch=True)
+            if (refusing := self._budget.reserve(worst)) is not None:
+                refusal = budget_refusal(refusing, worst)
+                await self._finish(not_sent_record(prompt, refusal, attempts, "budget"), ok=False)
+                return
         for _ in range(2):  # a second time in a new chunk, whose custom ids differ
             files, chunk = self._filling(endpoint)
             tag = BatchTag(self._ledger.run_id, chunk)
@@ -460,6 +473,7 @@ class BatchQueueRunner:
         if not self._owed(str(data["id"]), entry.chunk):
             return
         prompt = resolve_prompt(data, self._config)
+        cost = self._settle_cost(prompt, completion, reserved=entry.chunk not in self._reattached_chunks)
         if error is None:
             record = completed_record(
                 prompt,
@@ -471,6 +485,7 @@ class BatchQueueRunner:
                 usage=completion.usage,
                 finish_reason=completion.finish_reason,
                 served_model=completion.model,
+                cost_usd=cost,
             )
             await self._finish({**record, "batch": batch}, ok=True)
             return
@@ -481,6 +496,21 @@ class BatchQueueRunner:
             retries.append(_Retry(prompt, attempts))
             return
         await self._record_failure(prompt, attempts, error, batch)
+
+    def _settle_cost(
+        self, prompt: ResolvedPrompt, completion: Completion | None, *, reserved: bool
+    ) -> float | None:
+        """What the request cost at the batch price, settled against the worst case reserved for it
+        (nothing was reserved in this session for a batch an earlier one submitted)."""
+        if self._spending is None:
+            return None
+        usage = completion.usage if completion is not None else Usage()
+        cost = self._spending.cost_usd(prompt.api, prompt.model_name, usage, batch=True)
+        if self._budget is not None:
+            request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+            worst = self._spending.worst_case_usd(prompt, request, batch=True) if reserved else 0.0
+            self._budget.settle(worst, cost or 0.0, reserved=reserved)
+        return cost
 
     async def _retry(self, retries: list[_Retry], batches: trio.Nursery) -> None:
         """Failed requests the rules retry: live, or in the next batch (sealed at once when the feeder
@@ -510,9 +540,9 @@ class BatchQueueRunner:
                 stored = files.prompt_at(index)
                 if stored is not None and self._owed(str(stored[0]["id"]), entry.chunk):
                     self._counts.in_batches = max(0, self._counts.in_batches - 1)
-                    await self._record_failure(
-                        resolve_prompt(stored[0], self._config), stored[1] + 1, error, None
-                    )
+                    prompt = resolve_prompt(stored[0], self._config)
+                    self._settle_cost(prompt, None, reserved=entry.chunk not in self._reattached_chunks)
+                    await self._record_failure(prompt, stored[1] + 1, error, None)
         finally:
             files.close()
         self._ledger.collected(entry.chunk)
@@ -533,6 +563,8 @@ class BatchQueueRunner:
     async def _finish(self, record: dict[str, Any], *, ok: bool) -> None:
         self._counts.done += 1
         self._counts.ok += ok
+        if self._spending is not None:
+            self._spending.count(self.key, record)
         await self._results.send(Finished(self.key, record))
 
     async def _call(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:

@@ -15,6 +15,7 @@ from typing import Any
 import trio
 
 from runner.config._config import RunConfig
+from runner.costs._spending import Spending
 from runner.engine._batch_queue import BatchQueueRunner
 from runner.engine._prompt_source import PromptSource
 from runner.engine._provider_set import ProviderSet
@@ -27,9 +28,12 @@ from runner.run_folder._records import Finished
 class Batching:
     """The run's ledger and what earlier sessions left in it."""
 
-    def __init__(self, ledger: BatchLedger, pending: PendingBatches | None) -> None:
+    def __init__(
+        self, ledger: BatchLedger, pending: PendingBatches | None, spending: Spending | None = None
+    ) -> None:
         self.ledger = ledger
         self.pending = pending
+        self.spending = spending
 
     def reattached_queues(self, config: RunConfig, planned: Mapping[QueueKey, Any]) -> list[QueueKey]:
         """Queues that only re-attach (every prompt of theirs waits in an earlier batch): the plan,
@@ -58,7 +62,16 @@ class Batching:
         reattach = [entry for entry in self._reattach() if entry.queue == str(key)]
         owed = self.pending.owed if self.pending is not None else _always
         return BatchQueueRunner(
-            key, live, source, config, providers, results, self.ledger, reattach=reattach, owed=owed
+            key,
+            live,
+            source,
+            config,
+            providers,
+            results,
+            self.ledger,
+            reattach=reattach,
+            owed=owed,
+            spending=self.spending,
         )
 
     def _reattach(self) -> list[ChunkEntry]:

@@ -34,6 +34,8 @@ from providers import (
 from providers._ratelimit import honoured_limits, with_wait_policy
 from runner.config._config import QueueLimit, RunConfig
 from runner.config._log import LOGGER_NAME
+from runner.costs._budget import budget_refusal
+from runner.costs._spending import Spending
 from runner.engine._cache import CachedReply, ResponseCache, cache_key
 from runner.engine._limiter import RateLimiter, SharedTokens
 from runner.engine._prompt_source import PromptSource
@@ -66,19 +68,22 @@ class Job:
     attempts: int = 0
     replies: list[str] = field(default_factory=list)
     """Replies to the turns of a multi-turn prompt answered so far (kept across retries)."""
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    usage: Usage = field(default_factory=Usage)
+    """What the replies to the prompt's turns so far used, together (kept across retries)."""
     reserved_tokens: int = 0
     """Tokens taken from the queue's token bucket for the next request (0 without a TPM limit)."""
     cache_key: str | None = None
     """Set when the reply may be stored in the response cache."""
+    reserved_usd: float = 0.0
+    """The worst case of the next request, reserved in the queue's budget until its reply comes."""
+    cost_usd: float = 0.0
+    """What the replies so far cost (settled in the budget)."""
+    reserved: bool = False
+    """Whether the budget holds a reservation for the job (until its attempt ends)."""
 
     def add_usage(self, usage: Usage) -> None:
         """Add one reply's token counts to the prompt's totals."""
-        if usage.input_tokens is not None:
-            self.input_tokens = (self.input_tokens or 0) + usage.input_tokens
-        if usage.output_tokens is not None:
-            self.output_tokens = (self.output_tokens or 0) + usage.output_tokens
+        self.usage = self.usage + usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +129,10 @@ class QueueRunner:
         *,
         cache: ResponseCache | None = None,
         shared: SharedTokens | None = None,
+        spending: Spending | None = None,
     ) -> None:
+        """``spending``: the run's prices and budgets (records then carry ``cost_usd``, and the queue
+        stops sending when its budget, ``limit.max_usd`` inside the run's, has no room)."""
         self.key = key
         self.source = source
         self._fed = 0
@@ -132,6 +140,8 @@ class QueueRunner:
         self._providers = providers
         self._results = results
         self._cache = cache
+        self._spending = spending
+        self._budget = spending.budget_for(key, limit.max_usd) if spending is not None else None
         rate = limit.max_queries or config.max_queries
         self.limiter = RateLimiter(rate, shared)
         max_in_flight = limit.max_in_flight
@@ -186,6 +196,9 @@ class QueueRunner:
                     self._retrying -= 1
                 if not job.attempts and self._cache is not None and await self._answer_from_cache(job):
                     continue
+                if self._stopped_reason is None and (refused := await self._over_budget(job)) is not None:
+                    await self._finish(not_sent_record(job.prompt, refused, job.attempts, "budget"), ok=False)
+                    continue
                 if self._stopped_reason is None:
                     if self.tokens is not None:
                         prompt = job.prompt
@@ -200,6 +213,7 @@ class QueueRunner:
                         attempts.start_soon(self._attempt, job)
                         continue
                     self._release_in_flight(job)
+                    self._settle(job)
                 reason = self._stopped_reason
                 await self._finish(not_sent_record(job.prompt, reason, job.attempts), ok=False)
 
@@ -223,9 +237,10 @@ class QueueRunner:
         latency = trio.current_time() - started
         self._in_flight -= 1
         self._release_in_flight(job)
+        self._settle(job)
         if error is None:
             self.limiter.note_success(sent_at=started)
-            usage = Usage(job.input_tokens, job.output_tokens)
+            usage = job.usage
             if self._cache is not None and job.cache_key is not None:
                 reply = CachedReply(response, finish_reason, usage, served_model)
                 await self._cache.put(job.cache_key, reply)
@@ -239,6 +254,7 @@ class QueueRunner:
                 usage=usage,
                 finish_reason=finish_reason,
                 served_model=served_model,
+                cost_usd=self._record_cost(job),
             )
             await self._finish(record, ok=True)
             return
@@ -271,7 +287,8 @@ class QueueRunner:
             attempts=job.attempts,
             timestamp_sent=sent_at,
             latency_s=latency,
-            usage=Usage(job.input_tokens, job.output_tokens),
+            usage=job.usage,
+            cost_usd=self._record_cost(job),
         )
         await self._finish(record, ok=False)
 
@@ -344,9 +361,38 @@ class QueueRunner:
             usage=cached.usage,
             finish_reason=cached.finish_reason,
             served_model=cached.served_model,
+            cost_usd=0.0 if self._spending is not None else None,  # nothing was billed
         )
         await self._finish({**record, "cached": True}, ok=True)
         return True
+
+    async def _over_budget(self, job: Job) -> str | None:
+        """Reserve the worst case of the job's next request in the budget; the reason it may not go."""
+        if self._budget is None or self._spending is None:
+            return None
+        prompt = job.prompt
+        request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
+        turns = 1 + len(prompt.conversation.follow_up_turns) - len(job.replies)
+        worst = self._spending.worst_case_usd(prompt, request) * max(1, turns)
+        refusing = await self._budget.reserve_when_settled(worst)
+        if refusing is None:
+            job.reserved_usd, job.reserved = worst, True
+            return None
+        return budget_refusal(refusing, worst)
+
+    def _settle(self, job: Job) -> None:
+        """The job's request is over: release its reservation, count what its replies cost."""
+        if self._budget is None:
+            return
+        spent = self._record_cost(job) or 0.0
+        self._budget.settle(job.reserved_usd, spent - job.cost_usd, reserved=job.reserved)
+        job.reserved_usd, job.cost_usd, job.reserved = 0.0, spent, False
+
+    def _record_cost(self, job: Job) -> float | None:
+        if self._spending is None:
+            return None
+        usage = job.usage
+        return self._spending.cost_usd(job.prompt.api, job.prompt.model_name, usage)
 
     def _release_in_flight(self, job: Job) -> None:
         if self._in_flight_limit is not None:
@@ -355,6 +401,8 @@ class QueueRunner:
     async def _finish(self, record: dict[str, Any], *, ok: bool) -> None:
         self._done += 1
         self._ok += ok
+        if self._spending is not None:
+            self._spending.count(self.key, record)
         await self._results.send(Finished(self.key, record))
         self._unfinished -= 1
         self._close_if_done()

@@ -7,9 +7,9 @@
                   └──────────────────────────── pending ────────────────────────────┘
 
 The verdict lands in the judged record: ``scores[<judge>]`` (``<judge>/<model_name>`` for each model when
-a judge has several) and ``judgements[<same key>] = {api, model_name, reply, error}``. A judge request
-that fails, or a reply the parser cannot read (``judge_parse``), leaves the score null and the error in
-the judgement. Every judge request and reply is also written to ``judge.jsonl``.
+a judge has several) and ``judgements[<same key>] = {api, model_name, reply, error, cost_usd}``. A
+judge request that fails, or a reply the parser cannot read (``judge_parse``), leaves the score null and
+the error in the judgement. Every judge request and reply is also written to ``judge.jsonl``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import trio
 from runner.config._config import RunConfig
 from runner.config._eval_config import JudgeSpec, StageModel
 from runner.config._log import LOGGER_NAME
+from runner.costs._spending import Spending
 from runner.engine._batching import Batching
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import RunnableQueue
@@ -86,6 +87,7 @@ class JudgeStage:
         providers: ProviderSet,
         stage_file: StageFile,
         batching: Batching | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._config = config
         self._file = stage_file
@@ -104,6 +106,7 @@ class JudgeStage:
                     providers,
                     self._verdict_channels[-1],
                     batching,
+                    spending,
                 )
                 self.targets.append(
                     JudgeTarget(spec.name, score_key, model, template, spec.system, parser, queue)
@@ -209,7 +212,7 @@ class JudgeStage:
                 error = {"type": JUDGE_PARSE_ERROR, "message": str(exc)}
             else:
                 pending.finished.record["scores"][target.score_key] = value
-        self._judgement(pending.finished.record, target, reply_text, error)
+        self._judgement(pending.finished.record, target, reply_text, error, judge_record.get("cost_usd"))
         pending.waiting.discard(target.score_key)
         if pending.waiting or pending.submitting:
             return None
@@ -218,7 +221,11 @@ class JudgeStage:
 
     @staticmethod
     def _judgement(
-        record: dict[str, Any], target: JudgeTarget, reply: Any, error: dict[str, Any] | None
+        record: dict[str, Any],
+        target: JudgeTarget,
+        reply: Any,
+        error: dict[str, Any] | None,
+        cost_usd: float | None = None,
     ) -> None:
         scores = record.setdefault("scores", {})
         if error is not None or target.score_key not in scores:
@@ -228,4 +235,5 @@ class JudgeStage:
             "model_name": target.model.model_name,
             "reply": reply,
             "error": error,
+            **({"cost_usd": cost_usd} if cost_usd is not None else {}),
         }

@@ -27,6 +27,7 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import RephraseSpec
+from runner.costs._spending import Spending
 from runner.engine._batching import Batching
 from runner.engine._prompt_source import ChannelPrompts
 from runner.engine._provider_set import ProviderSet
@@ -81,6 +82,7 @@ class RephraseStage:
         experiment_queues: Iterable[QueuePlan],
         stage_file: StageFile,
         batching: Batching | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._spec = spec
         self._config = config
@@ -92,7 +94,9 @@ class RephraseStage:
         ]
         self._send_replies, self._receive_replies = trio.open_memory_channel[Finished](REPLY_BUFFER)
         key = stage_queue_key("rephrase", spec.name, spec.model)
-        self.queue = open_stage_queue(key, spec.model, config, providers, self._send_replies, batching)
+        self.queue = open_stage_queue(
+            key, spec.model, config, providers, self._send_replies, batching, spending
+        )
         self._send_queries: dict[QueueKey, trio.MemorySendChannel[ResolvedPrompt]] = {}
         self._sources: dict[QueueKey, ChannelPrompts] = {}
         """Each experiment queue's prompts: planned as its originals times the variants of each, less

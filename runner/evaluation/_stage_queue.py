@@ -16,6 +16,7 @@ import trio
 
 from runner.config._config import RunConfig
 from runner.config._eval_config import StageModel
+from runner.costs._spending import Spending
 from runner.engine._batching import Batching
 from runner.engine._prompt_source import ChannelPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
@@ -49,6 +50,7 @@ def open_stage_queue(
     providers: ProviderSet,
     results: trio.MemorySendChannel[Finished],
     batching: Batching | None = None,
+    spending: Spending | None = None,
 ) -> StageQueue:
     """Queue ``key`` sending to ``model`` at its own pace, handing records to ``results``; through the
     model's batch API when the run batches the model's api (``batching``)."""
@@ -58,12 +60,14 @@ def open_stage_queue(
         updates["max_queries"] = model.max_queries
     if model.max_in_flight is not None:
         updates["max_in_flight"] = model.max_in_flight
+    if model.max_usd is not None:
+        updates["max_usd"] = model.max_usd
     send_prompts, receive_prompts = trio.open_memory_channel[ResolvedPrompt](STAGE_JOB_BUFFER)
     source = ChannelPrompts(receive_prompts)
     limit = limit.model_copy(update=updates)
 
     def live(source: PromptSource, results: trio.MemorySendChannel[Finished]) -> QueueRunner:
-        return QueueRunner(key, limit, source, config, providers, results)
+        return QueueRunner(key, limit, source, config, providers, results, spending=spending)
 
     runner: RunnableQueue = (
         batching.queue(key, live, source, config, providers, results)

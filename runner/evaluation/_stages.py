@@ -16,6 +16,7 @@ from collections.abc import Callable
 import trio
 
 from runner.config._config import RunConfig
+from runner.costs._spending import Spending
 from runner.engine._batching import Batching
 from runner.engine._prompt_source import PlannedPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
@@ -40,12 +41,13 @@ class Stages:
         folder: RunFolder,
         secrets: Callable[[], list[str]] = list,
         batching: Batching | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._config = config
         self._prompt_file = plan.prompt_file
         self.scorers = build_scorers(config.scorers)
         self.judge = (
-            JudgeStage(config.judges, config, providers, StageFile(folder.judge, secrets), batching)
+            JudgeStage(config.judges, config, providers, StageFile(folder.judge, secrets), batching, spending)
             if config.judges
             else None
         )
@@ -58,6 +60,7 @@ class Stages:
                 plan.queues.values(),
                 StageFile(folder.rephrase, secrets),
                 batching,
+                spending,
             )
             if config.rephrase is not None
             else None

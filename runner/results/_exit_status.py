@@ -28,6 +28,9 @@ class ExitStatus(IntEnum):
     """Batches are still at the provider, not collected although ``batch.wait`` was on (polling them
     failed, e.g. a revoked key): ``resume=`` collects them. (With ``batch.wait=false`` a run that
     submitted its batches exits 0, as asked.)"""
+    BUDGET_EXHAUSTED = 7
+    """The budget (``budget.max_usd``, a queue's or a stage's ``max_usd``) had no room for some prompts:
+    they are recorded as ``not_sent`` (reason ``budget``); ``resume=`` with a larger budget sends them."""
     INTERRUPTED = 128 + signal.SIGINT
     """Stopped by Ctrl-C; a stop by another signal exits 128 + its number (SIGTERM 143, SIGHUP 129)."""
 
@@ -57,6 +60,7 @@ def exit_status_of(summary: Mapping[str, Any]) -> int:
             "incomplete_input": ExitStatus.INCOMPLETE_INPUT,
             "outputs_unwritable": ExitStatus.OUTPUTS_UNWRITABLE,
             "batches_pending": ExitStatus.BATCHES_PENDING,
+            "budget_exhausted": ExitStatus.BUDGET_EXHAUSTED,
         }.get(str(status), ExitStatus.OK)
     )
 

@@ -26,6 +26,7 @@ from runner.config._compose import ConfigError
 from runner.config._config import RunConfig
 from runner.config._errors import UserError
 from runner.config._shard import Shard
+from runner.costs._spending import Spending
 from runner.engine._queue import Finished
 from runner.prompts._id_set import IdSet
 from runner.prompts._routing import QueueKey, record_queue
@@ -113,13 +114,16 @@ def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[QueueKey], out_d
     out = RunFolder(out_dir)
     out.path.mkdir(parents=True, exist_ok=True)
     summary = SummaryBuilder(dict(queue_sizes))
+    spending = Spending(runs[0].config)
     partial = out.completed.with_suffix(".jsonl.partial")
     with partial.open("wb") as merged:
         for run in runs:
             for line in _lines(run):
                 assert line.record is not None  # check_shards refused any other line
                 merged.write(line.terminated)
-                summary.add(Finished(record_queue(run.config, line.record), line.record))
+                key = record_queue(run.config, line.record)
+                summary.add(Finished(key, line.record))
+                spending.count_kept(key, line.record)
     partial.replace(out.completed)
     first = runs[0]
     result = summary.build(
@@ -128,6 +132,7 @@ def write_merged(runs: Sequence[ShardRun], queue_sizes: Counter[QueueKey], out_d
         input_sha256=_input_sha256(first),
         shards=len(runs),
         merged_from=[str(run.folder.path) for run in runs],
+        cost=spending.summary(),
     )
     out.write_summary(result)
     return result

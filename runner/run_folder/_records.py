@@ -8,7 +8,9 @@ Fields added to the prompt dict (whose own keys are kept untouched, with ``id``,
 * ``attempts``, ``timestamp_sent`` (ISO 8601, UTC, of the last attempt), ``latency_s``;
 * ``usage``: ``{input_tokens, output_tokens}`` where the API reports them; ``finish_reason``;
 * ``served_model``: the model the server says answered (it may be more specific than ``model_name``,
-  e.g. a dated version), ``null`` where the API does not say or nothing was answered.
+  e.g. a dated version), ``null`` where the API does not say or nothing was answered;
+* ``cost_usd``: what the replies cost, from the usage the API reported (``null`` where the model has no
+  price); batch requests at the batch price.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def completed_record(
     usage: Usage | None = None,
     finish_reason: str | None = None,
     served_model: str | None = None,
+    cost_usd: float | None = None,
 ) -> dict[str, Any]:
     """The record for a prompt that is finished, answered or not."""
     return {
@@ -58,12 +61,18 @@ def completed_record(
         "usage": (usage or Usage()).as_record(),
         "finish_reason": finish_reason,
         "served_model": served_model,
+        "cost_usd": None if cost_usd is None else round(cost_usd, 8),
     }
 
 
-def not_sent_record(prompt: ResolvedPrompt, reason: str, attempts: int = 0) -> dict[str, Any]:
-    """The record for a prompt whose queue stopped before sending it (after an auth failure)."""
-    error = {"type": "not_sent", "message": reason, "status": None}
+def not_sent_record(
+    prompt: ResolvedPrompt, reason: str, attempts: int = 0, why: str | None = None
+) -> dict[str, Any]:
+    """The record for a prompt whose queue stopped before sending it (after an auth failure), or that a
+    budget had no room for (``why`` ``budget``: the error's ``reason``)."""
+    error: dict[str, Any] = {"type": "not_sent", "message": reason, "status": None}
+    if why is not None:
+        error["reason"] = why
     return completed_record(
         prompt, response=None, error=error, attempts=attempts, timestamp_sent=None, latency_s=None
     )

@@ -35,6 +35,7 @@ RESUME_MAY_CHANGE = (
     "cache",
     "env_file",
     "max_reply_mb",
+    "budget",
     "batch.wait",
     "batch.retry",
     "batch.poll_interval_s",

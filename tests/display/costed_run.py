@@ -110,7 +110,7 @@ def make_costed_run_folder(
             summary["status"] = "budget_exhausted"
     if estimate:
         summary["estimate"] = {
-            "queues": {
+            "by_queue": {
                 "default": {"expected_usd": 0.0031, "worst_usd": 0.52},
                 "judge:grader/openai": {"expected_usd": 0.0009, "worst_usd": 0.06},
             },

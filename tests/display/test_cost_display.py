@@ -278,7 +278,7 @@ async def test_plain_progress_ends_its_overall_line_with_spend_and_projection(
         await trio.sleep(10)
         nursery.cancel_scope.cancel()
     overall = [line for line in stream.getvalue().splitlines() if line.startswith("[progress")]
-    assert overall[0].endswith(", ETA 0:01:40, spent $0, projected -")
+    assert overall[0].endswith(", ETA 0:01:40")  # nothing spent yet: no money shown
     assert overall[1].startswith("[progress 0:00:20] 50/200 done")
     assert overall[1].endswith(", spent $0.12, projected $0.50")
     assert all("spent" not in line for line in stream.getvalue().splitlines() if line.startswith("  queue"))

@@ -35,7 +35,7 @@ async def _run(config: RunConfig, out: Path, shard: str | None = None) -> dict[s
 
 def _comparable(summary: dict[str, Any]) -> dict[str, Any]:
     """A summary without what depends on timing or on how the run was split."""
-    drop = {"wall_time_s", "shard", "shards", "merged_from"}
+    drop = {"wall_time_s", "shard", "shards", "merged_from", "estimate"}  # each shard estimated its part
     kept = {key: value for key, value in summary.items() if key not in drop}
     for section in ("queues", "models", "groups"):
         kept[section] = {
