@@ -18,6 +18,7 @@ from providers._errors import (
     ServerError,
     TransientError,
 )
+from providers._features import OutputLimit, Reasoning, RequestFeatures, ToolCall, ToolSpec
 from providers._importer import TargetImportError, import_object
 from providers._json_api import JsonApiProvider
 from providers._registry import (
@@ -28,17 +29,9 @@ from providers._registry import (
     register,
     unregister,
 )
+from providers._reply import Completion, RateLimitState, Usage
 from providers._secrets import mask_url_credentials, redact
-from providers._types import (
-    ChatRequest,
-    Completion,
-    ContentPart,
-    MediaPart,
-    Message,
-    RateLimitState,
-    TextPart,
-    Usage,
-)
+from providers._types import ChatRequest, ContentPart, MediaPart, Message, TextPart
 
 __all__ = [
     "AuthError",
@@ -53,17 +46,22 @@ __all__ = [
     "MediaPart",
     "Message",
     "NotFound",
+    "OutputLimit",
     "Provider",
     "ProviderContext",
     "ProviderError",
     "QuotaExhausted",
     "RateLimitState",
     "RateLimited",
+    "Reasoning",
+    "RequestFeatures",
     "RequestTimeout",
     "SafetyBlocked",
     "ServerError",
     "TargetImportError",
     "TextPart",
+    "ToolCall",
+    "ToolSpec",
     "TransientError",
     "UnknownApiError",
     "Usage",

@@ -19,8 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from providers._reply import Completion
 from providers._reply_size import DEFAULT_MAX_REPLY_BYTES
-from providers._types import ChatRequest, Completion, MediaKind
+from providers._types import ChatRequest, MediaKind
 
 
 class EndpointSettings(BaseModel):

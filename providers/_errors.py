@@ -13,6 +13,7 @@ The engine's retry policy reads only these classes, never a status code or a ven
     ├── NotFound                  404: unknown model or path                                      (recorded)
     ├── SafetyBlocked             the vendor's safety filter refused or truncated the reply       (recorded)
     ├── MalformedReply            a reply that could not be parsed (HTML page, missing field)     (recorded)
+    ├── OutputLimit               no answer: the output budget went on reasoning (_features.py)   (recorded)
     └── AuthError                 401/403: stops the whole queue; nothing more is sent there
 
 Each class has an ``error_type``: the string written into a record's ``error.type``.

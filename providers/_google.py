@@ -24,7 +24,8 @@ from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._ratelimit import parse_duration, retry_hint, throttled
-from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, TextPart, Usage
+from providers._reply import Completion, Usage
+from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
 
 SAFETY_FILTERS = {
     "none": "BLOCK_NONE",

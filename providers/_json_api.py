@@ -23,8 +23,9 @@ from providers._error_replies import as_sent_with, named_status, sent_as_success
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
 from providers._json_fields import JsonObject
+from providers._reply import Completion
 from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
-from providers._types import ChatRequest, Completion
+from providers._types import ChatRequest
 
 
 class JsonApiProvider(Provider):

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from providers._errors import ProviderError, QuotaExhausted, RateLimited
-from providers._types import RateLimitState
+from providers._reply import RateLimitState
 
 MAX_PAUSE_S = 600.0
 """The longest a queue pauses on a server's word (a retry-after, a rate-limit reset); then it asks again."""

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import trio
 
 from providers._errors import BadRequest
+from providers._features import RequestFeatures, vendor_parameters
 
 Role = Literal["system", "user", "assistant"]
 MediaKind = Literal["image", "video", "audio", "document"]
@@ -159,6 +160,17 @@ class ChatRequest:
     """The prompt as the raw string the user wrote, when it was one (text-completion providers use it)."""
 
     @property
+    def features(self) -> RequestFeatures:
+        """What the parameters ask for in prompto-run's neutral form (reasoning, response_schema, tools,
+        stream: :mod:`providers._features`), for the provider to render in its API's shape."""
+        return RequestFeatures.of(self.parameters)
+
+    @property
+    def vendor_parameters(self) -> dict[str, Any]:
+        """The parameters to send under the API's own names: all but the neutral ones."""
+        return vendor_parameters(self.parameters)
+
+    @property
     def system(self) -> str | None:
         """The system message's text, if the conversation has one."""
         texts = [m.text for m in self.messages if m.role == "system"]
@@ -179,71 +191,3 @@ class ChatRequest:
             for part in m.content
             if isinstance(part, MediaPart)
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts as the API reported them (``None`` when it did not).
-
-    ``input_tokens`` is the whole prompt, cached and cache-written tokens included; ``output_tokens`` is
-    the billed output, reasoning (thinking) tokens included. The other three are subsets of those, for
-    the APIs that report them (each billed at its own rate: see :mod:`runner.costs`).
-    """
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    """Prompt tokens read from the API's prompt cache (OpenAI ``cached_tokens``, Anthropic
-    ``cache_read_input_tokens``, Gemini ``cachedContentTokenCount``)."""
-    cache_write_tokens: int | None = None
-    """Prompt tokens written to the cache (Anthropic ``cache_creation_input_tokens``)."""
-    reasoning_tokens: int | None = None
-    """Output tokens spent thinking (OpenAI ``reasoning_tokens``, Gemini ``thoughtsTokenCount``)."""
-
-    def __add__(self, other: Usage) -> Usage:
-        """The counts of two replies together (the turns of a conversation); unreported stays ``None``."""
-        return Usage(*(_sum(getattr(self, name), getattr(other, name)) for name in _USAGE_FIELDS))
-
-    def as_record(self) -> dict[str, int | None]:
-        """The ``usage`` field of a record: the three subsets only when the API reported them."""
-        record = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
-        for name in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
-            if (value := getattr(self, name)) is not None:
-                record[name] = value
-        return record
-
-
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
-
-
-def _sum(first: int | None, second: int | None) -> int | None:
-    return first if second is None else second if first is None else first + second
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitState:
-    """What the server said about its own limits on this reply (``x-ratelimit-*`` and the like)."""
-
-    remaining_requests: int | None = None
-    remaining_tokens: int | None = None
-    reset_requests_s: float | None = None
-    reset_tokens_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A successful reply."""
-
-    text: str
-    finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    model: str | None = None
-    """The model the server says answered (may be more specific than the one asked for); the record's
-    ``served_model``."""
-    rate_limit: RateLimitState | None = None

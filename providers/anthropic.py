@@ -22,7 +22,8 @@ from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import object_at, str_at, token_count
 from providers._ratelimit import anthropic_rate_limit, throttled
-from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, TextPart, Usage
+from providers._reply import Completion, Usage
+from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

@@ -53,7 +53,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from providers import _llamacpp_model as model
 from providers._base import Provider, ProviderContext
 from providers._errors import BadRequest
-from providers._types import ChatRequest, Completion, Usage
+from providers._reply import Completion, Usage
+from providers._types import ChatRequest
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

@@ -17,7 +17,8 @@ from providers._errors import BadRequest, ProviderError
 from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import str_at, token_count
-from providers._types import ChatRequest, Completion, MediaKind, MediaPart, Message, Usage
+from providers._reply import Completion, Usage
+from providers._types import ChatRequest, MediaKind, MediaPart, Message
 
 REQUEST_LEVEL = frozenset({"format", "keep_alive", "think", "tools", "stream"})
 """Parameters that are fields of the request rather than model ``options`` (``stream`` is forced off)."""

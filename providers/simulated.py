@@ -18,7 +18,8 @@ import trio
 
 from providers._base import Provider, ProviderContext
 from providers._errors import ServerError
-from providers._types import ChatRequest, Completion, MediaKind, Usage
+from providers._reply import Completion, Usage
+from providers._types import ChatRequest, MediaKind
 
 
 class SimulatedProvider(Provider):

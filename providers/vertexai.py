@@ -28,8 +28,9 @@ from providers._base import ProviderContext
 from providers._errors import AuthError, excerpt
 from providers._google import GenerateContentProvider
 from providers._json_api import env_choice, key_problem
+from providers._reply import Completion
 from providers._secrets import credential_flaw
-from providers._types import ChatRequest, Completion
+from providers._types import ChatRequest
 
 DEFAULT_LOCATION = "us-central1"
 TOKEN_COMMAND = ("gcloud", "auth", "print-access-token")

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from providers._errors import ProviderError, TransientError
-from providers._types import ChatRequest, Completion
+from providers._reply import Completion
+from providers._types import ChatRequest
 from providers.batch._http import BatchClient
 
 if TYPE_CHECKING:

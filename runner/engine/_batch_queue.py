@@ -51,7 +51,13 @@ from runner.engine._retry import Action, decide
 from runner.prompts._resolve import ResolvedPrompt, resolve_prompt
 from runner.prompts._routing import QueueKey, batch_wanted, queue_limit
 from runner.run_folder._batches import BatchLedger, ChunkEntry, ChunkFiles
-from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
+from runner.run_folder._records import (
+    Finished,
+    completed_record,
+    not_sent_record,
+    reply_fields,
+    utc_timestamp,
+)
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -487,6 +493,7 @@ class BatchQueueRunner:
                 served_model=completion.model,
                 cost_usd=cost,
             )
+            record.update(reply_fields(completion, prompt.parameters))
             await self._finish({**record, "batch": batch}, ok=True)
             return
         if (

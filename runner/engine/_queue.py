@@ -44,7 +44,13 @@ from runner.engine._retry import Action, decide
 from runner.engine._token_bucket import TokenBucket, estimate_tokens, usage_tokens
 from runner.prompts._resolve import ResolvedPrompt
 from runner.prompts._routing import QueueKey
-from runner.run_folder._records import Finished, completed_record, not_sent_record, utc_timestamp
+from runner.run_folder._records import (
+    Finished,
+    completed_record,
+    not_sent_record,
+    reply_fields,
+    utc_timestamp,
+)
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -226,7 +232,7 @@ class QueueRunner:
                 await stack.enter_async_context(slot)
             sent_at, started = utc_timestamp(), trio.current_time()
             try:
-                response, finish_reason, served_model = await self._converse(provider, job)
+                response, last = await self._converse(provider, job)
             except ProviderError as exc:
                 error = with_wait_policy(exc)  # no server may stall the queue past MAX_PAUSE_S
             except Exception as exc:
@@ -240,7 +246,7 @@ class QueueRunner:
         self._settle(job)
         if error is None:
             self.limiter.note_success(sent_at=started)
-            usage = job.usage
+            usage, finish_reason, served_model = job.usage, last.finish_reason, last.model
             if self._cache is not None and job.cache_key is not None:
                 reply = CachedReply(response, finish_reason, usage, served_model)
                 await self._cache.put(job.cache_key, reply)
@@ -256,7 +262,7 @@ class QueueRunner:
                 served_model=served_model,
                 cost_usd=self._record_cost(job),
             )
-            await self._finish(record, ok=True)
+            await self._finish({**record, **reply_fields(last, job.prompt.parameters)}, ok=True)
             return
         await self._handle_failure(job, error, sent_at, started, latency)
 
@@ -292,10 +298,10 @@ class QueueRunner:
         )
         await self._finish(record, ok=False)
 
-    async def _converse(self, provider: Provider, job: Job) -> tuple[str | list[str], str | None, str | None]:
+    async def _converse(self, provider: Provider, job: Job) -> tuple[str | list[str], Completion]:
         """Send the prompt; for a multi-turn prompt, each turn not yet answered (one permit per turn).
 
-        Returns the reply, and the finish reason and served model of its last turn.
+        Returns the reply, and the completion of its last turn (its finish reason, served model...).
         """
         prompt = job.prompt
         conversation = prompt.conversation
@@ -304,9 +310,10 @@ class QueueRunner:
                 provider, conversation.first_request(prompt.model_name, prompt.parameters), job
             )
             job.add_usage(completion.usage)
-            return completion.text, completion.finish_reason, completion.model
+            return completion.text, completion
         user_turns = [conversation.messages[0].text, *conversation.follow_up_turns]
-        finish_reason, served_model, first_in_attempt = None, None, len(job.replies)
+        first_in_attempt = len(job.replies)
+        completion = Completion("")
         for index in range(len(job.replies), len(user_turns)):
             if index > first_in_attempt:
                 await self.limiter.acquire()
@@ -321,8 +328,7 @@ class QueueRunner:
             completion = await self._send(provider, request, job)
             job.replies.append(completion.text)
             job.add_usage(completion.usage)
-            finish_reason, served_model = completion.finish_reason, completion.model
-        return list(job.replies), finish_reason, served_model
+        return list(job.replies), completion
 
     async def _send(self, provider: Provider, request: ChatRequest, job: Job) -> Completion:
         """One request under the deadline; its reply corrects the token estimate and the server's limits."""

@@ -21,6 +21,7 @@ from runner.prompts._routing import QueueKey
 from runner.results._quantiles import median_and_p95
 
 MAX_LATENCY_US = 2**32 - 1
+EXTRA_TOKENS = ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class _Tally:
     latencies_us: array[int] = field(default_factory=lambda: array("I"))
     input_tokens: int = 0
     output_tokens: int = 0
+    extra_tokens: Counter[str] = field(default_factory=Counter)
+    """Cached input, cache writes and reasoning tokens, where the APIs report them."""
     cached: int = 0
 
     def add(self, record: dict[str, Any]) -> None:
@@ -50,6 +53,9 @@ class _Tally:
         usage = record.get("usage") or {}
         self.input_tokens += usage.get("input_tokens") or 0
         self.output_tokens += usage.get("output_tokens") or 0
+        for name in EXTRA_TOKENS:
+            if usage.get(name):
+                self.extra_tokens[name] += usage[name]
 
     def as_dict(self) -> dict[str, Any]:
         median, p95 = median_and_p95(self.latencies_us) if self.latencies_us else (None, None)
@@ -66,7 +72,11 @@ class _Tally:
                 "median": None if median is None else round(median / 1e6, 6),
                 "p95": None if p95 is None else round(p95 / 1e6, 6),
             },
-            "tokens": {"input": self.input_tokens, "output": self.output_tokens},
+            "tokens": {
+                "input": self.input_tokens,
+                "output": self.output_tokens,
+                **{name.removesuffix("_tokens"): count for name, count in sorted(self.extra_tokens.items())},
+            },
         }
 
 
