@@ -55,3 +55,30 @@ def _plain(value: Value) -> object:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [_plain(item) for item in value]
     return value
+
+
+FREE_FORM_MAPPINGS = (
+    "experiment.parameters",
+    "model.parameters",
+    "model.endpoint.options",
+    "endpoints",
+    "prices",
+    "providers",
+    "rate_limits.apis",
+    "rate_limits.groups",
+)
+"""Settings whose keys are the user's own (a model's parameters, an api's endpoint...): Hydra's struct
+mode refuses ``experiment.parameters={max_tokens: 24}`` because ``max_tokens`` is not in the defaults."""
+
+
+def with_mapping_overrides(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each ``KEY={...}`` of a free-form mapping given as ``++KEY={...}`` (replace it, new
+    keys and all), which is what a user writing it means."""
+    return [f"++{argument}" if _assigns_mapping(argument) else argument for argument in argv]
+
+
+def _assigns_mapping(argument: str) -> bool:
+    key, equals, value = argument.partition("=")
+    if not equals or key.startswith(("+", "~", "-")) or not value.lstrip().startswith("{"):
+        return False
+    return any(key == name or key.startswith(f"{name}.") for name in FREE_FORM_MAPPINGS)

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from runner._batch_cancel import cancel_batches_of
 from runner._run import run_experiment
 from runner.cli._exit import NOTHING_SENT, exit_status
+from runner.cli._overrides import with_mapping_overrides
 from runner.config._compose import (
     CONF_DIR,
     ConfigError,
@@ -119,7 +120,7 @@ def main() -> None:
 def run_main() -> int:
     """``prompto-run`` on ``sys.argv``; returns the exit status (the worst of a sweep's jobs)."""
     register_resolvers()
-    sys.argv = with_user_conf(sys.argv, user_conf_overrides())
+    sys.argv = with_user_conf(with_mapping_overrides(sys.argv), user_conf_overrides())
     # Hydra prints its own composition errors and exits 1; with HYDRA_FULL_ERROR it raises them, so a
     # misspelt key on the command line is reported as bad input (exit 2), with the key it resembles.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")

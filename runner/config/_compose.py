@@ -179,6 +179,11 @@ def describe_override_error(exc: Exception) -> str:
     if found and "is not in struct" in f"{text} {exc.__cause__}":
         key = found.group(1)
         suggestion = _closest_key(RunConfig, key.split("."))
+        if suggestion == key:  # a mapping of the user's own keys, given as a whole
+            return (
+                f"`{key}` takes keys of your own: `'++{key}={{name: value}}'` replaces it, "
+                f"`+{key}.name=value` adds one."
+            )
         hint = f" Did you mean `{suggestion}`?" if suggestion else ""
         return (
             f"Unknown key `{key}` on the command line.{hint} Check its spelling; `+{key}=...` adds a key "
