@@ -6,6 +6,7 @@ Each built-in is a factory whose keyword arguments are its config (``conf/scorer
     ignore_case: true
 """
 
+from scorers._json_schema import json_schema
 from scorers._json_valid import json_valid
 from scorers._label import exact_label
 from scorers._match import includes, match
@@ -20,6 +21,7 @@ __all__ = [
     "exact_label",
     "field_text",
     "includes",
+    "json_schema",
     "json_valid",
     "match",
     "normalize",

@@ -15,6 +15,7 @@ from providers import Provider, UnknownApiError, import_target, provider_class
 from runner.config._config import RunConfig
 from runner.prompts._conversation import Conversation, PromptError, parse_prompt
 from runner.prompts._routing import QueueKey, queue_key
+from runner.prompts._schemas import with_resolved_schema
 
 PROMPTO_PROMPT_KEYS = frozenset({"safety_filter"})
 """Top-level prompt-dict keys prompto passes to some APIs (see ``Provider.prompt_dict_parameters``)."""
@@ -56,6 +57,8 @@ def resolve_prompt(data: dict[str, Any], config: RunConfig) -> ResolvedPrompt:
         raise PromptError("'group' must be a string")
     if PROMPTO_PROMPT_KEYS & data.keys():
         parameters = _with_prompt_dict_parameters(data, config, api, model_name, parameters)
+    if "response_schema" in parameters:
+        parameters = with_resolved_schema(parameters)
     conversation = parse_prompt(data["prompt"], config.media_folder)
     resolved = {**data, "api": api, "model_name": model_name, "parameters": parameters}
     queue = queue_key(config, api, model_name, None if group is None else str(group))
