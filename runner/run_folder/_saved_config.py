@@ -19,7 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -36,12 +39,16 @@ RESUME_MAY_CHANGE = (
     "env_file",
     "max_reply_mb",
     "budget",
+    "progress",
+    "report",
     "batch.wait",
     "batch.retry",
     "batch.poll_interval_s",
     "batch.max_poll_interval_s",
 )
-"""Settings a resumed run may override: pacing and retries, never what is asked of which model."""
+"""Settings a resumed run may override: pacing, retries, budgets and what is shown, never what is
+asked of which model. Any other override is accepted when it changes nothing (the run's own command
+line, pressed up-arrow and given ``resume=``)."""
 
 
 def saved_config(run_dir: Path) -> DictConfig:
@@ -137,21 +144,49 @@ def _run_to_send_again(run_dir: Path, option: str) -> DictConfig:
 def _resumed(run_dir: Path, command_line: Sequence[str]) -> DictConfig:
     """Finish a run in its own folder, with the config and prompt file it started with."""
     loaded = _run_to_send_again(run_dir, "resume")
-    changes = [o.lstrip("+") for o in command_line if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    started_with = {o.lstrip("+") for o in saved_overrides(run_dir)}
+    given = [o.lstrip("+") for o in command_line if not o.startswith(("resume=", "hydra.", "hydra/"))]
+    changes = [o for o in given if o not in started_with and not _unchanged(loaded, o)]
     refused = [o for o in changes if not _may_change(o.split("=", 1)[0])]
     if refused:
         raise ConfigError(
-            f"`resume=` finishes a run with the config it started with; it cannot change {refused}. "
-            f"Only {', '.join(RESUME_MAY_CHANGE)} may be overridden (or start a new run)."
+            f"`resume=` finishes a run with the config it started with; it cannot change "
+            f"{'; '.join(_change(loaded, o) for o in refused)}. Only {', '.join(RESUME_MAY_CHANGE)} may "
+            "be overridden (or start a new run)."
         )
     if loaded.get("batch") is not None:
         loaded.batch.wait = True  # a run that only submitted (batch.wait=false) is resumed to collect
-    if changes:
-        merged = OmegaConf.merge(loaded, OmegaConf.from_dotlist(changes))
-        assert isinstance(merged, DictConfig)
-        loaded = merged
+    for change in changes:  # parsed as Hydra parses them (``off`` is a string, not YAML 1.1's false)
+        key, value = _parsed(change)
+        OmegaConf.update(loaded, key, value, merge=True, force_add=True)
     loaded.resume = str(run_dir)
     return loaded
+
+
+def _unchanged(loaded: DictConfig, override: str) -> bool:
+    """Whether ``key=value`` sets what the saved config already holds."""
+    try:
+        key, wanted = _parsed(override)
+        return bool(OmegaConf.select(loaded, key, default=_ABSENT) == wanted)
+    except (HydraException, OmegaConfBaseException, ValueError):  # a group choice, an odd value
+        return False
+
+
+def _parsed(override: str) -> tuple[str, Any]:
+    """An override's key and value, read with Hydra's own grammar (``off`` is a string there, not
+    YAML 1.1's false as ``OmegaConf.from_dotlist`` would read it)."""
+    parsed = OverridesParser.create().parse_override(override)
+    return parsed.key_or_group, parsed.value()
+
+
+def _change(loaded: DictConfig, override: str) -> str:
+    """``key`` from its saved value to the new one, for the refusal."""
+    key, _, value = override.partition("=")
+    saved = OmegaConf.select(loaded, key, default=_ABSENT)
+    return f"`{key}` (saved: {'absent' if saved is _ABSENT else saved!r}, given: {value!r})"
+
+
+_ABSENT = object()
 
 
 def _may_change(key: str) -> bool:

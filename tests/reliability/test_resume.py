@@ -198,8 +198,15 @@ async def test_resume_may_change_pacing_and_retries_only(tmp_path: Path, server:
     assert resumed.rate_limits.apis["fakechat"].max_queries == 30
     assert resumed.experiment.api == "fakechat"
     assert resumed.resume == resumed.output_dir == config.output_dir.resolve()
-    with pytest.raises(ConfigError, match=r"cannot change \['experiment.model_name=other'\]"):
+    with pytest.raises(
+        ConfigError, match=r"cannot change `experiment.model_name` \(saved: 'm', given: 'other'\)"
+    ):
         load_config(overrides=[f"resume={config.output_dir}", "experiment.model_name=other"])
+    unchanged = load_config(
+        overrides=[f"resume={config.output_dir}", "experiment.api=fakechat", "progress.mode=off"]
+    )
+    assert unchanged.experiment.api == "fakechat"
+    assert unchanged.progress.mode == "off"
 
 
 async def test_resume_refuses_a_folder_still_being_written(tmp_path: Path, server: FakeChatServer) -> None:
