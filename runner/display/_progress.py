@@ -159,9 +159,16 @@ def duration(seconds: float | None) -> str:
 
 
 def rate(line: QueueProgress) -> str:
-    """``achieved/configured per minute``."""
-    achieved = "-" if line.achieved_per_minute is None else f"{line.achieved_per_minute:.3g}"
-    return f"{achieved}/{line.configured_per_minute:g} per min"
+    """``achieved/configured per minute``, as people write numbers (``1,780/1,800``, ``0.5/1``)."""
+    achieved = "-" if line.achieved_per_minute is None else per_minute(line.achieved_per_minute)
+    return f"{achieved}/{per_minute(line.configured_per_minute)} per min"
+
+
+def per_minute(value: float) -> str:
+    """A rate without exponents: whole numbers with thousands separators, small ones to two decimals."""
+    if value >= 100 or float(value).is_integer():
+        return f"{round(value):,}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def plain_line(line: QueueProgress) -> str:

@@ -198,3 +198,13 @@ def test_bad_progress_and_report_settings_fail_before_anything_runs(override: st
     with pytest.raises(ConfigError) as error:
         load_config("capitals", [override])
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1783.4, "1,783"), (1800.0, "1,800"), (60000.0, "60,000"), (0.5, "0.5"), (12.25, "12.25"), (30.0, "30")],
+)
+def test_rates_are_written_as_people_read_them(value: float, shown: str) -> None:
+    from runner.display._progress import per_minute
+
+    assert per_minute(value) == shown
