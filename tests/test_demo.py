@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, read_jsonl, run_cli
+from tests.conftest import read_jsonl, run_installed
 
 pytestmark = [
     pytest.mark.local_model,
@@ -20,9 +20,9 @@ pytestmark = [
 
 
 def test_demo_runs_on_the_bundled_model_and_ends_with_a_score(tmp_path: Path) -> None:
-    result = run_cli(
-        "+experiment=demo", f"data_folder={REPO_ROOT / 'data'}", "progress.mode=off", cwd=tmp_path
-    )
+    result = run_installed(
+        "prompto-run", "+experiment=demo", "progress.mode=off", cwd=tmp_path
+    )  # an empty folder
 
     assert result.returncode == 0, result.stderr
     [summary_file] = tmp_path.glob("outputs/demo/*/summary.json")

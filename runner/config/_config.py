@@ -21,6 +21,9 @@ from runner.config._shard import Shard, ShardRate
 
 _T = TypeVar("_T")
 
+SHIPPED_DATA = Path(__file__).resolve().parents[2] / "conf" / "data"
+"""The prompt files of the shipped experiments (``conf/data/``, installed with the package)."""
+
 
 def _non_finite_at(value: Any, path: str) -> str | None:
     """The dotted path of the first number in ``value`` that is not finite, if any."""
@@ -291,11 +294,13 @@ class RunConfig(_Strict):
         return self.data_folder / "media"
 
     def resolve_prompt_file(self) -> Path:
-        """``experiment.file``: absolute as given, else under ``input/`` first, then the working directory."""
+        """``experiment.file``: absolute as given, else under ``input/`` first, then the working directory,
+        then the data the shipped experiments come with (so ``+experiment=demo`` runs from any folder;
+        a user's own file of the same name is found first)."""
         file = self.experiment.file
         if file.is_absolute():
             return file
-        for candidate in (self.input_folder / file, file):
+        for candidate in (self.input_folder / file, file, SHIPPED_DATA / file):
             if candidate.exists():
                 return candidate
         return self.input_folder / file

@@ -23,7 +23,7 @@ def test_every_shipped_scorer_builds(name: str, tmp_path: Path) -> None:
 async def test_the_judged_capitals_experiment_runs_every_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: Any
 ) -> None:
-    monkeypatch.chdir(CONF_DIR.parent)  # capitals.jsonl is in the project's data/input/
+    monkeypatch.chdir(tmp_path)  # capitals.jsonl ships with the package (conf/data/): found from anywhere
     config = load_config("capitals_judged", ["env_file=null"], output_dir=tmp_path / "run")
     assert [s.name for s in config.scorers] == ["match", "includes"]
     assert [j.name for j in config.judges] == ["correctness"]

@@ -146,7 +146,7 @@ def test_the_gemma_local_config_and_the_demo_prompts_fit_this_provider() -> None
     assert all(INSTALL in problem for problem in problems)  # none, unless the extra is missing
     if find_spec("llama_cpp") is not None:
         assert LlamaCppProvider.check_request(prompt("The sky is", **config.parameters)) == []
-    rows = [json.loads(line) for line in (ROOT / "data/input/demo.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (ROOT / "conf/data/demo.jsonl").read_text().splitlines()]
     assert 30 <= len(rows) <= 40
     assert len({row["id"] for row in rows}) == len(rows)
     assert all(set(row) == {"id", "prompt", "expected_response"} for row in rows)
