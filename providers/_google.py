@@ -5,27 +5,52 @@ parameters under prompto's snake_case names (``max_output_tokens``, ``temperatur
 are sent camelCased inside ``generationConfig``, except the request-level fields
 (``safety_settings``, ``tools``, ``tool_config``, ``cached_content``, ``labels``) which stay top-level.
 prompto's ``safety_filter`` (``none|few|some|default|most``) becomes ``safetySettings`` for the four
-harm categories. Nested values are sent as given: the API accepts snake_case inside them too.
+harm categories. Field names inside nested values are camelCased too (``thinking_config: {thinking_budget:
+0}``), the only names Vertex's discovery document defines; a schema's or label's own keys never are.
 
 Media: a URL becomes ``fileData.fileUri`` (Files API, ``gs://``, YouTube...), a local file
-``inlineData`` base64; a part's options (``videoMetadata``...) sit beside it in the same part.
+``inlineData`` base64; of a part's options, those the API's ``Part`` defines for its kind
+(:attr:`GenerateContentProvider.part_options`: ``videoMetadata`` on a video...) sit beside it in the
+same part, and the others (OpenAI's ``detail``), which ``Part`` would refuse as unknown fields, are
+dropped with a warning, once per option and run.
+
+reasoning, response_schema, tools, tool_choice and stream: :mod:`providers._google_features` and
+:mod:`providers._google_stream`. A reply's thought parts are its ``reasoning``, its ``functionCall``
+parts its ``tool_calls``; one that stopped at ``MAX_TOKENS`` with neither text nor calls (its budget
+spent thinking) is an :class:`~providers.OutputLimit`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any, ClassVar
+import logging
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import httpx
 
-from providers._errors import AuthError, ProviderError, QuotaExhausted, SafetyBlocked
-from providers._http import json_or_none, parse_retry_after, status_error
-from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
+from providers._base import ProviderContext
+from providers._errors import AuthError, ProviderError, SafetyBlocked
+from providers._features import output_limit
+from providers._google_errors import classify_google_error
+from providers._google_features import (
+    FREE_FORM,
+    camel,
+    camel_keys,
+    feature_problems,
+    features_of,
+    media_options,
+    render_features,
+    split_tools,
+)
+from providers._google_reply import google_usage, provenance, reply_parts
+from providers._google_stream import complete_streamed, stream_pool
+from providers._http import ClientPool
+from providers._json_api import JsonApiProvider, JsonObject, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
-from providers._ratelimit import parse_duration, retry_hint, throttled
-from providers._reply import Completion, Usage
+from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
+
+logger = logging.getLogger("prompto_run")
 
 SAFETY_FILTERS = {
     "none": "BLOCK_NONE",
@@ -45,12 +70,7 @@ SAFETY_FINISH_REASONS = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
     | {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
 )
-_SNAKE = re.compile(r"_([a-z0-9])")
-
-
-def camel(name: str) -> str:
-    """``max_output_tokens`` -> ``maxOutputTokens`` (camelCase names pass through unchanged)."""
-    return _SNAKE.sub(lambda match: match.group(1).upper(), name)
+MAX_TOKENS_SETTING = "max_output_tokens (generationConfig.maxOutputTokens)"
 
 
 _REQUEST_LEVEL = frozenset(
@@ -75,6 +95,13 @@ class GenerateContentProvider(JsonApiProvider):
         "UNAVAILABLE": 503,
         "DEADLINE_EXCEEDED": 504,
     }
+    part_options: ClassVar[Mapping[str, frozenset[str]]] = {"video": frozenset({"videoMetadata"})}
+    """The ``Part`` fields a media part's options may set, per kind (camelCase; snake_case is read too)."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self._stream_pool: ClientPool | None = None
+        self._dropped_options: set[str] = set()
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
@@ -83,27 +110,64 @@ class GenerateContentProvider(JsonApiProvider):
         level = request.parameters.get("safety_filter")
         if level is not None and level not in SAFETY_FILTERS:
             problems.append(f"safety_filter {level!r} is not one of {', '.join(SAFETY_FILTERS)}")
-        return problems
+        return problems + feature_problems(request)
 
     async def request_body(self, request: ChatRequest) -> JsonObject:
         """``contents``, ``systemInstruction`` when present, ``generationConfig`` and request-level fields."""
-        body: JsonObject = {"contents": [await _render_turn(turn) for turn in request.turns]}
+        body: JsonObject = {
+            "contents": [await _render_turn(turn, self._media_options) for turn in request.turns]
+        }
         if request.system is not None:
             body["systemInstruction"] = {"parts": [{"text": request.system}]}
+        native_tools, _ = split_tools(request.parameters)
         generation_config: JsonObject = {}
-        for name, value in request.parameters.items():
+        for name, value in request.vendor_parameters.items():
             if name == "safety_filter":
                 threshold = SAFETY_FILTERS[value]
                 body["safetySettings"] = [{"category": c, "threshold": threshold} for c in HARM_CATEGORIES]
             elif name in ("generation_config", "generationConfig") and isinstance(value, dict):
-                generation_config.update({camel(key): item for key, item in value.items()})
+                generation_config.update(camel_keys(value))
             elif camel(name) in _REQUEST_LEVEL:
-                body[camel(name)] = value
+                body[camel(name)] = value if camel(name) in FREE_FORM else camel_keys(value)
             else:
-                generation_config[camel(name)] = value
+                generation_config.update(camel_keys({name: value}))
+        render_features(body, generation_config, request, native_tools)
         if generation_config:
             body["generationConfig"] = generation_config
         return body
+
+    def _media_options(self, part: MediaPart) -> JsonObject:
+        return media_options(part, self.part_options, self._drop_option)
+
+    def _drop_option(self, key: str) -> None:
+        if key not in self._dropped_options:
+            self._dropped_options.add(key)
+            logger.warning(
+                "api '%s': media option %r is not a field of its Part: dropped (this warning shows once "
+                "per run)",
+                self.api,
+                key,
+            )
+
+    def method(self, request: ChatRequest) -> str:
+        """``generateContent``, or ``streamGenerateContent?alt=sse`` for a streamed request."""
+        return "streamGenerateContent?alt=sse" if features_of(request).stream else "generateContent"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One request; a streamed one is read as server-sent events and merged into the same reply."""
+        if not features_of(request).stream:
+            return await super().complete(request)
+        with self.scrubbed():
+            if self.config_problems:
+                raise AuthError("; ".join(self.config_problems))
+            return await complete_streamed(self, request, self._streams())
+
+    def _streams(self) -> ClientPool:
+        """The clients streams are read with (httpx's transport, which hands events over as they come)."""
+        if self._stream_pool is None:
+            self._stream_pool = stream_pool(self)
+            self.close_with(self._stream_pool.aclose)
+        return self._stream_pool
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """The first candidate's text, no thoughts; a blocked prompt or reply is :class:`SafetyBlocked`."""
@@ -120,91 +184,42 @@ class GenerateContentProvider(JsonApiProvider):
         finish_reason = str_at(candidate, "finishReason")
         if finish_reason in SAFETY_FINISH_REASONS:
             raise SafetyBlocked(f"the reply was blocked (finishReason {finish_reason})")
-        parts = list_at(object_at(candidate, "content"), "parts")
-        text = "".join(
-            part["text"]
-            for part in parts
-            if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
-        )
+        text, reasoning, tool_calls = reply_parts(list_at(object_at(candidate, "content"), "parts"))
         usage = object_at(payload, "usageMetadata")
+        thoughts = token_count(usage.get("thoughtsTokenCount"))
+        if finish_reason == "MAX_TOKENS" and not text and not tool_calls:
+            raise output_limit(finish_reason, thoughts, MAX_TOKENS_SETTING)
         return Completion(
             text=text,
             finish_reason=finish_reason,
-            usage=Usage(
-                token_count(usage.get("promptTokenCount")),
-                _output_tokens(usage),
-                cached_input_tokens=token_count(usage.get("cachedContentTokenCount")),
-                reasoning_tokens=token_count(usage.get("thoughtsTokenCount")),
-            ),
+            usage=google_usage(usage),
             model=str_at(payload, "modelVersion"),
+            reasoning=reasoning,
+            tool_calls=tool_calls,
+            provenance=provenance(payload, usage, response),
         )
 
     def classify_error(self, response: httpx.Response) -> ProviderError:
         """A bad key is a 400 ``API_KEY_INVALID``, a ``…PerDay…`` 429 a quota; ``RetryInfo`` is the wait."""
-        status = response.status_code
-        error = _error_object(response)
-        if error is None:
-            return status_error(status, f"HTTP {status}: {body_excerpt(response)}")
-        message = str(error.get("message") or "")
-        label = f"HTTP {status}" + (f" {error['status']}" if error.get("status") else "") + f": {message}"
-        details = [item for item in error.get("details") or [] if isinstance(item, dict)]
-        if status == 400 and (
-            any(item.get("reason") == "API_KEY_INVALID" for item in details) or "API key not valid" in message
-        ):
-            return AuthError(label, status=status)
-        if status == 429:
-            quota_ids = [
-                str(violation.get("quotaId", ""))
-                for item in details
-                for violation in item.get("violations") or []
-                if isinstance(violation, dict)
-            ]
-            if any("PerDay" in quota_id for quota_id in quota_ids):
-                return QuotaExhausted(f"{label} (quota {', '.join(quota_ids)})", status=status)
-            delays = [parse_duration(str(item["retryDelay"])) for item in details if "retryDelay" in item]
-            retry_after = next((delay for delay in delays if delay is not None), None)
-            if retry_after is None:
-                retry_after = parse_retry_after(response.headers) or retry_hint(message)
-            return throttled(label, status=status, retry_after=retry_after)
-        return status_error(status, label, retry_after=parse_retry_after(response.headers))
+        return classify_google_error(response)
 
 
-async def _render_turn(message: Message) -> JsonObject:
+async def _render_turn(message: Message, options: Callable[[MediaPart], JsonObject]) -> JsonObject:
     role = "model" if message.role == "assistant" else "user"
     if isinstance(message.content, str):
         return {"role": role, "parts": [{"text": message.content}]}
     parts = [
-        {"text": part.text} if isinstance(part, TextPart) else await _media_part(part)
+        {"text": part.text} if isinstance(part, TextPart) else await _media_part(part, options(part))
         for part in message.content
     ]
     return {"role": role, "parts": parts}
 
 
-async def _media_part(part: MediaPart) -> JsonObject:
+async def _media_part(part: MediaPart, options: JsonObject) -> JsonObject:
     mime_type = part.resolved_mime_type
     if part.url is not None:
         file_data = {"fileUri": part.url}
         if part.mime_type or mime_type != "application/octet-stream":  # YouTube links have no extension
             file_data["mimeType"] = mime_type
-        return {"fileData": file_data, **part.options}
-    return {"inlineData": {"mimeType": mime_type, "data": await part.read_base64()}, **part.options}
-
-
-def _output_tokens(usage: dict[str, Any]) -> int | None:
-    """Billed output: the candidates' tokens plus thinking tokens (``candidatesTokenCount`` excludes them)."""
-    candidates, thoughts = (
-        token_count(usage.get("candidatesTokenCount")),
-        token_count(usage.get("thoughtsTokenCount")),
-    )
-    if candidates is None and thoughts is None:
-        return None
-    return (candidates or 0) + (thoughts or 0)
-
-
-def _error_object(response: httpx.Response) -> dict[str, Any] | None:
-    """Google's ``{"error": {code, message, status, details}}`` (or a list holding it), else ``None``."""
-    body = json_or_none(response)
-    if isinstance(body, list) and body:
-        body = body[0]
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else None
+        return {"fileData": file_data, **options}
+    return {"inlineData": {"mimeType": mime_type, "data": await part.read_base64()}, **options}

@@ -2,7 +2,8 @@
 
 * key: ``GEMINI_API_KEY`` (or ``GEMINI_API_KEY_<model>``), sent as ``x-goog-api-key``;
 * base URL: ``endpoint.base_url``, else ``GEMINI_BASE_URL``, else ``https://generativelanguage.googleapis.com``;
-* parameters, safety filter and media: see :mod:`providers._google` (images, video, audio and documents).
+* parameters, safety filter and media: see :mod:`providers._google` (images, video, audio and documents;
+  a media part may set ``videoMetadata`` on a video: the Gemini API's ``Part`` has no other option).
 """
 
 from __future__ import annotations
@@ -28,5 +29,5 @@ class GeminiProvider(GenerateContentProvider):
         return {"x-goog-api-key": api_key} if api_key else {}
 
     def request_path(self, request: ChatRequest) -> str:
-        """``v1beta/models/{model}:generateContent``."""
-        return f"v1beta/models/{quote(request.model_name, safe='')}:generateContent"
+        """``v1beta/models/{model}:generateContent`` (``:streamGenerateContent?alt=sse`` streamed)."""
+        return f"v1beta/models/{quote(request.model_name, safe='')}:{self.method(request)}"

@@ -12,7 +12,8 @@
 * base URL: ``endpoint.base_url``, else ``VERTEXAI_BASE_URL``, else the location's regional host.
 
 Every variable also has a model-specific form (``VERTEXAI_PROJECT_ID_<model>``). Parameters, safety filter
-and media: see :mod:`providers._google`.
+and media: see :mod:`providers._google` (a media part may also set ``mediaResolution``: Vertex's ``Part``
+defines it). Vertex's ``usageMetadata.trafficType`` is the record's ``service_tier``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class VertexAIProvider(GenerateContentProvider):
     endpoint_env: ClassVar[str | None] = "VERTEXAI_BASE_URL"
     key_required: ClassVar[bool] = False  # authenticated by a token, not a key
     option_names: ClassVar[frozenset[str]] = frozenset({"project", "location", "token_command"})
+    part_options: ClassVar[Mapping[str, frozenset[str]]] = {
+        kind: frozenset({"mediaResolution", "videoMetadata"} if kind == "video" else {"mediaResolution"})
+        for kind in ("image", "video", "audio", "document")
+    }
+    """Vertex's ``Part`` also takes a ``mediaResolution`` (``{level: MEDIA_RESOLUTION_LOW...}``) per part."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -133,10 +139,11 @@ class VertexAIProvider(GenerateContentProvider):
             return True
 
     def request_path(self, request: ChatRequest) -> str:
-        """The publisher model's ``generateContent`` under the project and location."""
+        """The publisher model's ``generateContent`` (or ``streamGenerateContent?alt=sse``) under the
+        project and location."""
         return (
             f"v1/projects/{quote(self.project or '', safe='')}/locations/{quote(self.location, safe='')}"
-            f"/publishers/google/models/{quote(request.model_name, safe='')}:generateContent"
+            f"/publishers/google/models/{quote(request.model_name, safe='')}:{self.method(request)}"
         )
 
     async def request_headers(self) -> Mapping[str, str]:

@@ -13,6 +13,7 @@ from providers import (
     ConnectionFailed,
     MalformedReply,
     NotFound,
+    OutputLimit,
     Provider,
     ProviderContext,
     ProviderError,
@@ -88,7 +89,7 @@ async def test_request_level_parameters_and_safety_filter(
         "safetySettings": [{"category": c, "threshold": "BLOCK_ONLY_HIGH"} for c in HARM_CATEGORIES],
         "tools": tools,
         "cachedContent": "cachedContents/abc",
-        "generationConfig": {"thinkingConfig": {"thinking_budget": 0}, "candidateCount": 1},
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 0}, "candidateCount": 1},
     }
 
 
@@ -139,14 +140,28 @@ async def test_reply_is_parsed(provider: Provider, fake_server: FakeServer) -> N
     assert (completion.model, completion.rate_limit) == ("gemini-2.5-flash-001", None)
 
 
-async def test_max_tokens_spent_on_thoughts_is_an_empty_success(
+async def test_max_tokens_spent_on_thoughts_is_an_output_limit(
     provider: Provider, fake_server: FakeServer
 ) -> None:
+    """MAX_TOKENS with no parts at all (the budget went on thinking): recorded, never retried, and the
+    message names the setting to raise."""
     fake_server.enqueue(
         gemini_response(None, finish_reason="MAX_TOKENS", candidates_tokens=0, thoughts_tokens=64)
     )
+    with pytest.raises(OutputLimit) as caught:
+        await provider.complete(single(MODEL))
+    assert caught.value.error_type == "output_limit"
+    assert not caught.value.retryable
+    assert "64 reasoning tokens" in str(caught.value)
+    assert "max_output_tokens (generationConfig.maxOutputTokens)" in str(caught.value)
+
+
+async def test_max_tokens_after_some_text_is_a_truncated_success(
+    provider: Provider, fake_server: FakeServer
+) -> None:
+    fake_server.enqueue(gemini_response("Once upon", finish_reason="MAX_TOKENS", thoughts_tokens=60))
     completion = await provider.complete(single(MODEL))
-    assert (completion.text, completion.finish_reason) == ("", "MAX_TOKENS")
+    assert (completion.text, completion.finish_reason) == ("Once upon", "MAX_TOKENS")
 
 
 PROMPT_BLOCKED = {
