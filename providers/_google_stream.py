@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -139,16 +140,16 @@ async def read_stream(
         response = await client.send(request, stream=True)
         try:
             if response.status_code >= 400:
-                content = b"".join(
-                    [chunk async for chunk in _capped(response.aiter_bytes(), limit, response)]
-                )
+                async with aclosing(_capped(response.aiter_bytes(), limit, response)) as pieces:
+                    content = b"".join([piece async for piece in pieces])
                 error = httpx.Response(response.status_code, headers=response.headers, content=content)
                 raise classify(error)
             streamed = Streamed(response)
-            async for event in _events(response, limit):
-                if isinstance(event.get("error"), dict):
-                    raise classify(_error_response(event, statuses))
-                streamed.add(event)
+            async with aclosing(_events(response, limit)) as events:
+                async for event in events:
+                    if isinstance(event.get("error"), dict):
+                        raise classify(_error_response(event, statuses))
+                    streamed.add(event)
         except httpx.DecodingError as exc:
             raise MalformedReply(f"HTTP {response.status_code}: stream is not valid ({exc})") from exc
         finally:
@@ -163,12 +164,13 @@ async def read_stream(
 async def _events(response: httpx.Response, limit: int) -> AsyncIterator[JsonObject]:
     """Each ``data:`` event's JSON (comments and other fields skipped)."""
     data: list[str] = []
-    async for line in _capped(response.aiter_lines(), limit, response):
-        if line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif not line.strip() and data:
-            yield _event_json("\n".join(data), response.status_code)
-            data = []
+    async with aclosing(_capped(response.aiter_lines(), limit, response)) as lines:
+        async for line in lines:
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif not line.strip() and data:
+                yield _event_json("\n".join(data), response.status_code)
+                data = []
     if data:
         yield _event_json("\n".join(data), response.status_code)
 
