@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -161,7 +161,7 @@ async def read_stream(
     return streamed
 
 
-async def _events(response: httpx.Response, limit: int) -> AsyncIterator[JsonObject]:
+async def _events(response: httpx.Response, limit: int) -> AsyncGenerator[JsonObject, None]:
     """Each ``data:`` event's JSON (comments and other fields skipped)."""
     data: list[str] = []
     async with aclosing(_capped(response.aiter_lines(), limit, response)) as lines:
@@ -187,7 +187,9 @@ def _event_json(text: str, status: int) -> JsonObject:
     return event
 
 
-async def _capped(pieces: AsyncIterator[Any], limit: int, response: httpx.Response) -> AsyncIterator[Any]:
+async def _capped(
+    pieces: AsyncIterator[Any], limit: int, response: httpx.Response
+) -> AsyncGenerator[Any, None]:
     """The pieces (bytes or lines) of a body, stopped past ``limit`` bytes."""
     size = 0
     async for piece in pieces:

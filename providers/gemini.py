@@ -24,6 +24,14 @@ class GeminiProvider(GenerateContentProvider):
     key_env: ClassVar[str | None] = "GEMINI_API_KEY"
     batch_api: ClassVar[str | None] = "providers.batch.gemini:GeminiBatch"
 
+    @classmethod
+    def check_request(cls, request: ChatRequest) -> list[str]:
+        """Also ``labels``: a Vertex AI field, which the Gemini API's request does not define."""
+        problems = super().check_request(request)
+        if "labels" in request.parameters:
+            problems.append("labels is a Vertex AI field (api: vertexai): the Gemini API's request has none")
+        return problems
+
     def static_headers(self, api_key: str | None) -> dict[str, str]:
         """The key goes in a header, never in the ``?key=`` query (URLs end up in logs)."""
         return {"x-goog-api-key": api_key} if api_key else {}

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 
 from providers import ChatRequest, Message, Provider
 from providers._google import GenerateContentProvider
+from providers.gemini import GeminiProvider
 from runner.prompts._conversation import parse_prompt
 from tests.providers.conftest import MakeProvider
 from tests.providers.specs_google import gemini_request_validator, problems, vertex_request_validator
@@ -199,6 +200,15 @@ async def test_vertex_labels_and_media_resolution_conform(
     body = await body_of(build(make_provider, "vertexai", GEMINI_25), request)
     assert body["contents"][0]["parts"][0]["mediaResolution"] == {"level": "MEDIA_RESOLUTION_LOW"}
     assert problems(vertex_request_validator(), body) == []
+
+
+def test_labels_are_refused_for_the_gemini_api() -> None:
+    """``GenerateContentRequest`` of the Gemini API has no ``labels`` (Vertex's has)."""
+    request = ChatRequest(GEMINI_25, (Message("user", "Hi"),), {"labels": {"study": "s1"}})
+    assert GeminiProvider.check_request(request) == [
+        "labels is a Vertex AI field (api: vertexai): the Gemini API's request has none"
+    ]
+    assert "labels" not in gemini_request_validator().schema["$defs"]["GenerateContentRequest"]["properties"]
 
 
 async def test_media_resolution_is_not_a_gemini_api_part_field(
