@@ -124,7 +124,7 @@ def render_features(
     if features.reasoning is not None:
         generation_config["thinkingConfig"] = thinking_config(features.reasoning, request.model_name)
     if features.response_schema is not None:
-        generation_config.setdefault("responseMimeType", "application/json")
+        generation_config["responseMimeType"] = "application/json"
         generation_config["responseJsonSchema"] = dict(features.response_schema)
     tools = [*native_tools, function_declarations(features.tools)] if features.tools else native_tools
     if tools:
@@ -146,6 +146,9 @@ def feature_problems(request: ChatRequest) -> list[str]:
     given |= {camel(key) for key in parameters}
     if features.reasoning is not None and "thinkingConfig" in given:
         problems.append("reasoning and thinking_config both set the thinking: keep one")
+    mime = {camel(str(key)): value for key, value in {**config, **parameters}.items()}.get("responseMimeType")
+    if features.response_schema is not None and mime not in (None, "application/json"):
+        problems.append(f"response_schema needs response_mime_type application/json, not {mime!r}")
     if features.tool_choice is not None and "toolConfig" in given:
         problems.append("tool_choice and tool_config both set toolConfig: keep one")
     names = {tool.name for tool in features.tools}

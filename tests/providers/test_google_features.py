@@ -235,6 +235,13 @@ async def test_response_schema_is_response_json_schema(provider: Provider, fake_
     assert reply_fields(completion, {"response_schema": SCHEMA})["parsed"] == {"answer": "4"}
 
 
+def test_response_schema_with_another_mime_type_is_refused_before_the_run() -> None:
+    request = single(MODEL, response_schema=SCHEMA, response_mime_type="text/plain")
+    assert GeminiProvider.check_request(request) == [
+        "response_schema needs response_mime_type application/json, not 'text/plain'"
+    ]
+
+
 async def test_response_schema_name_is_not_sent(provider: Provider, fake_server: FakeServer) -> None:
     body = {"candidates": [{"content": {"parts": [{"text": "{}"}]}, "finishReason": "STOP"}]}
     fake_server.enqueue(Reply.json(body))

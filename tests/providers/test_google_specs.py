@@ -126,7 +126,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "stream": {"stream": True, **TYPICAL},
     "everything": {
-        **TYPICAL,
+        **{name: value for name, value in TYPICAL.items() if name != "response_mime_type"},
         "reasoning": {"effort": "high"},
         "response_schema": SCHEMA,
         "tools": [WEATHER],
