@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from providers._errors import BadRequest, ProviderError
+from providers._llamacpp_features import schema_grammar
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -146,8 +147,11 @@ def without_extra_buffer_types(llama_cpp: ModuleType) -> Iterator[None]:
         low_level.llama_model_default_params = default_params
 
 
-def complete_text(llama: Llama, prompt: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Continue ``prompt``; stops at the next token once the calling trio task is cancelled."""
+def complete_text(
+    llama: Llama, prompt: str, parameters: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Continue ``prompt`` (held to ``schema``'s grammar if given); stops at the next token once the
+    calling trio task is cancelled."""
     from llama_cpp import StoppingCriteriaList
 
     def stop_if_cancelled(_input_ids: Any, _logits: Any) -> bool:
@@ -157,18 +161,24 @@ def complete_text(llama: Llama, prompt: str, parameters: Mapping[str, Any]) -> d
     llama.reset()  # an empty context: see "Repeatable" in providers.llamacpp
     with _llama_errors():
         reply = llama.create_completion(
-            prompt, stopping_criteria=StoppingCriteriaList([stop_if_cancelled]), **parameters
+            prompt,
+            stopping_criteria=StoppingCriteriaList([stop_if_cancelled]),
+            **parameters,
+            **schema_grammar(schema),
         )
     return dict(reply)  # type: ignore[arg-type]
 
 
 def complete_chat(
-    llama: Llama, messages: list[dict[str, str]], parameters: Mapping[str, Any]
+    llama: Llama,
+    messages: list[dict[str, str]],
+    parameters: Mapping[str, Any],
+    schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Answer the conversation through the model's chat template."""
+    """Answer the conversation through the model's chat template (held to ``schema``'s grammar if given)."""
     llama.reset()  # an empty context: see "Repeatable" in providers.llamacpp
     with _llama_errors():
-        reply = llama.create_chat_completion(messages, **parameters)  # type: ignore[arg-type]
+        reply = llama.create_chat_completion(messages, **parameters, **schema_grammar(schema))  # type: ignore[arg-type]
     return dict(reply)  # type: ignore[arg-type]
 
 

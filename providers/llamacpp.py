@@ -26,10 +26,11 @@ no template (llama-cpp-python would silently fall back to Llama 2's format).
 
 **Parameters** pass unchanged to llama-cpp-python (``max_tokens``, ``temperature``, ``top_p``,
 ``top_k``, ``min_p``, ``seed``, ``stop``, ``repeat_penalty``, chat's ``response_format``...);
-unknown names are rejected before the run. ``max_tokens`` defaults to :data:`DEFAULT_MAX_TOKENS`
-(256, about 200 words; ``null`` generates until the context is full). llama-cpp-python's own default
-is 16 for completion, which cuts most answers mid-sentence, and unbounded for chat, which lets one
-reply hold the queue.
+unknown names are rejected before the run (``response_schema``, a grammar; ``tools``; ``reasoning``,
+refused; ``stream``, ignored: :mod:`providers._llamacpp_features`). ``max_tokens`` defaults to
+:data:`DEFAULT_MAX_TOKENS` (256, about 200 words; ``null`` generates until the context is full).
+llama-cpp-python's own default is 16 for completion, which cuts most answers mid-sentence, and
+unbounded for chat, which lets one reply hold the queue.
 
 **Repeatable.** Every request starts from an empty context. llama-cpp-python would otherwise reuse
 the cache of the prompt before it, and with the bundled model the same prompt at temperature 0 then
@@ -53,6 +54,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from providers import _llamacpp_model as model
 from providers._base import Provider, ProviderContext
 from providers._errors import BadRequest
+from providers._features import ToolCall
+from providers._llamacpp_features import feature_problems, tool_arguments, tool_calls
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest
 
@@ -122,8 +125,13 @@ class LlamaCppProvider(Provider):
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
-        """Media, an unknown mode, or parameter names that llama-cpp-python does not take."""
+        """Media, an unknown mode, parameter names that llama-cpp-python does not take, and features it
+        cannot serve (:mod:`providers._llamacpp_features`)."""
         problems = super().check_request(request)
+        try:
+            features = request.features
+        except BadRequest as exc:
+            return [*problems, f"api 'llamacpp': {exc.message}"]
         mode = request.parameters.get("mode", "auto")
         if mode not in get_args(Mode):
             problems.append(f"llamacpp mode must be one of {', '.join(get_args(Mode))}, not {mode!r}")
@@ -132,26 +140,35 @@ class LlamaCppProvider(Provider):
             accepted = _accepted_parameters(mode)
         except ImportError:
             return problems  # check_config reports the missing extra once
-        unknown = sorted(set(request.parameters) - {"mode"} - accepted)
+        unknown = sorted(set(request.vendor_parameters) - {"mode"} - accepted)
         if unknown:
             problems.append(f"llamacpp ({mode} mode) does not take parameter(s): {', '.join(unknown)}")
-        return problems
+        return problems + feature_problems(features, mode, request.vendor_parameters)
 
     async def complete(self, request: ChatRequest) -> Completion:
-        """Generate in a worker thread, once the model is free (and loaded)."""
-        parameters = dict(request.parameters)
+        """Generate in a worker thread, once the model is free (and loaded); ``stream`` is ignored."""
+        features = request.features
+        parameters = request.vendor_parameters
         mode = parameters.pop("mode", self.options.mode)
         parameters.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        schema = features.response_schema
+        calls: tuple[ToolCall, ...] = ()
         async with self._slot:
             llama = await self._loaded()
             if self._resolve_mode(mode, request, llama) == "completion":
+                if features.tools:
+                    raise BadRequest("api 'llamacpp': tools need chat mode (completion mode continues text)")
                 prompt = _completion_prompt(request)
-                reply = await trio.to_thread.run_sync(model.complete_text, llama, prompt, parameters)
+                run = functools.partial(model.complete_text, llama, prompt, parameters, schema)
+                reply = await trio.to_thread.run_sync(run)
                 text = reply["choices"][0]["text"]
             else:
+                parameters |= tool_arguments(features, self.options.chat_format)
                 messages = [{"role": m.role, "content": m.text} for m in request.messages]
-                reply = await trio.to_thread.run_sync(model.complete_chat, llama, messages, parameters)
-                text = reply["choices"][0]["message"]["content"] or ""
+                run = functools.partial(model.complete_chat, llama, messages, parameters, schema)
+                reply = await trio.to_thread.run_sync(run)
+                message = reply["choices"][0]["message"]
+                text, calls = message["content"] or "", tool_calls(message)
         usage = reply.get("usage") or {}
         return Completion(
             text=text,
@@ -160,6 +177,7 @@ class LlamaCppProvider(Provider):
                 input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens")
             ),
             model=self.model_name,
+            tool_calls=calls,
         )
 
     async def aclose(self) -> None:

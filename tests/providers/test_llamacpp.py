@@ -293,3 +293,97 @@ class TestBundledModel:
             with pytest.raises(BadRequest, match="could not load"):
                 await provider.complete(prompt("hi"))
         await provider.aclose()
+
+
+# --- the neutral features (issue 18) --------------------------------------------------------------
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "The weather in a city", "parameters": CITY},
+}
+
+
+def chat(text: str, **parameters: Any) -> ChatRequest:
+    """A one-turn conversation (chat mode)."""
+    return ChatRequest(model_name=BUNDLED_MODEL, messages=(Message("user", text),), parameters=parameters)
+
+
+@pytest.mark.skipif(find_spec("llama_cpp") is None, reason=f"needs llama-cpp-python: {INSTALL}")
+def test_the_neutral_features_are_not_taken_for_llama_cpp_parameters() -> None:
+    """They were: ``response_schema`` and ``stream`` were "parameters llama-cpp-python does not take"."""
+    assert LlamaCppProvider.check_request(prompt("The sky is", response_schema=CITY, stream=True)) == []
+    assert LlamaCppProvider.check_request(chat("Weather?", tools=[WEATHER], tool_choice="get_weather")) == []
+
+
+@pytest.mark.skipif(find_spec("llama_cpp") is None, reason=f"needs llama-cpp-python: {INSTALL}")
+def test_what_llama_cpp_cannot_do_is_refused_before_the_run() -> None:
+    assert LlamaCppProvider.check_request(prompt("hi", reasoning={"effort": "low"})) == [
+        "api 'llamacpp' has no reasoning control (llama-cpp-python sets no effort or thinking budget): "
+        "remove reasoning from this model's parameters"
+    ]
+    assert LlamaCppProvider.check_request(prompt("hi", response_schema=CITY, grammar="root ::= x")) == [
+        "api 'llamacpp': give response_schema or grammar, not both"
+    ]
+    assert LlamaCppProvider.check_request(prompt("hi", response_schema={"type": "strin"})) == [
+        "api 'llamacpp': response_schema cannot be made a llama.cpp grammar: "
+        "Unrecognized schema: {'type': 'strin'}"
+    ]
+    assert LlamaCppProvider.check_request(prompt("hi", mode="completion", tools=[WEATHER])) == [
+        "api 'llamacpp': tools need chat mode (completion mode continues text)"
+    ]
+    assert LlamaCppProvider.check_request(chat("hi", tools=[WEATHER], tool_choice="required")) == [
+        "api 'llamacpp': llama-cpp-python takes tool_choice auto, none or a tool's name, not required "
+        "(name the tool to force its call)"
+    ]
+    assert LlamaCppProvider.check_request(chat("hi", tools=[WEATHER], tool_choice="get_time")) == [
+        "api 'llamacpp': tool_choice 'get_time' names no tool in tools (get_weather)"
+    ]
+
+
+def test_tools_are_passed_where_llama_cpp_python_reads_the_calls_back() -> None:
+    from providers import RequestFeatures
+    from providers._llamacpp_features import tool_arguments
+
+    def arguments(chat_format: str | None, **parameters: Any) -> dict[str, Any]:
+        return tool_arguments(RequestFeatures.of({"tools": [WEATHER], **parameters}), chat_format)
+
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    assert arguments(None, tool_choice="get_weather") == {"tools": [WEATHER], "tool_choice": forced}
+    assert arguments("chatml-function-calling") == {"tools": [WEATHER], "tool_choice": "auto"}
+    assert arguments("gemma", tool_choice="none") == {}
+    with pytest.raises(BadRequest, match="only with chat_format chatml-function-calling or functionary"):
+        arguments("gemma", tool_choice="auto")
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAS_LOCAL_EXTRA, reason=f"needs the local extra: {INSTALL}")
+class TestBundledModelFeatures:
+    async def test_a_response_schema_holds_a_base_model_continuing_text(
+        self, gemma: LlamaCppProvider
+    ) -> None:
+        reply = await gemma.complete(
+            prompt("The capital of France, as JSON:", response_schema=CITY, temperature=0, max_tokens=24)
+        )
+        parsed = json.loads(reply.text)
+        assert isinstance(parsed["city"], str)
+
+    async def test_a_named_tool_is_called_through_the_gemma_chat_format(self) -> None:
+        provider = LlamaCppProvider(context(BUNDLED_MODEL, n_ctx=512, n_threads=1, chat_format="gemma"))
+        try:
+            request = chat("What is the weather in Paris?", tools=[WEATHER], tool_choice="get_weather",
+                           temperature=0, max_tokens=32)  # fmt: skip
+            reply = await provider.complete(request)
+            with pytest.raises(BadRequest, match="chat_format chatml-function-calling"):
+                await provider.complete(chat("Weather?", tools=[WEATHER], max_tokens=8))
+        finally:
+            await provider.aclose()
+        assert (reply.text, reply.finish_reason) == ("", "tool_calls")
+        [call] = reply.tool_calls
+        assert call.name == "get_weather"
+        assert isinstance(call.arguments, dict)
+        assert isinstance(call.arguments["city"], str)
+
+    async def test_stream_is_ignored_in_process(self, gemma: LlamaCppProvider) -> None:
+        streamed = await gemma.complete(prompt("The capital of France is the city of", stream=True, **FACT))
+        assert streamed == await gemma.complete(prompt("The capital of France is the city of", **FACT))
