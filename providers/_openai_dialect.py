@@ -4,24 +4,34 @@
 :class:`OpenAIDialectProvider`; each override there says which quirk of its server it answers.
 
 Request: ``POST {base}/chat/completions`` with ``model``, ``messages`` and the prompt's
-``parameters`` at the top level under OpenAI's own names (``max_tokens``, ``temperature``...).
-System messages stay messages; media parts become ``image_url`` parts whose ``url`` is the
-image's URL or a ``data:`` URI, with the part's options (``detail``) beside it.
+``parameters`` at the top level under OpenAI's own names (``max_tokens``, ``temperature``...), and
+the neutral features (reasoning, response_schema, tools, stream) in the dialect's shape
+(:mod:`providers._openai_features`). System messages stay messages; media parts become ``image_url``
+parts whose ``url`` is the image's URL or a ``data:`` URI, with the part's options (``detail``) beside it.
+
+Reply: ``choices[0].message``: its text, tool calls, thinking text (:mod:`providers._openai_reply`);
+a streamed reply is merged into the same (:mod:`providers._openai_stream`). A reply with no text and no
+tool calls that stopped at its token limit is an :class:`~providers.OutputLimit`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
-from providers._errors import BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
-from providers._http import json_or_none, parse_retry_after, status_error
+from providers import _openai_features as features
+from providers import _openai_reply as reply
+from providers._base import ProviderContext
+from providers._errors import AuthError, BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
+from providers._features import RequestFeatures, output_limit
+from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
-from providers._json_fields import list_at, object_at, str_at, token_count
+from providers._json_fields import list_at, object_at, str_at
+from providers._openai_stream import complete_streamed, stream_pool
 from providers._ratelimit import exhausted_reset, openai_rate_limit, retry_hint, throttled
-from providers._reply import Completion, Usage
+from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
 
 
@@ -42,14 +52,73 @@ class OpenAIDialectProvider(JsonApiProvider):
         "api_error": 500,
     }
 
+    reasoning_by_name: ClassVar[bool] = False
+    """Whether OpenAI's reasoning models are known by name here (:func:`~providers._openai_features.
+    is_reasoning_model`): ``max_tokens`` sent as ``max_completion_tokens``, refused sampling parameters
+    reported before the run. A compatible server's names are its own."""
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)
+    """The reply headers that carry the server's request id, first found wins."""
+    image_options: ClassVar[frozenset[str] | None] = None
+    """The ``image_url`` options the API defines (``detail``), sent from a media part's options; the
+    others are dropped, with a notice once per run. ``None``: all sent (a compatible server's own)."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self._stream_pool: ClientPool | None = None
+
+    @classmethod
+    def check_request(cls, request: ChatRequest) -> list[str]:
+        """Media the dialect cannot send, and what the API would refuse of the request's features and
+        parameters (a reasoning model's sampling parameters...)."""
+        problems = super().check_request(request)
+        return problems + features.request_problems(cls.api, request, reasoning_by_name=cls.reasoning_by_name)
+
     def request_path(self, request: ChatRequest) -> str:
         """``chat/completions`` under the base URL (which carries the version, e.g. ``…/v1``)."""
         return "chat/completions"
 
     async def request_body(self, request: ChatRequest) -> JsonObject:
-        """``model`` and ``messages``, then the prompt's parameters as given."""
-        messages = [await render_message(message) for message in request.messages]
-        return {**request.parameters, "model": request.model_name, "messages": messages}
+        """``model`` and ``messages``, the prompt's own parameters, then the features in this API's shape
+        (the unstreamed body: a batch line is this too)."""
+        messages = [await render_message(message, self.image_options) for message in request.messages]
+        parameters = self.vendor_parameters(request)
+        return {
+            **parameters,
+            **self.feature_fields(request.features),
+            "model": request.model_name,
+            "messages": messages,
+        }
+
+    def vendor_parameters(self, request: ChatRequest) -> dict[str, Any]:
+        """The prompt's parameters as sent: as given, ``max_tokens`` renamed for a reasoning model."""
+        if self.reasoning_by_name and features.is_reasoning_model(request.model_name):
+            return features.for_reasoning_model(request.vendor_parameters)
+        return request.vendor_parameters
+
+    def feature_fields(self, requested: RequestFeatures) -> JsonObject:
+        """The neutral features as request fields (OpenAI's shapes)."""
+        return features.feature_fields(requested)
+
+    def max_tokens_name(self, model: str) -> str:
+        """The setting that caps a reply's tokens, for the ``output_limit`` message."""
+        reasoning_model = self.reasoning_by_name and features.is_reasoning_model(model)
+        return "max_completion_tokens" if reasoning_model else "max_tokens"
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """The reply, read as server-sent events when the request asks for ``stream: true``."""
+        if not request.features.stream:
+            return await super().complete(request)
+        with self.scrubbed():
+            if self.config_problems:
+                raise AuthError("; ".join(self.config_problems))
+            if self._stream_pool is None:
+                self._stream_pool = stream_pool(self)
+                self.close_with(self._stream_pool.aclose)
+            return await complete_streamed(self, request, self._stream_pool)
+
+    def outcome_of(self, response: httpx.Response) -> Completion:
+        """A 2xx reply (a stream's chunks merged into one) parsed as :meth:`complete` parses one."""
+        return self._parse(response)
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """``choices[0].message.content``; a content filter or refusal is a :class:`SafetyBlocked`."""
@@ -66,15 +135,23 @@ class OpenAIDialectProvider(JsonApiProvider):
             )
         if refusal := message.get("refusal"):
             raise SafetyBlocked(f"the model refused: {excerpt(str(refusal))}")
-        content = message.get("content")
+        content, calls, usage = message.get("content"), reply.tool_calls(message), reply.usage(payload)
+        if not content and not calls and finish_reason == "length":
+            model = str_at(payload, "model") or self.model_name
+            raise output_limit(finish_reason, usage.reasoning_tokens, self.max_tokens_name(model))
+        if content is None and calls:
+            content = ""  # a reply that holds only tool calls
         if not isinstance(content, str):
             raise malformed(f"reply has no text content (finish_reason {finish_reason!r})", payload)
         return Completion(
             text=content,
             finish_reason=finish_reason,
-            usage=_usage(object_at(payload, "usage")),
+            usage=usage,
             model=str_at(payload, "model"),
             rate_limit=openai_rate_limit(response.headers),
+            reasoning=reply.reasoning(message),
+            tool_calls=calls,
+            provenance=reply.provenance(payload, response.headers, self.request_id_headers),
         )
 
     def classify_error(self, response: httpx.Response) -> ProviderError:
@@ -98,30 +175,23 @@ class OpenAIDialectProvider(JsonApiProvider):
         return status_error(status, label, retry_after=retry_after)
 
 
-def _usage(usage: JsonObject) -> Usage:
-    """``prompt_tokens`` (cached ones included) and ``completion_tokens`` (reasoning included), with
-    ``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``."""
-    return Usage(
-        token_count(usage.get("prompt_tokens")),
-        token_count(usage.get("completion_tokens")),
-        cached_input_tokens=token_count(object_at(usage, "prompt_tokens_details").get("cached_tokens")),
-        reasoning_tokens=token_count(object_at(usage, "completion_tokens_details").get("reasoning_tokens")),
-    )
-
-
-async def render_message(message: Message) -> JsonObject:
-    """One message: a string stays a string; parts become ``text`` / ``image_url`` parts."""
+async def render_message(message: Message, image_options: frozenset[str] | None = None) -> JsonObject:
+    """One message: a string stays a string; parts become ``text`` / ``image_url`` parts, each image
+    with the options ``image_options`` names (all, when ``None``)."""
     if isinstance(message.content, str):
         return {"role": message.role, "content": message.content}
     parts = [
-        {"type": "text", "text": part.text} if isinstance(part, TextPart) else await _image_part(part)
+        {"type": "text", "text": part.text}
+        if isinstance(part, TextPart)
+        else await _image_part(part, image_options)
         for part in message.content
     ]
     return {"role": message.role, "content": parts}
 
 
-async def _image_part(part: MediaPart) -> JsonObject:
-    return {"type": "image_url", "image_url": {"url": await part.data_uri(), **part.options}}
+async def _image_part(part: MediaPart, keep: frozenset[str] | None) -> JsonObject:
+    options = part.options if keep is None else features.kept_options(part.options, keep)
+    return {"type": "image_url", "image_url": {"url": await part.data_uri(), **options}}
 
 
 def error_details(response: httpx.Response) -> tuple[str, set[str]]:

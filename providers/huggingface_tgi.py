@@ -3,19 +3,30 @@
 * endpoint: ``endpoint.base_url``, else ``HUGGINGFACE_TGI_API_ENDPOINT`` (e.g. ``http://localhost:8080``;
   ``/v1`` is added unless present);
 * key (optional; Inference Endpoints need one): ``HUGGINGFACE_TGI_API_KEY``, sent as a Bearer token;
-* parameters: OpenAI names (``max_tokens``, ``temperature``, ``seed``, ``stop``...).
+* parameters: OpenAI names (``max_tokens``, ``temperature``, ``seed``, ``stop``...), translated where
+  TGI's chat request (``ChatRequest`` of its OpenAPI document) differs: ``stop`` is a list only (a string
+  is sent as ``[stop]``); ``response_format`` is TGI's grammar, ``{type: json, value: <JSON Schema>}``
+  (OpenAI's ``{type: json_schema, json_schema: {schema}}`` and ``{type: json_object}`` are translated,
+  ``{type: text}`` dropped, TGI's own shapes sent as given).
+* features: ``response_schema`` is that grammar; ``tools`` are TGI's ``{type: function, function: {name,
+  description, arguments: <JSON Schema>}}``; ``tool_choice`` as OpenAI's, a tool's name as ``{function: {name}}``; ``stream`` as OpenAI's; TGI has no
+  reasoning setting, so ``reasoning`` is refused before the run. Tool calls come back with
+  ``arguments`` as an object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from providers._base import ProviderContext
-from providers._errors import ProviderError, ServerError
+from providers._errors import BadRequest, ProviderError, ServerError
+from providers._features import RequestFeatures
+from providers._json_fields import JsonObject, object_at
 from providers._openai_dialect import OpenAIDialectProvider, error_details
+from providers._types import ChatRequest
 
 
 class HuggingFaceTGIProvider(OpenAIDialectProvider):
@@ -25,6 +36,7 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
     endpoint_env: ClassVar[str | None] = "HUGGINGFACE_TGI_API_ENDPOINT"
     key_env: ClassVar[str | None] = "HUGGINGFACE_TGI_API_KEY"
     key_required: ClassVar[bool] = False  # a self-hosted TGI has no auth unless started with --api-key
+    image_options: ClassVar[frozenset[str] | None] = frozenset()  # its image_url is {url} alone
     error_statuses: ClassVar[Mapping[str, int]] = {
         **OpenAIDialectProvider.error_statuses,
         # TGI's error_type values, with the statuses its router gives them
@@ -49,3 +61,64 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
             message, _ = error_details(response)
             return ServerError(f"HTTP 424 (generation): {message}", status=424)
         return super().classify_error(response)
+
+    @classmethod
+    def check_request(cls, request: ChatRequest) -> list[str]:
+        """The dialect's checks, and ``reasoning``, which TGI's chat request has no field for."""
+        problems = super().check_request(request)
+        try:
+            reasoning = request.features.reasoning
+        except BadRequest:  # said by the dialect's checks
+            return problems
+        if reasoning is not None:
+            problems.append(
+                f"api '{cls.api}' has no reasoning setting (its chat request has no reasoning_effort): "
+                "remove reasoning for this model"
+            )
+        return problems
+
+    def vendor_parameters(self, request: ChatRequest) -> dict[str, Any]:
+        """``stop`` as a list, ``response_format`` as TGI's grammar."""
+        parameters = super().vendor_parameters(request)
+        if isinstance(parameters.get("stop"), str):
+            parameters["stop"] = [parameters["stop"]]
+        if "response_format" in parameters:
+            grammar = tgi_grammar(parameters.pop("response_format"))
+            if grammar is not None:
+                parameters["response_format"] = grammar
+        return parameters
+
+    def feature_fields(self, requested: RequestFeatures) -> JsonObject:
+        """OpenAI's fields, with the schema as TGI's grammar and tools in TGI's shape (no reasoning)."""
+        fields = super().feature_fields(requested)
+        fields.pop("reasoning_effort", None)  # refused before the run (check_request)
+        if requested.response_schema is not None:
+            fields["response_format"] = {"type": "json", "value": dict(requested.response_schema)}
+        if isinstance(choice := fields.get("tool_choice"), dict):  # TGI's named choice has no type
+            fields["tool_choice"] = {"function": choice["function"]}
+        if requested.tools:
+            fields["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": tool.name,
+                        **({"description": tool.description} if tool.description is not None else {}),
+                        "arguments": dict(tool.parameters),
+                    },
+                }
+                for tool in requested.tools
+            ]
+        return fields
+
+
+def tgi_grammar(value: Any) -> Any:
+    """A ``response_format`` as TGI's grammar: OpenAI's json_schema and json_object translated to
+    ``{type: json, value: schema}``, ``text`` (no format) ``None``, anything else as given."""
+    if not isinstance(value, Mapping) or "value" in value:
+        return value
+    kind = value.get("type")
+    if kind == "json_schema":
+        return {"type": "json", "value": object_at(value, "json_schema").get("schema") or {"type": "object"}}
+    if kind == "json_object":
+        return {"type": "json", "value": {"type": "object"}}
+    return None if kind == "text" else dict(value)

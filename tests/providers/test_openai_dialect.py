@@ -115,15 +115,18 @@ async def test_history_keeps_system_as_a_message(provider: Provider, fake_server
     ]
 
 
-async def test_image_url_is_sent_as_url_with_detail(provider: Provider, fake_server: FakeServer) -> None:
+async def test_image_url_is_sent_as_url_with_detail(
+    dialect: Dialect, provider: Provider, fake_server: FakeServer
+) -> None:
     fake_server.enqueue(openai_chat())
     await provider.complete(image_url(MODEL, detail="low"))
+    detail = {} if dialect.api == "huggingface-tgi" else {"detail": "low"}  # TGI's image_url is {url}
     assert fake_server.last_request.json["messages"] == [
         {
             "role": "user",
             "content": [
                 {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": IMAGE_URL, "detail": "low"}},
+                {"type": "image_url", "image_url": {"url": IMAGE_URL, **detail}},
             ],
         }
     ]
