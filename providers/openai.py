@@ -28,7 +28,6 @@ class OpenAIProvider(OpenAIDialectProvider):
     batch_api: ClassVar[str | None] = "providers.batch.openai:OpenAIBatch"
     reasoning_by_name: ClassVar[bool] = True
     image_options: ClassVar[frozenset[str] | None] = frozenset({"detail"})
-    reasoning_by_name: ClassVar[bool] = True
     option_names: ClassVar[frozenset[str]] = frozenset({WIRE_OPTION})
 
     def __new__(cls, context: ProviderContext) -> OpenAIProvider:
