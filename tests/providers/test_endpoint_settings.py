@@ -17,6 +17,7 @@ from tests.providers.prompts import single
 
 VALID_OPTIONS: dict[str, dict[str, object]] = {
     "azure-openai": {"api_version": "2024-06-01"},
+    "openai": {"wire": "responses"},
     "vertexai": {
         "project": "p",
         "location": "global",
