@@ -8,7 +8,8 @@ text); ``store: false`` unless set (each request stands alone, as on Chat Comple
 parameters go at the top level under the Responses API's names; ``max_tokens`` and
 ``max_completion_tokens`` become ``max_output_tokens``, and a name the API does not define (``stop``,
 ``seed``, ``n``...) is refused before sending. Neutral features: ``reasoning: {effort}`` ->
-``reasoning: {effort, summary: auto}`` (the summary is the record's reasoning text);
+``reasoning: {effort, summary: auto}`` (the summary is the record's reasoning text; a ``budget_tokens``
+is sent as the nearest effort, as on Chat Completions);
 ``response_schema`` -> ``text.format`` ``{type: json_schema, name, schema, strict: true}``; ``tools`` ->
 flat function tools ``{type: function, name, description, parameters, strict: false}``; ``tool_choice``
 -> ``auto|none|required`` or ``{type: function, name}``; ``stream: true`` -> server-sent events
@@ -28,6 +29,7 @@ from providers._features import Reasoning, RequestFeatures
 from providers._http import ClientPool
 from providers._json_api import JsonObject
 from providers._openai_dialect import OpenAIDialectProvider
+from providers._openai_features import effort
 from providers._openai_responses_reply import parse_response
 from providers._openai_responses_stream import complete_streamed, stream_pool
 from providers._openai_wire import refuses_sampling
@@ -94,9 +96,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
                 if name in request.parameters
             ]
         try:
-            features = request.features
-            _reasoning(features.reasoning)
-            _tool_choice(features)
+            _tool_choice(request.features)
         except BadRequest as exc:
             found.append(exc.message)
         # The media check of every provider, not the Chat Completions dialect's request checks.
@@ -179,14 +179,11 @@ def _renamed(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reasoning(reasoning: Reasoning | None) -> JsonObject | None:
+    """``{effort, summary: auto}``: a ``budget_tokens`` as the effort level nearest to it, as on Chat
+    Completions (the API takes levels, not budgets)."""
     if reasoning is None:
         return None
-    if reasoning.effort is None:
-        raise BadRequest(
-            "OpenAI's Responses API sets reasoning by effort, not by a token budget: "
-            "use reasoning: {effort: minimal|low|medium|high}"
-        )
-    return {"effort": reasoning.effort, "summary": "auto"}
+    return {"effort": effort(reasoning), "summary": "auto"}
 
 
 def _function_tool(name: str, description: str | None, parameters: Mapping[str, Any]) -> JsonObject:

@@ -290,11 +290,14 @@ def test_reasoning_models_refuse_sampling_parameters_before_the_run() -> None:
     assert OpenAIProvider.check_request(single("computer-use-preview", temperature=0)) == []
 
 
-def test_a_token_budget_and_an_unknown_tool_choice_are_refused_before_the_run() -> None:
-    assert OpenAIProvider.check_request(single(O3_PRO, reasoning={"budget_tokens": 1024})) == [
-        f"{PREFIX}OpenAI's Responses API sets reasoning by effort, not by a token budget: "
-        "use reasoning: {effort: minimal|low|medium|high}"
-    ]
+async def test_a_token_budget_is_sent_as_the_nearest_effort(make_provider: MakeProvider) -> None:
+    request = single(O3_PRO, reasoning={"budget_tokens": 9000})
+    assert OpenAIProvider.check_request(request) == []
+    body = await make_provider("openai", O3_PRO).request_body(request)  # type: ignore[attr-defined]
+    assert body["reasoning"] == {"effort": "medium", "summary": "auto"}
+
+
+def test_an_unknown_tool_choice_and_two_output_limits_are_refused_before_the_run() -> None:
     assert OpenAIProvider.check_request(single(O3_PRO, tools=[WEATHER], tool_choice="get_time")) == [
         f"{PREFIX}tool_choice 'get_time' names no tool in tools"
     ]
@@ -354,6 +357,7 @@ PARAMETERS_SETS: dict[str, dict[str, Any]] = {
     "store and a cache key": {"store": True, "prompt_cache_key": "study-1", "safety_identifier": "u1"},
     "verbosity": {"text": {"verbosity": "low"}},
     "reasoning effort": {"reasoning": {"effort": "minimal"}, "max_output_tokens": 4096},
+    "reasoning budget": {"reasoning": {"budget_tokens": 2048}},
     "response_schema": {"response_schema": SCHEMA, "text": {"verbosity": "medium"}},
     "tools, auto": {"tools": [WEATHER], "tool_choice": "auto"},
     "tools, required": {"tools": [WEATHER], "tool_choice": "required"},
