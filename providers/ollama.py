@@ -1,27 +1,39 @@
-"""``api: ollama``: Ollama's native chat API, ``POST {endpoint}/api/chat`` with ``"stream": false``.
+"""``api: ollama``: Ollama's native chat API, ``POST {endpoint}/api/chat``.
 
 * endpoint: ``endpoint.base_url``, else ``OLLAMA_API_ENDPOINT`` (e.g. ``http://localhost:11434``);
 * no key (a local server has no auth);
 * parameters go under ``options`` as given (``num_predict``, ``temperature``, ``num_ctx``, ``seed``...),
-  except the request-level fields ``format``, ``keep_alive``, ``think`` and ``tools``;
+  except the fields of Ollama's chat request itself (``format``, ``keep_alive``, ``think``, ``logprobs``,
+  ``top_logprobs``, ``truncate``, ``shift``...: :data:`providers._ollama_options.REQUEST_LEVEL`), sent at
+  the top level;
+* ``stream: false`` unless the request streams (Ollama streams NDJSON by default):
+  :mod:`providers._ollama_stream`;
+* reasoning, response_schema, tools and tool_choice: :mod:`providers._ollama_options`. ``message.thinking``
+  is the reply's ``reasoning``, ``message.tool_calls`` its tool calls (arguments already an object);
+  ``done_reason: length`` with nothing to show is an ``output_limit`` naming ``options.num_predict``;
 * media: images from local files, sent as raw base64 in the message's ``images`` (Ollama takes no URLs).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from typing import Any, ClassVar
 
 import httpx
 
-from providers._errors import BadRequest, ProviderError
-from providers._http import json_or_none, parse_retry_after, status_error
+from providers._base import ProviderContext
+from providers._errors import AuthError, BadRequest, ProviderError
+from providers._features import ToolCall, output_limit
+from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import str_at, token_count
+from providers._line_stream import stream_pool
+from providers._ollama_options import feature_problems, render_features, split
+from providers._ollama_stream import complete_streamed
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest, MediaKind, MediaPart, Message
 
-REQUEST_LEVEL = frozenset({"format", "keep_alive", "think", "tools", "stream"})
-"""Parameters that are fields of the request rather than model ``options`` (``stream`` is forced off)."""
+logger = logging.getLogger("prompto_run")
 
 
 class OllamaProvider(JsonApiProvider):
@@ -32,45 +44,74 @@ class OllamaProvider(JsonApiProvider):
     endpoint_env: ClassVar[str | None] = "OLLAMA_API_ENDPOINT"
     key_required: ClassVar[bool] = False
 
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self._stream_pool: ClientPool | None = None
+        self._warned_budget = False
+
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
-        """Images must be local files: ``/api/chat`` takes base64 only, not URLs."""
+        """Images must be local files: ``/api/chat`` takes base64 only, not URLs; features it lacks."""
         problems = super().check_request(request)
         problems += [
             f"api 'ollama' cannot fetch media from a URL ({part.url}): save it under media/ and name the file"
             for part in request.media
             if part.url is not None
         ]
-        return problems
+        return problems + feature_problems(request)
 
     def request_path(self, request: ChatRequest) -> str:
         """The native chat endpoint."""
         return "api/chat"
 
     async def request_body(self, request: ChatRequest) -> JsonObject:
-        """``stream: false`` always: Ollama streams NDJSON unless told not to."""
-        options = {name: value for name, value in request.parameters.items() if name not in REQUEST_LEVEL}
-        body: JsonObject = {
-            name: value for name, value in request.parameters.items() if name in REQUEST_LEVEL
-        }
-        body |= {"model": request.model_name, "messages": [await _render(m) for m in request.messages]}
-        body["stream"] = False
+        """The request-level fields, the messages, ``stream``, the features and ``options``."""
+        features = request.features
+        top, options = split(request.vendor_parameters)
+        body: JsonObject = {**top, "model": request.model_name}
+        body["messages"] = [await _render(m) for m in request.messages]
+        body["stream"] = features.stream
+        if render_features(body, request, features) and not self._warned_budget:
+            self._warned_budget = True
+            logger.warning(
+                "api 'ollama': think takes no token budget: reasoning.budget_tokens is sent as think: "
+                "true (use reasoning.effort for gpt-oss models; this warning shows once per run)"
+            )
         if options:
             body["options"] = options
         return body
 
+    async def complete(self, request: ChatRequest) -> Completion:
+        """One request; a streamed one is read as JSON lines and merged into the same reply."""
+        if not request.features.stream:
+            return await super().complete(request)
+        with self.scrubbed():
+            if self.config_problems:
+                raise AuthError("; ".join(self.config_problems))
+            if self._stream_pool is None:
+                self._stream_pool = stream_pool(self)
+                self.close_with(self._stream_pool.aclose)
+            return await complete_streamed(self, request, self._stream_pool)
+
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
-        """``message.content``, ``done_reason``, ``prompt_eval_count`` / ``eval_count``."""
+        """``message.content``, ``thinking`` and ``tool_calls``, ``done_reason``, the eval counts."""
         message = payload.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
             raise malformed("reply has no message content", payload)
+        calls = tuple(_tool_call(call) for call in message.get("tool_calls") or () if _is_call(call))
+        done_reason = str_at(payload, "done_reason")
+        if done_reason == "length" and not message["content"] and not calls:
+            raise output_limit(done_reason, None, "options.num_predict (and num_ctx, if the prompt fills it)")
+        thinking = message.get("thinking")
         return Completion(
             text=message["content"],
-            finish_reason=str_at(payload, "done_reason"),
+            finish_reason=done_reason,
             usage=Usage(
                 token_count(payload.get("prompt_eval_count")), token_count(payload.get("eval_count"))
             ),
             model=str_at(payload, "model"),
+            reasoning=thinking if isinstance(thinking, str) and thinking else None,
+            tool_calls=calls,
         )
 
     def classify_error(self, response: httpx.Response) -> ProviderError:
@@ -81,6 +122,16 @@ class OllamaProvider(JsonApiProvider):
             f"HTTP {status}: {_error_message(response)}",
             retry_after=parse_retry_after(response.headers),
         )
+
+
+def _is_call(call: Any) -> bool:
+    return isinstance(call, dict) and isinstance(call.get("function"), dict) and "name" in call["function"]
+
+
+def _tool_call(call: JsonObject) -> ToolCall:
+    """``{id?, function: {index, name, arguments}}``: arguments an object (a string is decoded)."""
+    function = call["function"]
+    return ToolCall.from_json_arguments(str(function["name"]), function.get("arguments"), str_at(call, "id"))
 
 
 async def _render(message: Message) -> JsonObject:

