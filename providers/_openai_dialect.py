@@ -137,8 +137,10 @@ class OpenAIDialectProvider(JsonApiProvider):
             raise SafetyBlocked(f"the model refused: {excerpt(str(refusal))}")
         content, calls, usage = message.get("content"), reply.tool_calls(message), reply.usage(payload)
         if not content and not calls and finish_reason == "length":
-            model = str_at(payload, "model") or self.model_name
-            raise output_limit(finish_reason, usage.reasoning_tokens, self.max_tokens_name(model))
+            named = self.max_tokens_name(self.model_name)  # the deployment's name, else the served one's
+            if named == "max_tokens":
+                named = self.max_tokens_name(str_at(payload, "model") or "")
+            raise output_limit(finish_reason, usage.reasoning_tokens, named)
         if content is None and calls:
             content = ""  # a reply that holds only tool calls
         if not isinstance(content, str):

@@ -105,16 +105,21 @@ async def read_stream(
                 if response.status_code >= 400:
                     raise with_server_retry_verdict(classify(whole), response.headers)
                 return _whole_body(whole), whole, None
-            merged = Merged()
+            merged, failed = Merged(), None
+            # Read to the end (the server closes after [DONE] or an error): leaving the event generators
+            # suspended would leave httpx's unclosed.
             async for event in _events(response, limit):
+                if merged.done or failed is not None:
+                    continue
                 if event is None:
                     merged.done = True
-                    break
-                if event.get("error") or event.get("type") == "error":
+                elif event.get("error") or event.get("type") == "error":
                     status = named_status(event, statuses) or 500
-                    error = classify(httpx.Response(status, headers=response.headers, json=event))
-                    raise with_server_retry_verdict(error, response.headers)
-                merged.add(event)
+                    failed = classify(httpx.Response(status, headers=response.headers, json=event))
+                else:
+                    merged.add(event)
+            if failed is not None:
+                raise with_server_retry_verdict(failed, response.headers)
         except httpx.DecodingError as exc:
             raise MalformedReply(f"HTTP {response.status_code}: stream is not valid ({exc})") from exc
         finally:

@@ -9,9 +9,10 @@
   (OpenAI's ``{type: json_schema, json_schema: {schema}}`` and ``{type: json_object}`` are translated,
   ``{type: text}`` dropped, TGI's own shapes sent as given).
 * features: ``response_schema`` is that grammar; ``tools`` are TGI's ``{type: function, function: {name,
-  description, arguments: <JSON Schema>}}``; ``tool_choice`` as OpenAI's, a tool's name as ``{function: {name}}``; ``stream`` as OpenAI's; TGI has no
-  reasoning setting, so ``reasoning`` is refused before the run. Tool calls come back with
-  ``arguments`` as an object.
+  description, arguments: <JSON Schema>}}``; ``tool_choice`` as OpenAI's, a tool's name as
+  ``{function: {name}}``; ``stream`` as OpenAI's; TGI has no reasoning setting, so ``reasoning`` is
+  refused before the run. Tool calls come back with ``arguments`` as an object. Image parts carry
+  ``url`` alone (TGI's ``Url``): other media options are dropped, with a notice once per run.
 """
 
 from __future__ import annotations
