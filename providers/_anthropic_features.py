@@ -18,8 +18,9 @@
 * ``response_schema`` becomes structured output as Anthropic documents it today (generally available, no
   beta header): ``output_config: {format: {type: json_schema, schema}}``; the JSON is the reply's text.
 * ``tools`` become ``[{name, description, input_schema}]``; ``tool_choice`` ``auto``, ``none``,
-  ``required`` (``{type: any}``) or a tool's name (``{type: tool, name}``);
-* ``stream: true`` is sent as such (:mod:`providers._anthropic_stream` reads the events).
+  ``required`` (``{type: any}``) or a tool's name (``{type: tool, name}``).
+* ``stream: true`` is added by :mod:`providers._anthropic_stream` as it sends the request, never by
+  ``request_body``: a batch (which cannot stream) sends the same request unstreamed.
 """
 
 from __future__ import annotations
@@ -90,8 +91,6 @@ def render_features(body: JsonObject, request: ChatRequest, features: RequestFea
         body["tools"] = [tool_param(tool) for tool in features.tools]
         if features.tool_choice is not None:
             body["tool_choice"] = tool_choice(features.tool_choice)
-    if features.stream:
-        body["stream"] = True
     return raised
 
 

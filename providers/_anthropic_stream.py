@@ -94,7 +94,7 @@ async def complete_streamed(
     provider: AnthropicProvider, request: ChatRequest, pool: ClientPool
 ) -> Completion:
     """Send ``request`` with ``stream: true``, merge its events, parse them as one reply."""
-    body = await provider.request_body(request)
+    body = {**await provider.request_body(request), "stream": True}
     started = trio.current_time()
     merged = MessageStream()
     data: list[str] = []

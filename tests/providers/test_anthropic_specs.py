@@ -280,3 +280,9 @@ def test_sampling_without_thinking_is_fine_before_claude_4_7() -> None:
 )
 def test_thinking_mode_by_model_name(model: str, mode: str) -> None:
     assert thinking_mode(model) == mode
+
+
+async def test_a_batched_stream_request_is_sent_unstreamed(make_provider: MakeProvider) -> None:
+    """``stream`` is a transport detail the streaming path adds: a batch's params never carry it."""
+    request = ChatRequest(SONNET_45, (Message("user", "Hi"),), {"stream": True})
+    assert "stream" not in await body_of(build(make_provider, SONNET_45), request)
