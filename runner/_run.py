@@ -48,6 +48,7 @@ from runner.engine._limiter import SharedTokens
 from runner.engine._prompt_source import NoPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner, RunnableQueue
+from runner.engine._worker import in_worker_thread
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stages import Stages
@@ -163,7 +164,11 @@ async def run_experiment(
         pending = PendingBatches(ledger, resumed.is_unanswered) if ledger and resumed else None
         try:
             include = _included(config, resumed, pending)
-            validation = validate_experiment(config, run_environ, folder, include=include, book=spending.book)
+            # In a worker thread: a million-line file takes seconds to validate, and in pipeline mode the
+            # other experiments' queues go on meanwhile.
+            validation = await in_worker_thread(
+                partial(validate_experiment, config, run_environ, folder, include=include, book=spending.book)
+            )
             if not validation.runnable:
                 raise ValidationFailed(validation.plan)
             plan, sha256 = validation.plan, validation.input_sha256
