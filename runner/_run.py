@@ -48,8 +48,8 @@ from runner.engine._limiter import SharedTokens
 from runner.engine._prompt_source import NoPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
 from runner.engine._queue import QueueRunner, RunnableQueue
-from runner.engine._worker import in_worker_thread
 from runner.engine._shared_limiter import SharedBuckets, open_shared_buckets
+from runner.engine._worker import in_worker_thread
 from runner.evaluation._judging import judge_score_keys
 from runner.evaluation._stages import Stages
 from runner.prompts._plan import INCOMPLETE_INPUT, Plan, ValidationFailed
