@@ -60,6 +60,7 @@ from runner.results._summary import SummaryBuilder
 from runner.run_folder._batches import BatchLedger, PendingBatches
 from runner.run_folder._files import RunFolder
 from runner.run_folder._lock import folder_lock
+from runner.run_folder._prompto_layout import publish as publish_prompto_files
 from runner.run_folder._records import Finished
 from runner.run_folder._redact_log import secrets_scrubbed
 from runner.run_folder._resume import Resumed, check_resumable, rewrite_completed, scan_completed
@@ -264,6 +265,8 @@ async def run_experiment(
                 folder.completed,
             ),
         )
+        if config.prompto_files.enabled:  # prompto's commands: prompto's own files too
+            logger.info("prompto's files: %s", publish_prompto_files(config).completed)
     return RunResult(folder.path, result)
 
 

@@ -45,6 +45,7 @@ from runner.cli._commands import OVERRIDES_HELP, check_text, pipeline_main, prin
 from runner.cli._exit import exit_status
 from runner.cli._overrides import override
 from runner.cli._prompto_limits import load_max_queries_json
+from runner.cli._prompto_output import pipeline_file_overrides, prompto_file_overrides
 from runner.cli._prompto_stages import judges_from_folder, rephrase_from_folder
 from runner.config._compose import ConfigError
 from runner.config._errors import UserError
@@ -170,7 +171,9 @@ def run_experiment_main(argv: Sequence[str] | None = None) -> int:
 
 def _run_experiment(args: argparse.Namespace) -> int:
     stages = stage_overrides(args)
-    overrides = [override("experiment.file", _experiment_file(args)), *stages, *settings_overrides(args)]
+    file = _experiment_file(args)
+    overrides = [override("experiment.file", file), *stages, *prompto_file_overrides(args, file)]
+    overrides += settings_overrides(args)
     sys.argv = [sys.argv[0], *overrides]
     return _prompto_run.run_main()  # its own mistakes are prompto-run's, and said so
 
@@ -181,7 +184,10 @@ def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="process what input/ holds, then exit")
     args = parser.parse_args(argv)
     once = ["--once"] if args.once else []
-    return exit_status("prompto_run_pipeline", lambda: pipeline_main([*once, *settings_overrides(args)]))
+    return exit_status(
+        "prompto_run_pipeline",
+        lambda: pipeline_main([*once, *pipeline_file_overrides(), *settings_overrides(args)]),
+    )
 
 
 def check_experiment_main(argv: Sequence[str] | None = None) -> int:

@@ -3,22 +3,20 @@
 A prompto judge folder holds ``settings.json`` (judge name → ``{api, model_name, parameters}``) and
 template files whose placeholders are ``{INPUT_PROMPT}`` and ``{OUTPUT_RESPONSE}``; a rephrase folder
 holds ``settings.json`` the same way and a template file with one template per line (placeholder
-``{INPUT_PROMPT}``). prompto keeps a judge's reply as it is, so each translated judge reads its verdict
-as the reply's text (``parse: {as_text: true}``); each template file becomes one judge, named after the
-file, whose models are the judges chosen with ``--judge``.
+``{INPUT_PROMPT}``; prompto reads the two characters ``\\n`` in it as a newline). The templates keep
+prompto's placeholders, which :mod:`runner.evaluation._templates` fills as prompto does. prompto keeps a
+judge's reply as it is, so each translated judge reads its verdict as the reply's text (``parse:
+{as_text: true}``); each template file becomes one judge, named after the file, whose models are the
+judges chosen with ``--judge``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from runner.config._compose import ConfigError
-
-PLACEHOLDERS = {"INPUT_PROMPT": "{prompt}", "OUTPUT_RESPONSE": "{response}"}
-_PLACEHOLDER = re.compile(r"(?<!\{)\{(INPUT_PROMPT|OUTPUT_RESPONSE)\}(?!\})")
 
 
 def judges_from_folder(folder: Path, template_names: str, judge_names: str) -> list[dict[str, Any]]:
@@ -31,7 +29,7 @@ def judges_from_folder(folder: Path, template_names: str, judge_names: str) -> l
             {
                 "name": Path(name).stem,
                 "models": models,
-                "template": _translated(text),
+                "template": text,
                 "parse": {"as_text": True},
             }
         )
@@ -49,7 +47,7 @@ def rephrase_from_folder(
             + ", ".join(repr(model["model_name"]) for model in models)
         )
     lines = _read(folder / template_name, flag="--rephrase-templates").splitlines()
-    templates = [_translated(line) for line in lines if line.strip()]
+    templates = [line.replace("\\n", "\n").strip() for line in lines if line.strip()]  # as prompto reads them
     if not templates:
         raise ConfigError(f"--rephrase-templates: {folder / template_name} holds no template")
     return {
@@ -98,9 +96,3 @@ def _read(path: Path, *, flag: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{flag}: cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _translated(template: str) -> str:
-    """prompto's placeholders as prompto-run's. Both fill templates with ``str.format``, so ``{{`` and
-    ``}}`` stay literal braces (and ``{{INPUT_PROMPT}}`` stays literal text)."""
-    return _PLACEHOLDER.sub(lambda found: PLACEHOLDERS[found.group(1)], template)

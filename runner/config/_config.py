@@ -236,6 +236,20 @@ class ReportConfig(_Strict):
     samples_per_model: int = Field(default=200, ge=0, description="Records per model in the sample table.")
 
 
+class PromptoFilesConfig(_Strict):
+    """``prompto_files``: prompto's commands also leave prompto's own files in the data folder's
+    ``output/`` (see :mod:`runner.run_folder._prompto_layout`); ``prompto-run`` leaves its run folder only."""
+
+    enabled: bool = False
+    csv: bool = Field(
+        default=False, description="Also prompto's CSV of the completed file (--output-as-csv)."
+    )
+    judges: list[str] = Field(
+        default_factory=list,
+        description="The judge folder's names of each translated judge's models, in order (prompto's ids).",
+    )
+
+
 class RunConfig(_Strict):
     """Everything one ``prompto-run`` needs."""
 
@@ -260,6 +274,7 @@ class RunConfig(_Strict):
     output_dir: Path = Field(default=Path("."), description="Where this run writes (Hydra's run dir).")
     progress: ProgressConfig = Field(default_factory=ProgressConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    prompto_files: PromptoFilesConfig = Field(default_factory=PromptoFilesConfig)
     scorers: list[Finite[ScorerSpec]] = Field(
         default_factory=list, description="conf/scorer/ names, resolved."
     )

@@ -2,7 +2,10 @@
 
 ``{prompt}`` is the prompt as text (a multi-turn or chat prompt is written out turn by turn),
 ``{response}`` the reply (the last one for a multi-turn prompt); every other placeholder names a key
-of the record. Literal braces are written ``{{`` and ``}}``.
+of the record. prompto's own placeholders (its judge and rephrase folders' templates) are filled as
+prompto fills them: ``{INPUT_PROMPT}`` and ``{OUTPUT_RESPONSE}`` are the record's ``prompt`` and
+``response`` as ``str.format`` writes them, a list as Python writes it (``['one', 'two']``). Literal
+braces are written ``{{`` and ``}}``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import json
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+PROMPTO_PLACEHOLDERS = {"INPUT_PROMPT": "prompt", "OUTPUT_RESPONSE": "response"}
+"""prompto's placeholder names, and the record key each one shows."""
 
 
 class TemplateError(ValueError):
@@ -36,12 +42,20 @@ class Template:
     def missing(self, available: Iterable[str]) -> list[str]:
         """The placeholders not among ``available``."""
         keys = set(available)
+        keys |= {name for name, key in PROMPTO_PLACEHOLDERS.items() if key in keys}
         return [name for name in self.fields if name not in keys]
 
     def render(self, record: Mapping[str, Any], **extra: Any) -> str:
         """The template filled from ``record`` (and ``extra``); KeyError if a placeholder is missing."""
-        values = {name: _text(name, extra[name] if name in extra else record[name]) for name in self.fields}
+        values = {name: _value(name, record, extra) for name in self.fields}
         return self.text.format_map(values)
+
+
+def _value(name: str, record: Mapping[str, Any], extra: Mapping[str, Any]) -> str:
+    if name in PROMPTO_PLACEHOLDERS and name not in extra and name not in record:
+        key = PROMPTO_PLACEHOLDERS[name]
+        return str(extra[key] if key in extra else record[key])  # as prompto's str.format shows it
+    return _text(name, extra[name] if name in extra else record[name])
 
 
 def _text(name: str, value: Any) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.run_folder._files import TIME_FORMAT, RunFolder
+from runner.run_folder._prompto_layout import RUNS_SUBFOLDER, prompto_run_dir
 
 ERROR_SUFFIX = ".error.txt"
 
@@ -33,9 +34,15 @@ class Claimed:
         return self.original.stem
 
 
-def claim(path: Path, output_folder: Path, now: datetime) -> Claimed | None:
-    """Move ``path`` into a new ``<output_folder>/<stem>/<timestamp>/``; None if it vanished meanwhile."""
-    run_dir = _new_dir(output_folder / path.stem / now.strftime(TIME_FORMAT))
+def claim(path: Path, output_folder: Path, now: datetime, *, prompto: bool = False) -> Claimed | None:
+    """Move ``path`` into a new ``<output_folder>/<stem>/<timestamp>/`` (with ``prompto``, prompto's
+    commands' ``<output_folder>/<stem>/.prompto-run/<prompto's timestamp>/``); None if it vanished."""
+    base = (
+        prompto_run_dir(output_folder, path.stem, now)
+        if prompto
+        else output_folder / path.stem / now.strftime(TIME_FORMAT)
+    )
+    run_dir = _new_dir(base)
     input_file = RunFolder(run_dir).input_copy_of(path)
     try:
         shutil.move(path, input_file)
@@ -56,8 +63,9 @@ def quarantine(claimed: Claimed, failed_folder: Path, error: str) -> Path:
         encoding="utf-8",
     )
     shutil.rmtree(claimed.run_dir)
-    if not any(claimed.run_dir.parent.iterdir()):
-        claimed.run_dir.parent.rmdir()
+    for parent in claimed.run_dir.parents[: 2 if claimed.run_dir.parent.name == RUNS_SUBFOLDER else 1]:
+        if not any(parent.iterdir()):
+            parent.rmdir()
     return target
 
 

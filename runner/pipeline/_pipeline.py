@@ -138,7 +138,12 @@ class _Pipeline:
                 return
             self._watcher.forget(path)
             try:
-                claimed = claim(path, self._run_settings.data_folder / "output", datetime.now())
+                claimed = claim(
+                    path,
+                    self._run_settings.data_folder / "output",
+                    datetime.now(),
+                    prompto=self._run_settings.prompto_files.enabled,
+                )
             except OSError as exc:  # input/ not writable, a file that cannot be moved
                 self._watcher.skip(path, exc)
                 claimed = None

@@ -85,7 +85,7 @@ def test_prompto_run_experiment_runs_as_prompto_run_and_keeps_its_config(
     result = run_prompto("run_experiment", "--file", "exp.jsonl", *PROMPTO_FLAGS, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    [run_dir] = [p.parent for p in tmp_path.glob("outputs/exp/*/summary.json")]
+    [run_dir] = [p.parent for p in tmp_path.glob("data/output/exp/.prompto-run/*/summary.json")]
     assert outcome(run_dir) == prompto_run
     assert outcome(run_dir)[1] == EXPECTED_QUEUES
     config = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
@@ -106,7 +106,7 @@ def test_prompto_run_pipeline_runs_each_file_as_prompto_run_would(
     status = run_pipeline_main([*PROMPTO_FLAGS, "--once", "pipeline.stable_for_s=0"])
 
     assert status == 0
-    [run_dir] = [p.parent for p in workspace.glob("data/output/exp/*/summary.json")]
+    [run_dir] = [p.parent for p in workspace.glob("data/output/exp/.prompto-run/*/summary.json")]
     assert outcome(run_dir) == prompto_run
     saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
     assert saved["rate_limits"]["apis"]["simulated"]["models"]["sim-b"]["max_queries"] == 1200
@@ -180,7 +180,7 @@ def test_scorers_flag_scores_every_record_as_prompto_does(tmp_path: Path) -> Non
     )
 
     assert result.returncode == 0, result.stderr
-    [run_dir] = [p.parent for p in tmp_path.glob("outputs/scored/*/summary.json")]
+    [run_dir] = [p.parent for p in tmp_path.glob("data/output/scored/.prompto-run/*/summary.json")]
     scores = {r["id"]: r["scores"] for r in read_jsonl(run_dir / "completed.jsonl")}
     assert scores == {"a": {"match": True, "includes": True}, "b": {"match": False, "includes": False}}
 
@@ -254,7 +254,7 @@ def test_judge_and_rephrase_folders_run_as_prompto_runs_them(tmp_path: Path) -> 
     )
 
     assert result.returncode == 0, result.stderr
-    [run_dir] = [p.parent for p in tmp_path.glob("outputs/exp/*/summary.json")]
+    [run_dir] = [p.parent for p in tmp_path.glob("data/output/exp/.prompto-run/*/summary.json")]
     records = {record["id"]: record for record in read_jsonl(run_dir / "completed.jsonl")}
     assert sorted(records) == ["a-r1", "a-r2", "b-r1", "b-r2"]  # --remove-original: no "a", no "b"
     assert records["a-r2"]["prompt"] == "Pray, say hi"
