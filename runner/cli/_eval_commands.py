@@ -1,7 +1,8 @@
 """``prompto-score RUN_DIR [scorers=[...]]`` and ``prompto-judge RUN_DIR [judges=[...]]``.
 
 Both read a finished run folder, apply ``key=value`` overrides to its saved config, and write a new
-records file and summary next to the old ones; neither sends anything to the run's own models.
+records file and summary next to the old ones; neither sends anything to the run's own models. A
+completed file prompto made is read too (:mod:`runner.cli._prompto_completed`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import trio
 
 from runner._rescore import RescoreResult, rejudge_run, rescore_run
 from runner.cli._exit import NOTHING_SENT, exit_status
+from runner.cli._prompto_completed import completed_file_config
 from runner.config._config import RunConfig
 from runner.results._exit_status import ExitStatus
 from runner.run_folder._saved_config import load_run_config
 
-USAGE = "usage: {prog} RUN_DIR [{key}=[name,...]] [other.key=value ...]"
+USAGE = "usage: {prog} RUN_DIR|COMPLETED.jsonl [{key}=[name,...]] [other.key=value ...]"
 
 
 def score_main(argv: Sequence[str] | None = None) -> None:
@@ -43,7 +45,11 @@ def rescore_main(
 
 
 def _rescore(action: Callable[[RunConfig], Awaitable[RescoreResult]], argv: Sequence[str]) -> int:
-    result = trio.run(action, load_run_config(Path(argv[0]), argv[1:]))
+    target = Path(argv[0])
+    config = (
+        completed_file_config(target, argv[1:]) if target.is_file() else load_run_config(target, argv[1:])
+    )
+    result = trio.run(action, config)
     print("\n".join(score_lines(result.summary["scores"])))
     print(f"records: {result.records_file}\nsummary: {result.summary_file}")
     return ExitStatus.OK

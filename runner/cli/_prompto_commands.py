@@ -18,8 +18,9 @@ prompto flag                  override
 ``--parallel/-p``             ``parallel=true``
 ``--max-queries-json/-mqj J`` ``rate_limits={apis: ..., groups: ...}`` (see :mod:`runner.cli._prompto_limits`)
 ``--scorers/--scorer/-s a,b`` ``scorers=[a,b]``
-``--judge-folder/-jf F``      ``judges=[...]``: one judge per template file, its models the chosen
-``--judge-templates/-jt T,U`` judges of ``F/settings.json``, its verdict the reply's text
+``--judge-folder/-jf/-l F``   ``judges=[...]``: one judge per template file, its models the chosen
+``--judge-templates/-jt``     judges of ``F/settings.json``, its verdict the reply's text
+``--templates/-t T,U``
 ``--judge/-j J,K``            (see :mod:`runner.cli._prompto_stages`)
 ``--rephrase-folder/-rf F``   ``rephrase={...}``: the templates of ``F/T`` (one a line), sent to the
 ``--rephrase-templates/-rt T`` rephrase model named in ``F/settings.json``; ``--remove-original``
@@ -28,7 +29,10 @@ prompto flag                  override
 
 ``--move-to-input/-m`` moves the file into the data folder's ``input/`` first, as prompto does. The
 judge and rephrase flags belong to ``prompto_run_experiment`` and ``prompto_check_experiment``, as in
-prompto. prompto's ``--only-rephrase`` and ``--rephrase-parser`` are refused with a message: a
+prompto; 0.2.1's ``-l`` (and the older ``--judge-location``) names the judge folder only in
+``prompto_run_experiment``, as ``prompto_check_experiment``'s ``-l`` is its ``--log-file``.
+``--output-as-csv`` is parsed into ``args.output_as_csv``, for the code that writes prompto's files.
+prompto's ``--only-rephrase`` and ``--rephrase-parser`` are refused with a message: a
 prompto-run run sends its rephrasings in the same run, and splits list replies with ``parse: list``.
 """
 
@@ -58,14 +62,16 @@ def _number(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def _parser(prog: str, description: str, *, with_file: bool) -> argparse.ArgumentParser:
+def _parser(
+    prog: str, description: str, *, with_file: bool, released: bool = False
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
     if with_file:
         parser.add_argument("--file", "-f", required=True, help="the experiment file (.jsonl or .csv)")
         parser.add_argument(
             "--move-to-input", "-m", action="store_true", help="move the file into DATA_FOLDER/input/ first"
         )
-        _add_stage_flags(parser)
+        _add_stage_flags(parser, released_names=released)
     parser.add_argument("--data-folder", "-d", help="folder holding input/, output/ and media/")
     parser.add_argument("--env-file", "-e", help="environment file with API keys (default .env)")
     parser.add_argument("--max-queries", "-mq", type=_number, help="queries per minute for every queue")
@@ -79,11 +85,23 @@ def _parser(prog: str, description: str, *, with_file: bool) -> argparse.Argumen
     return parser
 
 
-def _add_stage_flags(parser: argparse.ArgumentParser) -> None:
+def _add_stage_flags(parser: argparse.ArgumentParser, *, released_names: bool = False) -> None:
+    """The judge and rephrase flags under main's names; ``released_names`` adds 0.2.1's
+    ``--judge-folder/-l`` and ``--templates/-t`` (and the older ``--judge-location``), which
+    ``prompto_check_experiment`` cannot take: its ``-l`` is ``--log-file``."""
     judge = parser.add_argument_group("LLM judge (prompto's judge folder)")
-    judge.add_argument("--judge-folder", "-jf", type=Path, help="folder with settings.json and templates")
+    folder_names = ["--judge-folder", "-jf", *(["-l", "--judge-location"] if released_names else [])]
     judge.add_argument(
-        "--judge-templates", "-jt", default="template.txt", help="template files, comma-separated"
+        *folder_names, dest="judge_folder", type=Path, help="folder with settings.json and templates"
+    )
+    judge.add_argument(
+        "--judge-templates",
+        "-jt",
+        "--templates",
+        "-t",
+        dest="judge_templates",
+        default="template.txt",
+        help="template files, comma-separated",
     )
     judge.add_argument("--judge", "-j", help="judges of settings.json, comma-separated")
     rephrase = parser.add_argument_group("rephrasing (prompto's rephrase folder)")
@@ -164,7 +182,15 @@ def _experiment_file(args: argparse.Namespace) -> str:
 
 def run_experiment_main(argv: Sequence[str] | None = None) -> int:
     """``prompto_run_experiment``: prompto's flags, then ``prompto-run`` itself."""
-    parser = _parser("prompto_run_experiment", "Run one experiment file (prompto's flags).", with_file=True)
+    parser = _parser(
+        "prompto_run_experiment", "Run one experiment file (prompto's flags).", with_file=True, released=True
+    )
+    parser.add_argument(
+        "--output-as-csv",
+        action="store_true",
+        dest="output_as_csv",
+        help="also write the completed file as prompto's CSV",
+    )
     args = parser.parse_args(argv)
     return exit_status("prompto_run_experiment", lambda: _run_experiment(args))
 

@@ -13,11 +13,13 @@ all accepted for every API: ``{"type": "image", "media": "cat.jpg"}``, ``{"type"
 message may also carry Ollama-style ``"images": ["cat.jpg"]``. Files resolve against the data
 folder's ``media/`` and must exist there: a name leading out of it (``../x``, an absolute path, a
 ``file://`` URL, a link pointing elsewhere) is refused by :func:`media_problems` before the run, and
-again as the file is read (:meth:`providers.MediaPart.read_base64`).
+again as the file is read (:meth:`providers.MediaPart.read_base64`). A part uploaded to Gemini's Files
+API (``prompto_upload_media``: prompto's ``uploaded_filename``, and ``uploaded_uri``) is sent by its URI.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,8 @@ _MEDIA_KINDS = {
 }
 _MEDIA_KINDS |= {"document": "document", "file": "document"}
 _URL_SCHEMES = ("http://", "https://", "data:", "gs://")
+FILES_API_URI_BASE = "https://generativelanguage.googleapis.com/v1beta"
+"""Where a Gemini Files API name (``files/abc``) lives: ``fileData.fileUri`` names it so."""
 """Sent as URLs. A ``file://`` URL is a local file: like any other, it must be in ``media/``."""
 
 
@@ -132,7 +136,20 @@ def _part(item: Any, media_folder: Path, index: int) -> ContentPart:
         }
     if not isinstance(location, str) or not location:
         raise PromptError(f"prompt[{index}] has a {kind} part that names no media file or URL")
+    uploaded = _uploaded_uri(options.pop("uploaded_uri", None), options.pop("uploaded_filename", None))
+    if uploaded is not None:  # prompto_upload_media's: sent by URI, the local file is not read
+        mime = mime or mimetypes.guess_type(location)[0]
+        return MediaPart(_MEDIA_KINDS[kind], url=uploaded, mime_type=mime, options=options)  # type: ignore[arg-type]
     return _media(_MEDIA_KINDS[kind], location, mime, options, media_folder, index)
+
+
+def _uploaded_uri(uri: Any, name: Any) -> str | None:
+    """A Files API upload's URI: ``uploaded_uri``, else the one prompto's ``uploaded_filename`` names."""
+    if isinstance(uri, str) and uri:
+        return uri
+    if isinstance(name, str) and name:
+        return f"{FILES_API_URI_BASE}/{name.removeprefix('/')}"
+    return None
 
 
 def _media(

@@ -9,9 +9,18 @@ but not Unicode text, so it cannot be encoded into a request). A UTF-8 byte orde
 UTF-8", Notepad) is dropped.
 
 CSV rules (as prompto's): columns are keys; ``parameters-NAME`` columns fold into ``parameters``;
-a ``parameters`` column may hold a JSON object; empty cells are absent keys. Parameter cells that read
-as JSON numbers, booleans, lists or objects become those values. Quoting is read strictly: a quote
-left open is reported on the line of the row it opened in, not read as the rest of the file.
+a ``parameters`` column may hold a JSON object; empty cells are absent keys. Quoting is read strictly:
+a quote left open is reported on the line of the row it opened in, not read as the rest of the file.
+
+Values are typed per column as prompto's reader (``pandas.read_csv``) types them, so that an ``id`` of
+``0`` is the number 0 and a merge on ``id`` with prompto's outputs matches (:class:`_ColumnKind`, a
+first pass over the file): a column whose cells are all integers (int64 or uint64) holds ints; all
+numbers, floats (an integer column with a missing cell too, as in pandas: ``1.0``); all ``True``/
+``False`` in pandas' spellings, booleans; else the text. pandas' missing-value spellings (``NA``,
+``None``, ``null``, ``NaN``...) are missing cells, which are absent keys here (never NaN). Three
+differences, each where pandas' value could not be sent: the ``prompt`` column stays text; a
+``parameters-NAME`` integer column with missing cells keeps ints (``max_tokens: 100``, not ``100.0``),
+and its text cells that read as JSON (``["stop"]``, ``{...}``) become those values; ``inf`` is text.
 """
 
 from __future__ import annotations
@@ -171,6 +180,8 @@ def _parse_json_line(raw: bytes, line_no: int) -> PromptLine:
 
 
 def _csv_lines(binary: IO[bytes], path: Path) -> Iterator[PromptLine]:
+    kinds = _column_kinds(binary)
+    binary.seek(0)
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte order mark, which would rename the first column.
     file = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     # strict: a quote left open raises instead of reading every later row into one cell.
@@ -205,7 +216,7 @@ def _csv_lines(binary: IO[bytes], path: Path) -> Iterator[PromptLine]:
         if len(row) != len(header):
             yield PromptLine(line_no, None, f"row has {len(row)} cells but the header has {len(header)}")
             continue
-        data, fold_problem = _fold_row(header, row)
+        data, fold_problem = _fold_row(header, row, kinds)
         yield PromptLine(line_no, None, fold_problem) if fold_problem else PromptLine(line_no, data)
     file.detach()  # the caller closes the binary file, and reads how far it got
 
@@ -222,11 +233,100 @@ def _row_problem(exc: csv.Error, first_line: int, last_line: int) -> str:
     return f"broken CSV quoting: {exc}{spans}"
 
 
-def _fold_row(header: list[str], row: list[str]) -> tuple[dict[str, Any], str | None]:
+_NA_CELLS = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>"}
+    | {"N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+"""pandas' default missing-value spellings (``pandas._libs.parsers.STR_NA_VALUES``), matched exactly."""
+_TRUE_CELLS = frozenset({"True", "TRUE", "true"})
+_FALSE_CELLS = frozenset({"False", "FALSE", "false"})
+_INT_CELL = re.compile(r"\s*[+-]?[0-9]+\s*")
+_FLOAT_CELL = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*")
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class _ColumnKind:
+    """What pandas would make of one column, told from its cells one at a time."""
+
+    __slots__ = ("all_bool", "all_int", "all_number", "has_missing", "has_value", "largest", "smallest")
+
+    def __init__(self) -> None:
+        self.has_value = self.has_missing = False
+        self.all_int = self.all_number = self.all_bool = True
+        self.smallest = self.largest = 0
+
+    def add(self, cell: str) -> None:
+        if cell in _NA_CELLS:
+            self.has_missing = True
+            return
+        self.has_value = True
+        if self.all_bool and cell not in _TRUE_CELLS and cell not in _FALSE_CELLS:
+            self.all_bool = False
+        if not self.all_number:
+            return
+        if self.all_int and _INT_CELL.fullmatch(cell):
+            if len(cell.strip().lstrip("+-")) > 20:  # past 64 bits: pandas keeps the column as text
+                self.all_int = self.all_number = False
+                return
+            value = int(cell)
+            self.smallest, self.largest = min(self.smallest, value), max(self.largest, value)
+            return
+        self.all_int = False
+        if not _FLOAT_CELL.fullmatch(cell) or not math.isfinite(float(cell)):
+            self.all_number = False
+
+    def kind(self) -> str:
+        """``int``, ``float``, ``int?`` (integers and missing cells: pandas' floats), ``bool`` or ``str``."""
+        if not self.has_value:
+            return "str"
+        if self.all_int and self.smallest >= _INT64_MIN:
+            if self.largest <= _INT64_MAX or (self.smallest >= 0 and self.largest <= _UINT64_MAX):
+                return "int?" if self.has_missing else "int"
+            return "str"  # pandas keeps integers past 64 bits as text
+        if self.all_number and not self.all_int:
+            return "float"
+        return "bool" if self.all_bool else "str"
+
+
+def _column_kinds(binary: IO[bytes]) -> list[str]:
+    """Each column's kind (:meth:`_ColumnKind.kind`), from a first pass over the file; rows the second
+    pass reports as problems (broken quoting, wrong cell count) are left out, as is any text after a
+    byte that is not UTF-8."""
+    file = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    reader = csv.reader(file, strict=True)
+    columns: list[_ColumnKind] = []
+    try:
+        header = next(reader)
+        columns = [_ColumnKind() for _ in header]
+        while True:
+            try:
+                row = next(reader)
+            except csv.Error:
+                continue
+            if len(row) == len(columns) and any(cell.strip() for cell in row):
+                for column, cell in zip(columns, row, strict=True):
+                    column.add(cell)
+    except (StopIteration, UnicodeDecodeError, csv.Error):
+        pass
+    file.detach()
+    return [column.kind() for column in columns]
+
+
+def _typed(cell: str, kind: str, *, parameter: bool) -> Any:
+    if kind == "int" or (kind == "int?" and parameter):
+        return int(cell)
+    if kind in ("float", "int?"):
+        return float(cell)
+    if kind == "bool":
+        return cell in _TRUE_CELLS
+    return _cell_value(cell) if parameter else cell
+
+
+def _fold_row(header: list[str], row: list[str], kinds: list[str]) -> tuple[dict[str, Any], str | None]:
     data: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
-    for name, cell in zip(header, row, strict=True):
-        if cell == "":
+    for name, cell, kind in zip(header, row, kinds, strict=True):
+        if cell in _NA_CELLS:
             continue
         try:
             if name == "parameters":
@@ -238,9 +338,9 @@ def _fold_row(header: list[str], row: list[str]) -> tuple[dict[str, Any], str | 
                     return data, "the 'parameters' cell must hold a JSON object"
                 parameters.update(parsed)
             elif name.startswith("parameters-"):
-                parameters[name.removeprefix("parameters-")] = _cell_value(cell)
+                parameters[name.removeprefix("parameters-")] = _typed(cell, kind, parameter=True)
             else:
-                data[name] = cell
+                data[name] = cell if name == "prompt" else _typed(cell, kind, parameter=False)
         except UnsendableJson as exc:
             return data, f"the {name!r} cell: {exc}"
     if parameters:

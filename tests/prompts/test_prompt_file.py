@@ -121,14 +121,14 @@ def test_csv_columns_fold_as_prompto_does(workspace: Path) -> None:
     assert plan.problems == []
     assert rows == [
         {
-            "id": "1",
+            "id": 1,  # typed as pandas types it (prompto reads CSV with pandas)
             "prompt": "Hello, world",
             "api": "simulated",
             "model_name": "m",
             "group": "g",
             "parameters": {"max_tokens": 5, "temperature": 0.5, "stop": ["\n"]},
         },
-        {"id": "2", "prompt": "second", "api": "simulated", "model_name": "m", "note": "kept"},
+        {"id": 2, "prompt": "second", "api": "simulated", "model_name": "m", "note": "kept"},
     ]
 
 
@@ -142,7 +142,7 @@ def test_csv_ragged_row_is_reported(workspace: Path) -> None:
         "line 3: row has 3 cells but the header has 4",
         "line 4: row has 5 cells but the header has 4",
     ]
-    assert [r["id"] for r in rows] == ["1"]
+    assert [r["id"] for r in rows] == [1]
 
 
 def test_media_parts_in_every_prompto_shape_resolve_against_media(workspace: Path) -> None:
