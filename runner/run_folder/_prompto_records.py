@@ -9,7 +9,8 @@ class add, in that order:
   it: ``"An unexpected error occurred when querying the API: (<Type> - <message>) after maximum <N>
   attempts"``; the structured ``error`` object is kept beside it on failed records only;
 * ``safety_attributes`` (Gemini, Vertex AI): ``{<category>: "<probability number>", "blocked":
-  "[False, ...]", "finish_reason": "STOP"}``, from the record's ``safety_ratings``;
+  "[False, ...]", "finish_reason": "STOP"}``, from the record's ``safety_ratings`` (Gemini's
+  ``safetyRatings``; ``null`` when the reply had no candidate), left out when the record has none;
 * each scorer's result as a top-level key (``match``, ``includes``), as ``--scorer`` adds them.
 
 Everything else prompto-run records (usage, latency, cost, attempts...) stays in the run folder's own
@@ -131,7 +132,7 @@ def prompto_record(
     shaped["timestamp_sent"] = prompto_timestamp(record.get("timestamp_sent"))
     failed = record.get("error") is not None
     shaped["response"] = error_text(record, max_attempts) if failed else record.get("response")
-    if record.get("api") in SAFETY_APIS and not failed:
+    if record.get("api") in SAFETY_APIS and not failed and "safety_ratings" in record:
         shaped["safety_attributes"] = safety_attributes(
             record.get("safety_ratings"), record.get("finish_reason")
         )
