@@ -32,6 +32,15 @@ def reference_venv() -> Path | None:
     return venv if (venv / "bin" / "prompto_run_experiment").is_file() else None
 
 
+def reference_bin() -> str | None:
+    """The ``bin/`` of prompto 0.2.1's environment: ``$PROMPTO_REFERENCE``, else the reference venv's."""
+    configured = os.environ.get("PROMPTO_REFERENCE")
+    if configured:
+        return configured
+    venv = reference_venv()
+    return None if venv is None else str(venv / "bin")
+
+
 needs_prompto = pytest.mark.skipif(
     reference_venv() is None, reason="prompto 0.2.1 not installed (PROMPTO_REFERENCE_VENV or .venv-prompto/)"
 )

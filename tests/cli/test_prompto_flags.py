@@ -9,7 +9,6 @@ folder of an environment holding prompto 0.2.1 (``pip install prompto==0.2.1``),
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli.prompto_reference import reference_bin
 from tests.conftest import run_installed, write_jsonl
 
 RELEASED_FLAGS = {
@@ -63,7 +63,7 @@ def test_help_lists_every_released_and_main_flag(command: str, tmp_path: Path) -
 
 @pytest.mark.parametrize("command", sorted(RELEASED_FLAGS))
 def test_prompto_0_2_1s_own_help_names_no_flag_we_lack(command: str, tmp_path: Path) -> None:
-    reference = os.environ.get("PROMPTO_REFERENCE")
+    reference = reference_bin()
     if not reference or not (Path(reference) / command).is_file():
         pytest.skip("PROMPTO_REFERENCE (bin/ of an environment with prompto 0.2.1) is not set")
     theirs = subprocess.run(

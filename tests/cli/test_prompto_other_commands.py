@@ -26,6 +26,7 @@ import pytest
 from providers import MediaPart
 from providers._gemini_files import GeminiFiles, RemoteFile
 from runner.prompts._conversation import parse_prompt
+from tests.cli.prompto_reference import reference_bin
 from tests.conftest import REPO_ROOT, read_jsonl, run_installed, write_jsonl
 
 N_LINES = 3000
@@ -33,7 +34,7 @@ KEY = "test-key"
 
 
 def _reference(command: str) -> Path | None:
-    reference = os.environ.get("PROMPTO_REFERENCE")
+    reference = reference_bin()
     path = Path(reference) / command if reference else None
     return path if path is not None and path.is_file() else None
 

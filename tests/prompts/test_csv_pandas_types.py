@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from runner.prompts._prompt_file import read_prompt_lines
+from tests.cli.prompto_reference import reference_bin
 
 CSV = (
     "id,prompt,api,model_name,score,ratio,flag,label,big,note,blank,parameters-max_tokens,parameters-temperature\n"
@@ -42,7 +42,7 @@ print(json.dumps(rows))
 def _python_with_pandas() -> str:
     if importlib.util.find_spec("pandas") is not None:
         return sys.executable
-    reference = os.environ.get("PROMPTO_REFERENCE")
+    reference = reference_bin()
     if reference and (Path(reference) / "python").is_file():
         return str(Path(reference) / "python")
     pytest.skip("pandas is not installed here, and PROMPTO_REFERENCE names no environment with it")
