@@ -36,7 +36,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from runner.config._errors import UserError
 
@@ -98,15 +98,27 @@ class PromptLines:
         self.read: FileState | None = None
 
     def __iter__(self) -> Iterator[PromptLine]:
+        return cast(Iterator[PromptLine], self._lines(parse=True))
+
+    def raw(self) -> Iterator[PromptLine | tuple[int, bytes]]:
+        """As iterating, but each JSONL line that is not already a problem comes unparsed, as its line
+        number and bytes (the first line's byte order mark dropped): for a caller with a faster parser,
+        which hands any line it will not take to :func:`parse_json_line` for every check. CSV rows come
+        as :class:`PromptLine`."""
+        return self._lines(parse=False)
+
+    def _lines(self, *, parse: bool) -> Iterator[PromptLine | tuple[int, bytes]]:
         try:
             file = self.path.open("rb")
         except OSError as exc:
             raise PromptFileError(f"prompt file '{self.path}' cannot be read: {exc.strerror}") from exc
         with file:
-            lines = (
-                _jsonl_lines(file) if self.path.suffix.lower() == ".jsonl" else _csv_lines(file, self.path)
-            )
-            yield from lines
+            if self.path.suffix.lower() == ".csv":
+                yield from _csv_lines(file, self.path)
+            elif parse:
+                yield from _jsonl_lines(file)
+            else:
+                yield from _jsonl_raw_lines(file)
             self.read = FileState(file.tell(), os.fstat(file.fileno()).st_mtime_ns)
 
 
@@ -145,6 +157,11 @@ def read_dict_at(file: IO[bytes], offset: int) -> dict[str, Any]:
 
 
 def _jsonl_lines(file: IO[bytes]) -> Iterator[PromptLine]:
+    for line in _jsonl_raw_lines(file):
+        yield line if isinstance(line, PromptLine) else parse_json_line(line[1], line[0])
+
+
+def _jsonl_raw_lines(file: IO[bytes]) -> Iterator[PromptLine | tuple[int, bytes]]:
     line_no = 0
     while raw := file.readline(MAX_LINE_BYTES + 1):
         line_no += 1
@@ -153,8 +170,8 @@ def _jsonl_lines(file: IO[bytes]) -> Iterator[PromptLine]:
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
             _skip_rest_of_line(file)
             yield PromptLine(line_no, None, f"line is longer than the {_size(MAX_LINE_BYTES)} limit")
-        elif raw.strip():
-            yield _parse_json_line(raw, line_no)
+        elif not raw.isspace():  # the blank lines are skipped (isspace(): no copy, as strip() makes)
+            yield line_no, raw
 
 
 def _skip_rest_of_line(file: IO[bytes]) -> None:
@@ -163,7 +180,8 @@ def _skip_rest_of_line(file: IO[bytes]) -> None:
             break
 
 
-def _parse_json_line(raw: bytes, line_no: int) -> PromptLine:
+def parse_json_line(raw: bytes, line_no: int) -> PromptLine:
+    """One JSONL line's dict, or the problem that keeps it from being sent."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
