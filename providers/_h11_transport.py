@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import h11
 import httpx
@@ -34,6 +32,8 @@ READ_CHUNK = 65536
 MAX_IDLE_PER_ORIGIN = 4096
 
 Origin = tuple[bytes, bytes, int]
+Reply = tuple[int, list[tuple[bytes, bytes]], list[bytes], bytes]
+"""A reply read whole: status, headers, body chunks (as sent), reason phrase."""
 
 
 class _Connection:
@@ -63,24 +63,29 @@ class H11Transport(httpx.AsyncBaseTransport):
         self._idle: dict[Origin, list[_Connection]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port or _default_port(request))
-        body = await request.aread()
-        connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
-        try:
-            status, headers, chunks, reason = await _exchange(
-                connection, request, body, timeouts, self._max_reply_bytes
-            )
-        except BaseException:
-            await trio.aclose_forcefully(connection.stream)
-            raise
-        self._give_back(origin, connection)
+        status, headers, chunks, reason = await self.exchange(request)
         return httpx.Response(
             status,
             headers=headers,
             stream=Pieces(chunks),  # not content=: httpx would decode it here, all of it at once
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
+
+    async def exchange(self, request: httpx.Request) -> Reply:
+        """Send ``request`` and read its whole reply: status, headers, body chunks (as sent), reason
+        phrase. :class:`~providers._http.ClientPool` calls it directly, without an ``httpx.Response``."""
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        url = request.url
+        origin = (url.raw_scheme, url.raw_host, url.port or _default_port(request))
+        body = request.content if isinstance(request.stream, httpx.ByteStream) else await request.aread()
+        connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
+        try:
+            reply = await _exchange(connection, request, body, timeouts, self._max_reply_bytes)
+        except BaseException:
+            await trio.aclose_forcefully(connection.stream)
+            raise
+        self._give_back(origin, connection)
+        return reply
 
     async def aclose(self) -> None:
         """Close every idle connection."""
@@ -114,18 +119,23 @@ class H11Transport(httpx.AsyncBaseTransport):
 
     async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
         scheme, host, port = origin
-        with _mapped(request, connect=True), _deadline(seconds, httpx.ConnectTimeout, request):
-            stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
-            if scheme == b"https":
-                tls = trio.SSLStream(
-                    stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
-                )
-                try:
-                    await tls.do_handshake()
-                except BaseException:
-                    await trio.aclose_forcefully(stream)
-                    raise
-                stream = tls
+        try:
+            with _scope(seconds) as scope:
+                stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+                if scheme == b"https":
+                    tls = trio.SSLStream(
+                        stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
+                    )
+                    try:
+                        await tls.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(stream)
+                        raise
+                    stream = tls
+        except (h11.RemoteProtocolError, OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+            raise _mapped_error(exc, request, connect=True) from exc
+        if scope.cancelled_caught:
+            raise _too_slow(httpx.ConnectTimeout, seconds, request)
         return _Connection(stream)
 
 
@@ -135,34 +145,55 @@ async def _exchange(
     body: bytes,
     timeouts: dict[str, float | None],
     max_reply_bytes: int | None,
-) -> tuple[int, list[tuple[bytes, bytes]], list[bytes], bytes]:
-    """Send one request and read its whole reply: status, headers, body chunks, reason phrase."""
+) -> Reply:
+    """Send one request and read its whole reply: status, headers, body chunks, reason phrase.
+
+    The per-operation deadlines are bare cancel scopes and the error mapping one ``try`` (not
+    ``fail_after`` and context-manager generators): at a thousand requests a second they showed."""
     state, stream = connection.h11, connection.stream
     outgoing = _serialized(state, request, body)
-    with _mapped(request, connect=False):
-        with _deadline(timeouts.get("write"), httpx.WriteTimeout, request):
+    write_s, read_s = timeouts.get("write"), timeouts.get("read")
+    try:
+        with _scope(write_s) as scope:
             await stream.send_all(outgoing)
+        if scope.cancelled_caught:
+            raise _too_slow(httpx.WriteTimeout, write_s, request)
         status, headers, reason, chunks, received = 0, [], b"", [], 0
         while True:
             event = state.next_event()
             if event is h11.NEED_DATA:
-                with _deadline(timeouts.get("read"), httpx.ReadTimeout, request):
+                with _scope(read_s) as scope:
                     data = bytes(await stream.receive_some(READ_CHUNK))
+                if scope.cancelled_caught:
+                    raise _too_slow(httpx.ReadTimeout, read_s, request)
                 if not data and state.their_state is h11.SEND_RESPONSE:
                     raise _disconnected(request)
                 state.receive_data(data)
-            elif isinstance(event, h11.Response):
-                status, headers, reason = event.status_code, list(event.headers), event.reason
-            elif isinstance(event, h11.Data):
+            elif type(event) is h11.Data:
                 received += len(event.data)
                 if max_reply_bytes is not None and received > max_reply_bytes:
                     raise ReplyTooLarge(status, max_reply_bytes, request=request)
                 chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
+            elif type(event) is h11.Response:
+                status, headers, reason = event.status_code, list(event.headers), event.reason
+            elif type(event) is h11.EndOfMessage:
                 return status, headers, chunks, reason
             elif isinstance(event, h11.ConnectionClosed):
                 raise _disconnected(request)
             # h11.InformationalResponse (100 Continue): keep reading
+    except (h11.RemoteProtocolError, OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+        raise _mapped_error(exc, request, connect=False) from exc
+
+
+def _scope(seconds: float | None) -> trio.CancelScope:
+    """A cancel scope for one of httpx's per-operation timeouts (None: no deadline)."""
+    return trio.CancelScope(deadline=math.inf if seconds is None else trio.current_time() + seconds)
+
+
+def _too_slow(
+    error: type[httpx.TimeoutException], seconds: float | None, request: httpx.Request
+) -> httpx.TimeoutException:
+    return error(f"no progress within {seconds:g} s", request=request)
 
 
 def _serialized(state: h11.Connection, request: httpx.Request, body: bytes) -> bytes:
@@ -189,29 +220,13 @@ def unsendable(request: httpx.Request | None) -> str:
     return "HTTP refused the request line or its headers"
 
 
-@contextmanager
-def _mapped(request: httpx.Request, *, connect: bool) -> Iterator[None]:
+def _mapped_error(exc: Exception, request: httpx.Request, *, connect: bool) -> httpx.TransportError:
     """trio's and h11's failures as httpx's exception types."""
-    try:
-        yield
-    except h11.RemoteProtocolError as exc:
-        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
-        error = httpx.ConnectError if connect else httpx.ReadError
-        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) and exc.__cause__ else exc
-        raise error(f"{type(cause).__name__}: {cause}", request=request) from exc
-
-
-@contextmanager
-def _deadline(
-    seconds: float | None, error: type[httpx.TimeoutException], request: httpx.Request
-) -> Iterator[None]:
-    """One of httpx's per-operation timeouts (None: wait as long as it takes)."""
-    try:
-        with trio.fail_after(math.inf if seconds is None else seconds):
-            yield
-    except trio.TooSlowError as exc:
-        raise error(f"no progress within {seconds:g} s", request=request) from exc
+    if isinstance(exc, h11.RemoteProtocolError):
+        return httpx.RemoteProtocolError(str(exc), request=request)
+    error = httpx.ConnectError if connect else httpx.ReadError
+    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) and exc.__cause__ else exc
+    return error(f"{type(cause).__name__}: {cause}", request=request)
 
 
 def _disconnected(request: httpx.Request) -> httpx.RemoteProtocolError:

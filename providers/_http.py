@@ -3,9 +3,10 @@
 * :class:`ClientPool` holds the run's ``httpx.AsyncClient`` objects. httpcore's pool rescans every
   connection on each request event, which is quadratic in the connections in flight, so the run's
   client sends through :class:`~providers._h11_transport.H11Transport` (an O(1) keep-alive pool on
-  httpx's transport seam). Where a proxy is configured in the environment, httpx's own transport
-  handles it, and a thousand requests are spread over several small clients (least-loaded first)
-  to keep httpcore's cost flat. Each client reads a reply's body, decoded, up to ``max_reply_bytes``
+  httpx's transport seam); a plain JSON POST on it skips the client's machinery and builds the same
+  request and response itself (:mod:`providers._lean_post`). Where a proxy is configured in the
+  environment, httpx's own transport handles it, and a thousand requests are spread over several
+  small clients (least-loaded first) to keep httpcore's cost flat. Each client reads a reply's body, decoded, up to ``max_reply_bytes``
   (:mod:`providers._reply_size`): one server cannot fill the run's memory.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary (a
   request refused before sending, such as a header value with a newline, without quoting the value).
@@ -41,6 +42,7 @@ from providers._errors import (
     excerpt,
 )
 from providers._h11_transport import H11Transport, unsendable
+from providers._lean_post import LeanTarget, lean_target, post_lean
 from providers._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
@@ -71,8 +73,9 @@ class ClientPool:
         """``transport``: one to use instead (tests inject one); ``lean``: whether to send through
         :class:`H11Transport` (default: unless a proxy is set in the environment); ``max_reply_bytes``: the
         largest reply body read (decoded)."""
+        self._lean: H11Transport | None = None
         if transport is None and (lean_transport_allowed() if lean is None else lean):
-            transport = H11Transport(shared_ssl_context(), max_reply_bytes=max_reply_bytes)
+            transport = self._lean = H11Transport(shared_ssl_context(), max_reply_bytes=max_reply_bytes)
         self._base_url = urlsplit(base_url)
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))
@@ -89,6 +92,8 @@ class ClientPool:
             for _ in range(1 if transport is not None else size)
         ]
         self._in_flight = [0] * len(self._clients)
+        self._timeouts = timeout.as_dict()
+        self._targets: dict[str, LeanTarget | None] = {}
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -108,6 +113,11 @@ class ClientPool:
     ) -> httpx.Response:
         """POST a JSON body to ``url`` (a path and query under the base URL); transport failures come
         out as :mod:`providers._errors`."""
+        if self._lean is not None and not headers and not self._clients[0].cookies:
+            target = lean_target(self._targets, self._base_url, url, self._clients[0])
+            if target is not None:
+                async with transport_errors():
+                    return await post_lean(self._lean, target, json_body, self._timeouts, self._clients[0])
         async with self.client() as client, transport_errors():
             return await client.post(joined_url(self._base_url, url), json=json_body, headers=headers)
 

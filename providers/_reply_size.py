@@ -29,6 +29,8 @@ DECODE_PIECE = 2048
 """Bytes of a compressed body httpx decodes at a time: gzip inflates a piece at most ~1000-fold, so a
 body overshoots the cap by some 2 MB at most before reading stops (httpcore reads 64 KiB at a time)."""
 _BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+BODY_FRAMING = frozenset(name.encode() for name in _BODY_FRAMING)
+"""The same, as the lean transport's raw header names (lower-cased before comparing)."""
 
 
 class ReplyTooLarge(httpx.TransportError):
@@ -91,12 +93,17 @@ class ReplyCappedClient(httpx.AsyncClient):
             raise reply_too_large(exc.status, exc.limit) from None
         if stream:
             return response
-        if "content-encoding" in response.headers and isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = Pieces(response.stream, DECODE_PIECE)  # 64 KiB of gzip inflates to ~64 MB
-        try:
-            return await _read_capped(response, self.max_reply_bytes)
-        finally:
-            await response.aclose()
+        return await read_capped_body(response, self.max_reply_bytes)
+
+
+async def read_capped_body(response: httpx.Response, limit: int) -> httpx.Response:
+    """``response`` (a stream) read whole under ``limit`` decoded bytes, then closed."""
+    if "content-encoding" in response.headers and isinstance(response.stream, httpx.AsyncByteStream):
+        response.stream = Pieces(response.stream, DECODE_PIECE)  # 64 KiB of gzip inflates to ~64 MB
+    try:
+        return await _read_capped(response, limit)
+    finally:
+        await response.aclose()
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> httpx.Response:
