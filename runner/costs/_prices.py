@@ -16,6 +16,13 @@ A batch request is priced at genai-prices' batch rate for the model where it has
 (``price_context={"processing": "batch"}``), else at :data:`BATCH_FACTOR` of the standard price
 (OpenAI, Azure OpenAI, Anthropic and Gemini bill their batch APIs at half price).
 
+Each reply is priced as genai-prices prices it, without its cost per call (about 100 µs, a tenth of a
+request's CPU at a thousand requests a second): a price without tiers is linear in the token counts,
+so for each price and set of counts reported (:func:`_linear`) genai-prices prices a few probe usages
+once, and a reply costs a sum of counts times those rates, in the same decimals (a tiered price is
+linear within the tier the prompt's size selects). A price the probes find not linear is priced by
+genai-prices every time.
+
 A model with no price is not priced at zero: :meth:`PriceBook.price` returns ``None``, the model is
 named once in the log and listed by :meth:`PriceBook.unpriced`.
 """
@@ -26,6 +33,7 @@ import functools
 import logging
 import warnings
 from collections.abc import Iterator
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -125,7 +133,7 @@ class PriceBook:
         entry = self._entry(api, model_name)
         if entry is None:
             return None
-        return self._calc(api, entry, _genai_usage(usage), batch, at)
+        return self._calc(api, entry, _usage_values(usage), batch, at)
 
     def worst_case_usd(
         self, api: str, model_name: str, input_tokens: float, output_tokens: float, *, batch: bool = False
@@ -135,7 +143,7 @@ class PriceBook:
         entry = self._entry(api, model_name)
         if entry is None:
             return None
-        usage = gp.Usage(input_tokens=max(0, input_tokens), output_tokens=max(0, output_tokens))
+        usage = {"input_tokens": max(0, input_tokens), "output_tokens": max(0, output_tokens)}
         return self._calc(api, entry, usage, batch, None)
 
     def tier_starts(self, api: str, model_name: str) -> tuple[int, ...]:
@@ -158,18 +166,21 @@ class PriceBook:
         return list(self._unpriced)
 
     def _calc(
-        self, api: str, entry: _Declared | _Known, usage: gp.Usage, batch: bool, at: datetime | None
+        self, api: str, entry: _Declared | _Known, usage: _Counts, batch: bool, at: datetime | None
     ) -> float:
         if isinstance(entry, _Known):
             at = at or datetime.now(UTC)
             has_batch_rate = batch and _has_batch_rate(entry, at)
             context = _BATCH if has_batch_rate else None
-            total = entry.model.calc_price(
-                usage, entry.provider, genai_request_timestamp=at, price_context=context
-            ).total_price
+            if entry.provider.id == "groq":  # genai-prices bends some groq usages before pricing them
+                total = entry.model.calc_price(
+                    gp.Usage(**usage), entry.provider, genai_request_timestamp=at, price_context=context
+                ).total_price
+            else:
+                total = _priced(_model_price(entry, at, context), usage)
         else:
             has_batch_rate = False
-            total = entry.price.calc_price(usage)["total_price"]
+            total = _priced(entry.price, usage)
         cost = float(total)
         if batch and not has_batch_rate and api in BATCH_DISCOUNT_APIS:
             cost *= BATCH_FACTOR
@@ -248,12 +259,16 @@ def _has_batch_rate(entry: _Known, at: datetime) -> bool:
     )
 
 
-def _genai_usage(usage: Usage) -> gp.Usage:
+_Counts = dict[str, float]
+"""A usage as genai-prices' field names and counts (ints from a reply, floats for an average)."""
+
+
+def _usage_values(usage: Usage) -> _Counts:
     """Our usage in genai-prices' terms; the parts clamped to their wholes (a server's rounding must
     not make the price calculation fail)."""
     input_tokens = usage.input_tokens or 0
     output_tokens = usage.output_tokens or 0
-    values: dict[str, int] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    values: _Counts = {"input_tokens": input_tokens, "output_tokens": output_tokens}
     cached = min(usage.cached_input_tokens or 0, input_tokens)
     if cached:
         values["cache_read_tokens"] = cached
@@ -261,7 +276,93 @@ def _genai_usage(usage: Usage) -> gp.Usage:
         values["cache_write_tokens"] = written
     if reasoning := min(usage.reasoning_tokens or 0, output_tokens):
         values["output_reasoning_tokens"] = reasoning
-    return gp.Usage(**values)
+    return values
+
+
+def _model_price(entry: _Known, at: datetime, context: gp.PriceContext | None) -> gp.ModelPrice:
+    """The price ``ModelInfo.calc_price`` applies at ``at``: a batch variant only from the model's
+    own provider (a model found through a fallback provider is priced at its standard price)."""
+    if context and not any(entry.model is model for model in entry.provider.models):
+        return entry.model.get_prices(at)
+    return entry.model.get_prices(at, context)
+
+
+_PROBE_UNIT = 1_000_000
+_PROBE = {
+    "input_tokens": 8 * _PROBE_UNIT,
+    "cache_read_tokens": 2 * _PROBE_UNIT,
+    "cache_write_tokens": 2 * _PROBE_UNIT,
+    "output_tokens": 4 * _PROBE_UNIT,
+    "output_reasoning_tokens": 2 * _PROBE_UNIT,
+}
+"""A usage of every shape :func:`_usage_values` makes, each part inside its whole with room to grow."""
+_Rates = tuple[Decimal, tuple[Decimal, ...]]
+_linear_cache: dict[tuple[Any, ...], _Rates | None] = {}
+
+
+def _priced(price: gp.ModelPrice, usage: _Counts) -> Decimal:
+    """What genai-prices' ``price.calc_price`` gives as ``total_price``: by the linear rates of the
+    price (its tiers resolved for the usage's input, as genai-prices resolves them) and the usage's
+    fields, or by genai-prices where the probes found the price not linear."""
+    fields = tuple(item for item in vars(price).items() if item[1] is not None)
+    if any(isinstance(value, gp.TieredPrices) for _, value in fields):
+        total_input = usage.get("input_tokens", 0)
+        fields = tuple((name, _tier_price(value, total_input)) for name, value in fields)
+        price = copy(price)
+        price.__dict__.update(fields)
+    key = (fields, tuple(usage))
+    if key not in _linear_cache:
+        _linear_cache[key] = _linear(price, usage)
+    rates = _linear_cache[key]
+    if rates is None:
+        total: Decimal = price.calc_price(gp.Usage(**usage))["total_price"]
+        return total
+    linear, per_count = rates
+    for count, rate in zip(usage.values(), per_count, strict=True):
+        linear += _decimal(count) * rate
+    return linear
+
+
+def _tier_price(value: Any, total_input: float) -> Any:
+    """A tiered price's rate for a prompt of ``total_input`` tokens (genai-prices' rule: the highest
+    tier whose start the prompt passes, else the base rate); any other value as it is."""
+    if not isinstance(value, gp.TieredPrices):
+        return value
+    for tier in reversed(value.tiers):
+        if total_input > tier.start:
+            return tier.price
+    return value.base
+
+
+def _linear(price: gp.ModelPrice, shape: _Counts) -> _Rates | None:
+    """The price of a usage with ``shape``'s fields as a constant plus a rate per count, from
+    genai-prices' own totals at probe usages; ``None`` unless a further probe confirms it."""
+
+    def total(usage: dict[str, int]) -> Decimal:
+        return Decimal(price.calc_price(gp.Usage(**usage))["total_price"])
+
+    try:
+        base = {name: _PROBE[name] for name in shape}
+        at_base = total(base)
+        rates = tuple(
+            (total({**base, name: count + _PROBE_UNIT}) - at_base) / _PROBE_UNIT
+            for name, count in base.items()
+        )
+        constant = at_base - sum(
+            (count * rate for count, rate in zip(base.values(), rates, strict=True)), Decimal(0)
+        )
+        check = {name: 3 * count + 7 for name, count in base.items()}
+        predicted = constant + sum(
+            (count * rate for count, rate in zip(check.values(), rates, strict=True)), Decimal(0)
+        )
+        return (constant, rates) if predicted == total(check) else None
+    except (KeyError, ValueError, ArithmeticError):  # refused: genai-prices says why to each reply
+        return None
+
+
+def _decimal(count: float) -> Decimal:
+    """A count as genai-prices turns it into a decimal."""
+    return Decimal(count) if isinstance(count, int) else Decimal(repr(count))
 
 
 def _per_mtok(value: Any) -> float | None:
