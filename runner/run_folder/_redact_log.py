@@ -37,6 +37,10 @@ class SecretFilter(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        done: tuple[SecretFilter, ...] = record.__dict__.get("_scrubbed_by", ())
+        if self in done:  # a record meets the same filter on its logger and on each handler: scrub once
+            return True
+        record._scrubbed_by = (*done, self)
         secrets = [secret for secret in self._secrets() if secret]
         record.msg = self._scrub(record.getMessage(), secrets)
         record.args = None
