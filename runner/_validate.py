@@ -90,7 +90,15 @@ def _plan(
     book: PriceBook | None,
 ) -> tuple[Plan, Estimator | None]:
     estimator = Estimator(config, book or PriceBook(config))
-    plan = build_plan(config, source, normalized, include=include, environ=environ, observe=estimator.observe)
+    plan = build_plan(
+        config,
+        source,
+        normalized,
+        include=include,
+        environ=environ,
+        observe=estimator.observe,
+        text_counter=estimator.text_counter,
+    )
     if not plan.problem_count:  # the stages' checks read the normalised prompts: only a clean file has them
         check_stages(config, plan, environ)
     return plan, None if plan.problem_count else estimator

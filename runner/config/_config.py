@@ -9,6 +9,7 @@ found by the engine or by an API (``Infinity`` is not JSON).
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -305,8 +306,8 @@ class RunConfig(_Strict):
 
     @property
     def media_folder(self) -> Path:
-        """The data folder's ``media/``."""
-        return self.data_folder / "media"
+        """The data folder's ``media/`` (made once per data folder: each prompt resolved asks for it)."""
+        return _media_folder(self.data_folder)
 
     def resolve_prompt_file(self) -> Path:
         """``experiment.file``: absolute as given, else under ``input/`` first, then the working directory,
@@ -340,6 +341,12 @@ class RunConfig(_Strict):
         if self.model is not None and self.uses_model(api, model_name) and self.model.target:
             return self.model.target
         return self.providers.get(api)
+
+
+@functools.lru_cache(maxsize=64)
+def _media_folder(data_folder: Path) -> Path:
+    """Not a cached attribute of the (frozen) config: pydantic would compare and copy it."""
+    return data_folder / "media"
 
 
 class PipelineConfig(_Strict):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from runner.costs._tokens import (
     TIKTOKEN_APIS,
     TOKENS_PER_MESSAGE,
     input_tokens,
+    one_turn_counter,
     output_allowance,
     text_tokens,
     tokenizer_notices,
@@ -161,6 +162,45 @@ class Estimator:
             prompt.queue, prompt.api, prompt.model_name
         )
 
+    def text_counter(self, prompt: ResolvedPrompt) -> Callable[[str], None] | None:
+        """For prompts like ``prompt`` but for their text: one user turn of text, in the same queue to
+        the same model with the same parameters, a function adding one such prompt given its text, as
+        :meth:`observe` would (the validation's fast path: output allowance, batch mode, tiers and
+        tokenizer looked up once). ``None`` if ``prompt`` is not such a prompt, or stages run (their
+        templates read the whole prompt dict): :meth:`observe` then adds each prompt."""
+        messages = prompt.conversation.messages
+        if (
+            self._judges
+            or self.config.rephrase is not None
+            or prompt.conversation.multi_turn
+            or len(messages) != 1
+            or messages[0].role != "user"
+            or not isinstance(messages[0].content, str)
+        ):
+            return None
+        queue, api, model_name = str(prompt.queue), prompt.api, prompt.model_name
+        batch = self.batched(prompt)
+        expected, worst = output_allowance(api, model_name, prompt.parameters, self.config)
+        tiers = self._tier_starts(api, model_name)
+        count, exact = one_turn_counter(api, model_name)
+        sums = self._sums
+        by_tier: dict[int, _Sum] = {}
+
+        def add(text: str) -> None:
+            tokens = count(text)
+            tier = bisect.bisect_left(tiers, tokens) if tiers else 0
+            total = by_tier.get(tier)
+            if total is None:
+                total = by_tier[tier] = sums.setdefault((queue, api, model_name, batch, tier), _Sum())
+                self._exact[queue] = self._exact.get(queue, True) and exact
+            total.requests += 1
+            total.input_tokens += tokens
+            total.worst_input_tokens += tokens
+            total.expected_output_tokens += expected
+            total.worst_output_tokens += worst
+
+        return add
+
     def add(self, queue_name: str, prompt: ResolvedPrompt, batch: bool) -> None:
         """Add one prompt sent from ``queue_name`` (``batch``: at the batch price), and the requests
         the stages make of it."""
@@ -223,9 +263,7 @@ class Estimator:
             self._add(str(target.key), api, model_name, target.batch, request, variants)
 
     def _add(self, queue: str, api: str, model_name: str, batch: bool, request: _Request, count: int) -> None:
-        tiers = self._tiers.get((api, model_name))
-        if tiers is None:
-            tiers = self._tiers[(api, model_name)] = self.book.tier_starts(api, model_name)
+        tiers = self._tier_starts(api, model_name)
         tier = bisect.bisect_left(tiers, request.input_tokens) if tiers else 0
         total = self._sums.setdefault((queue, api, model_name, batch, tier), _Sum())
         total.requests += count
@@ -234,6 +272,12 @@ class Estimator:
         total.expected_output_tokens += count * request.expected_output
         total.worst_output_tokens += count * request.worst_output
         self._exact[queue] = self._exact.get(queue, True) and request.exact
+
+    def _tier_starts(self, api: str, model_name: str) -> tuple[int, ...]:
+        tiers = self._tiers.get((api, model_name))
+        if tiers is None:
+            tiers = self._tiers[(api, model_name)] = self.book.tier_starts(api, model_name)
+        return tiers
 
     def _target(
         self, key: QueueKey, model: StageModel, template: str, system: str | None = None

@@ -22,7 +22,7 @@ case stays the cap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from providers import ChatRequest
@@ -93,6 +93,16 @@ def input_tokens(api: str, model_name: str, request: ChatRequest) -> tuple[int, 
         return estimate_tokens(sum(len(m.text) for m in request.messages), len(request.messages)), False
     counted = sum(len(encoder.encode(m.text, disallowed_special=())) for m in request.messages)
     return counted + OPENAI_TOKENS_PER_MESSAGE * len(request.messages) + OPENAI_REPLY_PRIMING, known
+
+
+def one_turn_counter(api: str, model_name: str) -> tuple[Callable[[str], int], bool]:
+    """What :func:`input_tokens` counts for a request of one text message, as a function of its text
+    (the tokenizer looked up once, for a million such prompts), and whether it counts exactly."""
+    encoder, known = _encoder(model_name) if api in TIKTOKEN_APIS else (None, False)
+    if encoder is None:
+        return lambda text: len(text) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE, False
+    encode, overhead = encoder.encode, OPENAI_TOKENS_PER_MESSAGE + OPENAI_REPLY_PRIMING
+    return lambda text: len(encode(text, disallowed_special=())) + overhead, known
 
 
 def text_tokens(api: str, model_name: str, text: str) -> tuple[int, bool]:
