@@ -61,7 +61,7 @@ LINES = [
     "   ",
     "{broken",
     "[1, 2]",
-    _line(id="z", prompt="ünïcödé and \"quotes\" and \\ backslashes\ttabs", meta=BIG),
+    _line(id="z", prompt='ünïcödé and "quotes" and \\ backslashes\ttabs', meta=BIG),
 ]
 
 
@@ -111,7 +111,8 @@ def test_the_fast_path_decides_every_line_as_the_full_path(
     }
     assert fast_estimate == full_estimate
     ids = [row["id"] for rows in fast_queued.values() for row in rows]
-    assert BIG in ids and 7 in ids  # exact integers, as json reads them
+    assert BIG in ids  # exact integers, as json reads them
+    assert 7 in ids
     seeds = [row.get("parameters", {}).get("seed") for rows in fast_queued.values() for row in rows]
     assert BIG in seeds
 
@@ -120,9 +121,14 @@ def test_a_file_of_common_lines_takes_the_fast_path(workspace: Path, monkeypatch
     path = workspace / "data" / "input" / "plain.jsonl"
     path.write_text("".join(_line(id=f"p{i}", prompt=f"question {i}") + "\n" for i in range(50)))
     config = RunConfig.model_validate({"experiment": {"file": str(path)}, "env_file": None})
-    full_reads = []
+    full_reads: list[int] = []
     original = _plan.parse_json_line
-    monkeypatch.setattr(_plan, "parse_json_line", lambda raw, no: full_reads.append(no) or original(raw, no))
+
+    def counted(raw: bytes, line_no: int) -> Any:
+        full_reads.append(line_no)
+        return original(raw, line_no)
+
+    monkeypatch.setattr(_plan, "parse_json_line", counted)
     plan, queued, _ = _plan_with(config, path, fast=True, monkeypatch=monkeypatch)
     assert full_reads == []
     assert plan.problem_count == 0
