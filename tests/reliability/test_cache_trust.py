@@ -116,7 +116,7 @@ def test_the_endpoint_identity_is_the_resolved_url_without_credentials() -> None
 
 
 async def test_replies_a_retry_might_improve_are_not_reused(tmp_path: Path, server: FakeChatServer) -> None:
-    server.script("q0", chat_reply("", "length"))  # an empty reply cut off by max_tokens
+    server.script("q0", chat_reply("", "length"))  # no answer before max_tokens: output_limit, a failure
     server.script("q1", chat_reply("The capital of Fra", "length"))
     server.script("q2", chat_reply("   ", "stop"))  # empty, though the model says it finished
     cache = cache_at(tmp_path)
@@ -130,7 +130,7 @@ async def test_replies_a_retry_might_improve_are_not_reused(tmp_path: Path, serv
     server.requests.clear()
     third = await run_experiment(make_config(tmp_path / "3", server.url, prompts, cache=cache), environ)
 
-    assert read_records(first.run_dir)[0]["finish_reason"] == "length"
+    assert read_records(first.run_dir)[0]["error"]["type"] == "output_limit"  # never cached
     assert sent_second == ["q0", "q1", "q2"]  # asked again; only the whole reply (q3) is reused
     assert read_records(second.run_dir)[0]["response"] == "echo: q0"
     assert [r.get("cached", False) for r in read_records(second.run_dir).values()].count(True) == 1
@@ -139,7 +139,7 @@ async def test_replies_a_retry_might_improve_are_not_reused(tmp_path: Path, serv
 
 
 async def test_keep_incomplete_stores_and_serves_them(tmp_path: Path, server: FakeChatServer) -> None:
-    server.script("q0", chat_reply("", "length"), chat_reply("", "length"))
+    server.script("q0", chat_reply("", "stop"), chat_reply("", "stop"))  # empty, though finished
     prompts = openai_prompts(2, max_tokens=5)
     environ = {**OPENAI_ENV, "OPENAI_BASE_URL": server.url}
     keeping = cache_at(tmp_path, keep_incomplete=True)
