@@ -29,6 +29,8 @@ from runner.display._cost import (
     usd,
 )
 
+MAX_ROWS = 100
+"""Rows of a per-stage or per-group cost table at most (the costliest): all are in summary.json."""
 NO_COST = "<p>This run recorded no cost (run folders written before prompto-run tracked costs have none).</p>"
 
 
@@ -92,8 +94,17 @@ def _section_table(
     values = cost.get(section) or {}
     if not values:
         return None
-    rows = {key: [usd(found := model_cost(cost, key, section)), _share(found, total)] for key in values}
-    return _table(table_id, first, [("cost_usd", "cost"), ("share", "share")], rows)
+    keys = list(values)
+    if len(keys) > MAX_ROWS:  # the costliest, in summary order
+        kept = set(sorted(keys, key=lambda key: -(model_cost(cost, key, section) or 0.0))[:MAX_ROWS])
+        keys = [key for key in keys if key in kept]
+    rows = {key: [usd(found := model_cost(cost, key, section)), _share(found, total)] for key in keys}
+    table = _table(table_id, first, [("cost_usd", "cost"), ("share", "share")], rows)
+    if len(keys) < len(values):
+        table = (
+            f'<p class="note">the {len(keys)} costliest of {len(values)} (all in summary.json)</p>' + table
+        )
+    return table
 
 
 def _queues_table(summary: Mapping[str, Any], cost: Mapping[str, Any], total: float) -> str | None:

@@ -2,8 +2,9 @@
 
 Three chart kinds cover what a run report needs: horizontal bars with 95% intervals (a score per
 model, a score per sweep job), small-multiple histograms with median and p95 marks (latency per
-model), and stacked bars with a legend (failures by type per model). Every chart has a ``<title>`` and
-axis labels, and its numbers are printed beside the bars so that nothing depends on reading pixels.
+model, from counts binned as they were read: a million latencies cost no more than ten), and stacked
+bars with a legend (failures by type per model). Every chart has a ``<title>`` and axis labels, and
+its numbers are printed beside the bars so that nothing depends on reading pixels.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-
-from runner.results._quantiles import kth_smallest
+from typing import Protocol
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 BAR_COLOR = PALETTE[0]
@@ -94,9 +94,36 @@ def interval_bars(
     return _svg(x0 + PLOT_W + 140, height, title, body)
 
 
-def histograms(title: str, samples: Mapping[str, Sequence[float]], *, bins: int = 30, unit: str = "s") -> str:
-    """Small-multiple histograms on one shared axis, one per label, with median and p95 marked."""
-    upper = _nice_max(max((max(values) for values in samples.values() if values), default=1.0))
+class Distribution(Protocol):
+    """Counted values, as a histogram panel reads them (the report's latencies: binned as read)."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def maximum(self) -> float: ...
+    def at_rank(self, rank: int) -> float: ...
+    def binned(self, bins: int, upper: float) -> list[int]: ...
+    def above(self, upper: float) -> int: ...
+
+
+def histograms(
+    title: str,
+    samples: Mapping[str, Distribution],
+    *,
+    marks: Mapping[str, tuple[float, float]] | None = None,
+    bins: int = 30,
+    unit: str = "s",
+) -> str:
+    """Small-multiple histograms on one shared axis, one per label, with median and p95 marked
+    (``marks``' where it has the label's, else read from the distribution). The axis ends past the
+    largest 99.5th percentile, not the largest value: at 10^6 latencies one outlier would otherwise
+    squeeze the rest into a bar or two; the few above are drawn in the last bar and counted beside it."""
+    upper = _nice_max(
+        max(
+            (d.at_rank(min(d.count - 1, int(0.995 * d.count))) for d in samples.values() if d.count),
+            default=1.0,
+        )
+    )
     panel_h, top, x0 = 54, 28, _label_width(samples)
     body = []
     for row, (label, values) in enumerate(samples.items()):
@@ -107,12 +134,10 @@ def histograms(title: str, samples: Mapping[str, Sequence[float]], *, bins: int 
             f'<line x1="{x0}" y1="{y + panel_h - 4}" x2="{x0 + PLOT_W}" y2="{y + panel_h - 4}" '
             'stroke="#bbb"/>'
         )
-        if not values:
+        if not values.count:
             body.append(f'<text x="{x0 + 4}" y="{y + panel_h / 2 + 4}" fill="#888">no latencies</text>')
             continue
-        counts = [0] * bins
-        for value in values:
-            counts[min(bins - 1, int(bins * value / upper))] += 1
+        counts = values.binned(bins, upper)
         peak = max(counts)
         bar_w = PLOT_W / bins
         for index, count in enumerate(counts):
@@ -122,17 +147,20 @@ def histograms(title: str, samples: Mapping[str, Sequence[float]], *, bins: int 
                     f'<rect class="bar" x="{x0 + index * bar_w:.1f}" y="{y + panel_h - 4 - h:.1f}" '
                     f'width="{bar_w - 1:.1f}" height="{h:.1f}" fill="{color}"/>'
                 )
-        n = len(values)  # a million latencies: ranks by selection, not a sorted copy
-        median, p95 = kth_smallest(values, [n // 2, min(n - 1, int(0.95 * n))])
+        n = values.count
+        found = (marks or {}).get(label)
+        median, p95 = found if found else (values.at_rank(n // 2), values.at_rank(min(n - 1, int(0.95 * n))))
         for name, mark, dash in (("median", median, ""), ("p95", p95, ' stroke-dasharray="4 3"')):
-            x = x0 + PLOT_W * mark / upper
+            x = x0 + PLOT_W * min(mark, upper) / upper
             body.append(
                 f'<line x1="{x:.1f}" y1="{y + 2}" x2="{x:.1f}" y2="{y + panel_h - 4}" stroke="#222"{dash}>'
                 f"<title>{name} {mark:.3g} {unit}</title></line>"
             )
+        above = values.above(upper)
+        beyond = f"; {above:,} above {upper:.3g} {unit}, in the last bar" if above else ""
         body.append(
             f'<text x="{x0 + PLOT_W + 8}" y="{y + panel_h / 2 + 4}">median {median:.3g} {unit}, '
-            f"p95 {p95:.3g} {unit} (n={len(values)})</text>"
+            f"p95 {p95:.3g} {unit} (n={n}{beyond})</text>"
         )
     body += _axis(x0, top + panel_h * len(samples), top, upper, unit=f" {unit}")
     return _svg(x0 + PLOT_W + 260, top + panel_h * len(samples) + 24, title, body)

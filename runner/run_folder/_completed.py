@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from runner.config._errors import UserError
 from runner.config._log import LOGGER_NAME
 
 logger = logging.getLogger(LOGGER_NAME)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +83,41 @@ class CompletedFile:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record in file order; see the module's docstring for the lines that are not one."""
-        for line in self.lines():
-            if line.record is not None:
-                yield line.record
-            elif line.torn:
-                self._skip_torn(line)
-            else:
-                raise RecordsUnreadable(self.path, line)
+        with self.path.open("rb") as file:  # lines() without a RecordLine per record: a report reads 10^6
+            for number, raw in enumerate(file, start=1):
+                record = parse_record(raw)
+                if record is not None:
+                    yield record
+                elif raw.strip():
+                    line = RecordLine(number, raw, None)
+                    if not line.torn:
+                        raise RecordsUnreadable(self.path, line)
+                    self._skip_torn(line)
+
+    def scan(self, decode: Callable[[bytes], T]) -> Iterator[tuple[T, bytes]]:
+        """Every record as ``decode`` reads its line, with the line: for a pass over a big file that
+        needs a few fields of every record (a typed msgspec decoder skips the rest: twice the speed of
+        :meth:`records`) and the whole of only some (:func:`parse_record` of their bytes). ``decode``
+        raises ``ValueError`` for a line that is not a record (:func:`parse_record` gives None), which
+        is then treated as :meth:`records` treats it."""
+        with self.path.open("rb") as file:
+            for number, raw in enumerate(file, start=1):
+                try:
+                    found = decode(raw)
+                except ValueError:
+                    if raw.strip():
+                        line = RecordLine(number, raw, None)
+                        if not line.torn:
+                            raise RecordsUnreadable(self.path, line) from None
+                        self._skip_torn(line)
+                else:
+                    yield found, raw
 
     def lines(self) -> Iterator[RecordLine]:
         """Every line but blank ones, records or not: for callers that set bad lines aside."""
         with self.path.open("rb") as file:
             for number, raw in enumerate(file, start=1):
-                record = _parse(raw)
+                record = parse_record(raw)
                 if record is not None or raw.strip():
                     yield RecordLine(number, raw, record)
 
@@ -106,9 +131,17 @@ class CompletedFile:
         self.torn = line
 
 
-def _parse(raw: bytes) -> dict[str, Any] | None:
+_decode = msgspec.json.Decoder().decode
+"""About 4x json's speed, and the same values (orjson, as fast, reads integers past 64 bits as floats)."""
+
+
+def parse_record(raw: bytes) -> dict[str, Any] | None:
+    """The record a line holds, or None: the line is not a JSON object."""
     try:
-        value = json.loads(raw)
-    except ValueError:  # not JSON, or not UTF-8
-        return None
+        value = _decode(raw)
+    except ValueError:  # msgspec is strict JSON: json still reads what else a run may write (NaN, inf)
+        try:
+            value = json.loads(raw)
+        except ValueError:  # not JSON, or not UTF-8
+            return None
     return value if isinstance(value, dict) else None

@@ -99,7 +99,7 @@ def test_report_data_keeps_one_latency_per_answered_prompt_and_skips_a_torn_line
     data = load_report_data(run_dir, samples_per_model=3)
     assert data.records == 80
     assert data.torn_lines == 1
-    assert {model: len(values) for model, values in data.latencies.items()} == {
+    assert {model: values.count for model, values in data.latencies.items()} == {
         "openai/gpt-4o": 37,
         "gemini/gemini-1.5-flash": 35,
     }

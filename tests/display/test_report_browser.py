@@ -14,6 +14,7 @@ import pytest
 
 from runner.display._report import write_report
 from runner.display._svg import BAR_COLOR, PALETTE
+from tests.benchmarks.report_scale import write_run_folder
 from tests.display.costed_run import make_costed_run_folder
 from tests.display.png import colour_counts
 from tests.run_folder.crafted_run import make_run_folder
@@ -108,3 +109,13 @@ def test_a_report_with_costs_runs_its_script_and_still_draws_every_chart(tmp_pat
     assert counts[_rgb("#b00020")] > 20  # the budget's stop, in red
     failure_colours = [_rgb(PALETTE[(i + 3) % len(PALETTE)]) for i in range(4)]
     assert all(counts[colour] > 100 for colour in failure_colours)  # the charts below it too
+
+
+def test_a_report_of_a_big_run_opens_without_errors(tmp_path: Path) -> None:
+    write_run_folder(tmp_path / "run", 20_000)
+    report = write_report(tmp_path / "run")
+    shown = _chromium(tmp_path, report.as_uri(), "--dump-dom")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "Uncaught" not in shown.stderr
+    assert 'data-report-ready="800"' in shown.stdout
+    assert "800 of 800 shown" in shown.stdout

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
 import pytest
 
-from runner.run_folder._completed import CompletedFile, RecordsUnreadable
+from runner.run_folder._completed import CompletedFile, RecordsUnreadable, parse_record
 from tests.run_folder.installed import run_command
 
 PROMPTS = 6
@@ -142,3 +143,34 @@ def test_a_file_read_twice_reports_its_torn_line_once(
             assert [record["id"] for record in completed.records()] == [1]
 
     assert [record.getMessage().count("cut short") for record in caplog.records] == [1]
+
+
+def test_lines_beyond_strict_json_are_read_as_json_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "completed.jsonl"
+    lines = ['{"id": 1, "score": NaN}', '{"id": 2, "big": 123456789012345678901234567890}', '{"id": 3}']
+    path.write_text("".join(line + "\n" for line in lines))
+    records = list(CompletedFile(path).records())
+    assert [r["id"] for r in records] == [1, 2, 3]
+    assert math.isnan(records[0]["score"])
+    assert records[1]["big"] == 123456789012345678901234567890
+
+
+def test_scan_keeps_the_policy_of_records(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "completed.jsonl"
+
+    def ids(raw: bytes) -> int:
+        record = parse_record(raw)
+        if record is None:
+            raise ValueError("not a record")
+        return int(record["id"])
+
+    path.write_bytes(b'{"id": 1}\n\n{"id": 2}\n' + TORN)
+    with caplog.at_level(logging.WARNING, logger="prompto_run"):
+        assert [(found, raw) for found, raw in CompletedFile(path).scan(ids)] == [
+            (1, b'{"id": 1}\n'),
+            (2, b'{"id": 2}\n'),
+        ]
+    assert "cut short" in caplog.text
+    path.write_bytes(b'{"id": 1}\nnot json\n{"id": 3}\n')
+    with pytest.raises(RecordsUnreadable, match=r"line 2 of"):
+        list(CompletedFile(path).scan(ids))
