@@ -19,8 +19,9 @@ httpx as it is read (:mod:`providers._reply_size`). Proxies are httpx's job:
 
 from __future__ import annotations
 
-import math
 import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import h11
 import httpx
@@ -76,7 +77,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         phrase. :class:`~providers._http.ClientPool` calls it directly, without an ``httpx.Response``."""
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         url = request.url
-        origin = (url.raw_scheme, url.raw_host, url.port or _default_port(request))
+        origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.raw_scheme == b"https" else 80))
         body = request.content if isinstance(request.stream, httpx.ByteStream) else await request.aread()
         connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
         try:
@@ -117,25 +118,26 @@ class H11Transport(httpx.AsyncBaseTransport):
                 return
         _close_now(connection)
 
-    async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
+    async def _open(self, origin: Origin) -> trio.abc.Stream:
         scheme, host, port = origin
+        stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+        if scheme == b"https":
+            tls = trio.SSLStream(
+                stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
+            )
+            try:
+                await tls.do_handshake()
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+            stream = tls
+        return stream
+
+    async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
         try:
-            with _scope(seconds) as scope:
-                stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
-                if scheme == b"https":
-                    tls = trio.SSLStream(
-                        stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
-                    )
-                    try:
-                        await tls.do_handshake()
-                    except BaseException:
-                        await trio.aclose_forcefully(stream)
-                        raise
-                    stream = tls
+            stream = await _within(seconds, httpx.ConnectTimeout, request, self._open, origin)
         except (h11.RemoteProtocolError, OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
             raise _mapped_error(exc, request, connect=True) from exc
-        if scope.cancelled_caught:
-            raise _too_slow(httpx.ConnectTimeout, seconds, request)
         return _Connection(stream)
 
 
@@ -148,24 +150,20 @@ async def _exchange(
 ) -> Reply:
     """Send one request and read its whole reply: status, headers, body chunks, reason phrase.
 
-    The per-operation deadlines are bare cancel scopes and the error mapping one ``try`` (not
-    ``fail_after`` and context-manager generators): at a thousand requests a second they showed."""
+    The error mapping is one ``try``, not a context-manager generator: at a thousand requests a
+    second each context manager (and each cancel scope, :func:`_within`) showed."""
     state, stream = connection.h11, connection.stream
     outgoing = _serialized(state, request, body)
     write_s, read_s = timeouts.get("write"), timeouts.get("read")
     try:
-        with _scope(write_s) as scope:
-            await stream.send_all(outgoing)
-        if scope.cancelled_caught:
-            raise _too_slow(httpx.WriteTimeout, write_s, request)
+        await _within(write_s, httpx.WriteTimeout, request, stream.send_all, outgoing)
         status, headers, reason, chunks, received = 0, [], b"", [], 0
         while True:
             event = state.next_event()
             if event is h11.NEED_DATA:
-                with _scope(read_s) as scope:
-                    data = bytes(await stream.receive_some(READ_CHUNK))
-                if scope.cancelled_caught:
-                    raise _too_slow(httpx.ReadTimeout, read_s, request)
+                data = bytes(
+                    await _within(read_s, httpx.ReadTimeout, request, stream.receive_some, READ_CHUNK)
+                )
                 if not data and state.their_state is h11.SEND_RESPONSE:
                     raise _disconnected(request)
                 state.receive_data(data)
@@ -185,15 +183,22 @@ async def _exchange(
         raise _mapped_error(exc, request, connect=False) from exc
 
 
-def _scope(seconds: float | None) -> trio.CancelScope:
-    """A cancel scope for one of httpx's per-operation timeouts (None: no deadline)."""
-    return trio.CancelScope(deadline=math.inf if seconds is None else trio.current_time() + seconds)
-
-
-def _too_slow(
-    error: type[httpx.TimeoutException], seconds: float | None, request: httpx.Request
-) -> httpx.TimeoutException:
-    return error(f"no progress within {seconds:g} s", request=request)
+async def _within(
+    seconds: float | None,
+    error: type[httpx.TimeoutException],
+    request: httpx.Request,
+    operation: Callable[[Any], Awaitable[Any]],
+    argument: Any,
+) -> Any:
+    """``await operation(argument)`` under one of httpx's per-operation timeouts: a bare cancel scope
+    (not ``fail_after``), and none when a deadline around the call comes sooner anyway (the engine's
+    ``request_timeout_s``, 300 s by default, ends a request before httpx's 600 s read timeout)."""
+    at = None if seconds is None else trio.current_time() + seconds
+    if at is None or at > trio.current_effective_deadline():
+        return await operation(argument)
+    with trio.CancelScope(deadline=at):
+        return await operation(argument)
+    raise error(f"no progress within {seconds:g} s", request=request)  # the scope caught its deadline
 
 
 def _serialized(state: h11.Connection, request: httpx.Request, body: bytes) -> bytes:
@@ -231,10 +236,6 @@ def _mapped_error(exc: Exception, request: httpx.Request, *, connect: bool) -> h
 
 def _disconnected(request: httpx.Request) -> httpx.RemoteProtocolError:
     return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-
-
-def _default_port(request: httpx.Request) -> int:
-    return 443 if request.url.raw_scheme == b"https" else 80
 
 
 def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:

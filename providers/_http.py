@@ -6,8 +6,9 @@
   httpx's transport seam); a plain JSON POST on it skips the client's machinery and builds the same
   request and response itself (:mod:`providers._lean_post`). Where a proxy is configured in the
   environment, httpx's own transport handles it, and a thousand requests are spread over several
-  small clients (least-loaded first) to keep httpcore's cost flat. Each client reads a reply's body, decoded, up to ``max_reply_bytes``
-  (:mod:`providers._reply_size`): one server cannot fill the run's memory.
+  small clients (least-loaded first) to keep httpcore's cost flat. Each client reads a reply's body,
+  decoded, up to ``max_reply_bytes`` (:mod:`providers._reply_size`): one server cannot fill the run's
+  memory.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary (a
   request refused before sending, such as a header value with a newline, without quoting the value).
 * :func:`status_error` maps an HTTP status into the hierarchy; providers refine it from the body, and
@@ -24,7 +25,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
@@ -116,8 +117,10 @@ class ClientPool:
         if self._lean is not None and not headers and not self._clients[0].cookies:
             target = lean_target(self._targets, self._base_url, url, self._clients[0])
             if target is not None:
-                async with transport_errors():
+                try:  # not transport_errors(): a context manager a request shows at this rate
                     return await post_lean(self._lean, target, json_body, self._timeouts, self._clients[0])
+                except httpx.TransportError as exc:
+                    raise_translated(exc)
         async with self.client() as client, transport_errors():
             return await client.post(joined_url(self._base_url, url), json=json_body, headers=headers)
 
@@ -148,13 +151,20 @@ async def transport_errors() -> AsyncIterator[None]:
     """Translate httpx transport exceptions into the provider error hierarchy."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except httpx.TransportError as exc:
+        raise_translated(exc)
+
+
+def raise_translated(exc: httpx.TransportError) -> NoReturn:
+    """Raise ``exc`` as the provider error it stands for (itself when none does)."""
+    if isinstance(exc, httpx.TimeoutException):
         raise RequestTimeout(f"request timed out ({type(exc).__name__})") from exc
-    except httpx.LocalProtocolError as exc:
+    if isinstance(exc, httpx.LocalProtocolError):
         # httpcore's message (and h11's, under it) quotes the refused header value: the key itself.
         raise BadRequest(f"request not sent: {unsendable(_request_of(exc))}") from None
-    except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
         raise ConnectionFailed(f"connection failed ({type(exc).__name__}: {exc})") from exc
+    raise exc
 
 
 def _request_of(error: httpx.RequestError) -> httpx.Request | None:
