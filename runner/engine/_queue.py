@@ -34,7 +34,7 @@ from providers import (
 from providers._ratelimit import honoured_limits, with_wait_policy
 from runner.config._config import QueueLimit, RunConfig
 from runner.config._log import LOGGER_NAME
-from runner.costs._budget import budget_refusal
+from runner.costs._budget import Budget, budget_refusal
 from runner.costs._spending import Spending
 from runner.engine._cache import CachedReply, ResponseCache, cache_key
 from runner.engine._limiter import RateLimiter, SharedTokens
@@ -148,6 +148,7 @@ class QueueRunner:
         self._cache = cache
         self._spending = spending
         self._budget = spending.budget_for(key, limit.max_usd) if spending is not None else None
+        self._capped = _capped(self._budget)
         rate = limit.max_queries or config.max_queries
         self.limiter = RateLimiter(rate, shared)
         max_in_flight = limit.max_in_flight
@@ -373,8 +374,9 @@ class QueueRunner:
         return True
 
     async def _over_budget(self, job: Job) -> str | None:
-        """Reserve the worst case of the job's next request in the budget; the reason it may not go."""
-        if self._budget is None or self._spending is None:
+        """Reserve the worst case of the job's next request in the budget; the reason it may not go.
+        Without a cap on the queue or above it nothing can refuse it: its worst case is not worked out."""
+        if self._budget is None or self._spending is None or not self._capped:
             return None
         prompt = job.prompt
         request = prompt.conversation.first_request(prompt.model_name, prompt.parameters)
@@ -416,3 +418,12 @@ class QueueRunner:
     def _close_if_done(self) -> None:
         if self._feeding_done and self._unfinished == 0:
             self._send_job.close()
+
+
+def _capped(budget: Budget | None) -> bool:
+    """Whether ``budget`` or one it is inside has a cap (``max_usd``)."""
+    while budget is not None:
+        if budget.max_usd is not None:
+            return True
+        budget = budget.parent
+    return False
