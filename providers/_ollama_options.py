@@ -1,5 +1,6 @@
-"""Which of a request's parameters are fields of Ollama's chat request and which are model ``options``,
-and the neutral features in ``/api/chat``'s shape.
+"""Which of a request's parameters are fields of Ollama's chat (or generate) request and which are model
+``options``, and the neutral features in ``/api/chat``'s shape (``/api/generate`` takes the same, tools
+aside: :mod:`providers._ollama_generate`).
 
 :data:`REQUEST_LEVEL` is every field of ``ChatRequest`` in Ollama's ``api/types.go`` besides ``model``,
 ``messages`` and ``options``: a parameter with one of these names is sent at the top level, every other
@@ -39,13 +40,15 @@ REQUEST_LEVEL = frozenset(
     }
 )
 """``ChatRequest``'s fields in Ollama's ``api/types.go``, ``model``, ``messages`` and ``options`` aside."""
+GENERATE_LEVEL = (REQUEST_LEVEL - {"tools"}) | {"suffix", "system", "template", "context", "raw", "images"}
+"""``GenerateRequest``'s fields (no ``tools``), ``model``, ``prompt`` and ``options`` aside."""
 EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
 
-def split(parameters: dict[str, Any]) -> tuple[JsonObject, JsonObject]:
-    """The request-level fields and the model ``options`` of ``parameters``."""
-    top = {name: value for name, value in parameters.items() if name in REQUEST_LEVEL}
-    options = {name: value for name, value in parameters.items() if name not in REQUEST_LEVEL}
+def split(parameters: dict[str, Any], level: frozenset[str] = REQUEST_LEVEL) -> tuple[JsonObject, JsonObject]:
+    """The request-level fields (``level``: chat's, or :data:`GENERATE_LEVEL`) and the model ``options``."""
+    top = {name: value for name, value in parameters.items() if name in level}
+    options = {name: value for name, value in parameters.items() if name not in level}
     return top, options
 
 

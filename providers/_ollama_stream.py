@@ -1,8 +1,10 @@
-"""``stream: true`` on ``/api/chat``: Ollama streams JSON lines (``application/x-ndjson``, not
-server-sent events), merged into the one reply an unstreamed request gets, so that the record is the same.
+"""``stream: true`` on ``/api/chat`` and ``/api/generate``: Ollama streams JSON lines
+(``application/x-ndjson``, not server-sent events), merged into the one reply an unstreamed request
+gets, so that the record is the same.
 
 Each line is a ``ChatResponse`` with ``done: false`` and a fragment of ``message.content`` (or of
-``message.thinking``, or whole ``message.tool_calls``); the last has ``done: true``, ``done_reason`` and
+``message.thinking``, or whole ``message.tool_calls``), or on ``/api/generate`` a ``GenerateResponse``
+with a fragment of ``response`` (or of ``thinking``); the last has ``done: true``, ``done_reason`` and
 the counts (``prompt_eval_count``, ``eval_count``). An ``{"error": "..."}`` line after the 200 is an
 error (taken as HTTP 500: Ollama names no kind), and a stream that ends before its ``done`` line was cut:
 a :class:`ConnectionFailed` (retried). Either way the partial text is never returned as a reply. The
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class ChatStream:
-    """The lines of one stream so far, merged into a ``/api/chat`` reply."""
+    """The lines of one stream so far, merged into a ``/api/chat`` (or ``/api/generate``) reply."""
 
     content: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
@@ -39,10 +41,15 @@ class ChatStream:
     last: JsonObject = field(default_factory=dict)
     first_content_at: float | None = None
     done: bool = False
+    generate: bool = False
+    """Whether the lines are ``GenerateResponse``s (``response``, ``thinking`` at the top level)."""
 
     def add(self, line: JsonObject) -> None:
-        """One line's ``ChatResponse``."""
+        """One line's ``ChatResponse`` (or ``GenerateResponse``)."""
         message = line.get("message")
+        if "response" in line and not isinstance(message, dict):
+            self.generate = True
+            message = {"content": line["response"], "thinking": line.get("thinking")}
         if isinstance(message, dict):
             pieces = [message.get("content"), message.get("thinking")]
             if self.first_content_at is None and (any(pieces) or message.get("tool_calls")):
@@ -58,6 +65,10 @@ class ChatStream:
 
     def payload(self) -> JsonObject:
         """The reply as the unstreamed request gets it."""
+        if self.generate:
+            merged: JsonObject = {**self.last, "response": "".join(self.content)}
+            merged.pop("thinking", None)
+            return merged | ({"thinking": "".join(self.thinking)} if self.thinking else {})
         message: JsonObject = {"role": "assistant", "content": "".join(self.content)}
         if self.thinking:
             message["thinking"] = "".join(self.thinking)

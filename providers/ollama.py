@@ -1,4 +1,5 @@
-"""``api: ollama``: Ollama's native chat API, ``POST {endpoint}/api/chat``.
+"""``api: ollama``: Ollama's native chat API, ``POST {endpoint}/api/chat``; a plain-string prompt on
+``POST {endpoint}/api/generate``, as prompto sends it (:mod:`providers._ollama_generate`).
 
 * endpoint: ``endpoint.base_url``, else ``OLLAMA_API_ENDPOINT`` (e.g. ``http://localhost:11434``);
 * no key (a local server has no auth);
@@ -28,6 +29,13 @@ from providers._http import ClientPool, json_or_none, parse_retry_after, status_
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import str_at, token_count
 from providers._line_stream import stream_pool
+from providers._ollama_generate import (
+    NUM_PREDICT,
+    generate_body,
+    is_generate_reply,
+    parse_generate,
+    uses_generate,
+)
 from providers._ollama_options import feature_problems, render_features, split
 from providers._ollama_stream import complete_streamed
 from providers._reply import Completion, Usage
@@ -37,7 +45,8 @@ logger = logging.getLogger("prompto_run")
 
 
 class OllamaProvider(JsonApiProvider):
-    """``/api/chat``: messages with ``images``, ``options``, ``done_reason`` and eval counts."""
+    """``/api/chat``: messages with ``images``, ``options``, ``done_reason`` and eval counts; a plain
+    string on ``/api/generate``."""
 
     api: ClassVar[str] = "ollama"
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image"})
@@ -61,25 +70,32 @@ class OllamaProvider(JsonApiProvider):
         return problems + feature_problems(request)
 
     def request_path(self, request: ChatRequest) -> str:
-        """The native chat endpoint."""
-        return "api/chat"
+        """``api/generate`` for a plain-string prompt (as prompto), the native chat endpoint otherwise."""
+        return "api/generate" if uses_generate(request) else "api/chat"
 
     async def request_body(self, request: ChatRequest) -> JsonObject:
-        """The request-level fields, the messages, ``stream``, the features and ``options``."""
+        """The request-level fields, the messages (or the prompt), ``stream``, the features, ``options``."""
         features = request.features
+        if uses_generate(request):
+            body, budget = generate_body(request, features)
+            self._warn_budget(budget)
+            return body
         top, options = split(request.vendor_parameters)
-        body: JsonObject = {**top, "model": request.model_name}
+        body = {**top, "model": request.model_name}
         body["messages"] = [await _render(m) for m in request.messages]
         body["stream"] = features.stream
-        if render_features(body, request, features) and not self._warned_budget:
+        self._warn_budget(render_features(body, request, features))
+        if options:
+            body["options"] = options
+        return body
+
+    def _warn_budget(self, budget: bool) -> None:
+        if budget and not self._warned_budget:
             self._warned_budget = True
             logger.warning(
                 "api 'ollama': think takes no token budget: reasoning.budget_tokens is sent as think: "
                 "true (use reasoning.effort for gpt-oss models; this warning shows once per run)"
             )
-        if options:
-            body["options"] = options
-        return body
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One request; a streamed one is read as JSON lines and merged into the same reply."""
@@ -94,14 +110,17 @@ class OllamaProvider(JsonApiProvider):
             return await complete_streamed(self, request, self._stream_pool)
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
-        """``message.content``, ``thinking`` and ``tool_calls``, ``done_reason``, the eval counts."""
+        """``message.content``, ``thinking`` and ``tool_calls``, ``done_reason``, the eval counts (a
+        ``/api/generate`` reply: ``response``)."""
+        if is_generate_reply(payload):
+            return parse_generate(payload)
         message = payload.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
             raise malformed("reply has no message content", payload)
         calls = tuple(_tool_call(call) for call in message.get("tool_calls") or () if _is_call(call))
         done_reason = str_at(payload, "done_reason")
         if done_reason == "length" and not message["content"] and not calls:
-            raise output_limit(done_reason, None, "options.num_predict (and num_ctx, if the prompt fills it)")
+            raise output_limit(done_reason, None, NUM_PREDICT)
         thinking = message.get("thinking")
         return Completion(
             text=message["content"],

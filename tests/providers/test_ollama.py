@@ -1,4 +1,5 @@
-"""``api: ollama`` on the wire: ``/api/chat`` with ``stream: false``, ``options``, base64 images."""
+"""``api: ollama`` on the wire: ``/api/chat`` with ``stream: false``, ``options``, base64 images (a plain
+string goes to ``/api/generate``, as prompto sends it: ``test_ollama_generate.py``)."""
 
 from __future__ import annotations
 
@@ -37,13 +38,13 @@ async def test_single_prompt_request_with_options(provider: Provider, fake_serve
     fake_server.enqueue(ollama_chat())
     await provider.complete(single(MODEL, temperature=0.2, num_predict=64, keep_alive="10m", format="json"))
     sent = fake_server.last_request
-    assert (sent.method, sent.path) == ("POST", "/api/chat")
+    assert (sent.method, sent.path) == ("POST", "/api/generate")  # as prompto sends a string
     assert "authorization" not in sent.headers
     assert sent.json == {
         "keep_alive": "10m",
         "format": "json",
         "model": MODEL,
-        "messages": [{"role": "user", "content": "Hello"}],
+        "prompt": "Hello",
         "stream": False,
         "options": {"temperature": 0.2, "num_predict": 64},
     }
@@ -139,7 +140,7 @@ async def test_model_specific_endpoint_wins(make_provider: MakeProvider, fake_se
     env = {"OLLAMA_API_ENDPOINT": "http://127.0.0.1:9", "OLLAMA_API_ENDPOINT_llama3_2": fake_server.base_url}
     fake_server.enqueue(ollama_chat())
     await make_provider("ollama", MODEL, env=env).complete(single(MODEL))
-    assert fake_server.last_request.path == "/api/chat"
+    assert fake_server.last_request.path == "/api/generate"
 
 
 def test_missing_endpoint_is_reported() -> None:
