@@ -1,4 +1,5 @@
-"""``api: huggingface-tgi``: Hugging Face Text Generation Inference, through its Chat Completions route.
+"""``api: huggingface-tgi``: Hugging Face Text Generation Inference, through its Chat Completions route;
+a plain-string prompt through its completions route, as prompto sends it (:mod:`providers._tgi_completions`).
 
 * endpoint: ``endpoint.base_url``, else ``HUGGINGFACE_TGI_API_ENDPOINT`` (e.g. ``http://localhost:8080``;
   ``/v1`` is added unless present);
@@ -22,16 +23,19 @@ from typing import Any, ClassVar
 
 import httpx
 
+from providers import _tgi_completions as completions
 from providers._base import ProviderContext
-from providers._errors import BadRequest, ProviderError, ServerError
+from providers._errors import AuthError, BadRequest, ProviderError, ServerError
 from providers._features import RequestFeatures
 from providers._json_fields import JsonObject, object_at
 from providers._openai_dialect import OpenAIDialectProvider, error_details
+from providers._openai_stream import stream_pool
+from providers._reply import Completion
 from providers._types import ChatRequest
 
 
 class HuggingFaceTGIProvider(OpenAIDialectProvider):
-    """TGI's ``/v1/chat/completions`` (TGI >= 1.4)."""
+    """TGI's ``/v1/chat/completions`` (TGI >= 1.4); ``/v1/completions`` for a plain string."""
 
     api: ClassVar[str] = "huggingface-tgi"
     endpoint_env: ClassVar[str | None] = "HUGGINGFACE_TGI_API_ENDPOINT"
@@ -65,8 +69,9 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
-        """The dialect's checks, and ``reasoning``, which TGI's chat request has no field for."""
-        problems = super().check_request(request)
+        """The dialect's checks, ``reasoning`` (TGI has no field for it), and a plain string's parameters
+        that TGI's completion request lacks."""
+        problems = super().check_request(request) + completions.completion_problems(cls.api, request)
         try:
             reasoning = request.features.reasoning
         except BadRequest:  # said by the dialect's checks
@@ -77,6 +82,34 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
                 "remove reasoning for this model"
             )
         return problems
+
+    def request_path(self, request: ChatRequest) -> str:
+        """``completions`` for a plain-string prompt (as prompto), ``chat/completions`` otherwise."""
+        return "completions" if completions.uses_completions(request) else super().request_path(request)
+
+    async def request_body(self, request: ChatRequest) -> JsonObject:
+        """``CompletionRequest`` for a plain-string prompt, the chat request otherwise."""
+        if completions.uses_completions(request):
+            return completions.completion_body(request, self.vendor_parameters(request))
+        return await super().request_body(request)
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        """A streamed plain string reads completion chunks; everything else as the dialect reads it."""
+        if not (request.features.stream and completions.uses_completions(request)):
+            return await super().complete(request)
+        with self.scrubbed():
+            if self.config_problems:
+                raise AuthError("; ".join(self.config_problems))
+            if self._stream_pool is None:
+                self._stream_pool = stream_pool(self)
+                self.close_with(self._stream_pool.aclose)
+            return await completions.complete_streamed(self, request, self._stream_pool)
+
+    def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
+        """A completions reply's ``choices[0].text``; a chat reply as the dialect parses it."""
+        if completions.is_completion_reply(payload):
+            return completions.parse_completion(payload, response, self.request_id_headers)
+        return super().parse_reply(payload, response)
 
     def vendor_parameters(self, request: ChatRequest) -> dict[str, Any]:
         """``stop`` as a list, ``response_format`` as TGI's grammar."""

@@ -22,7 +22,7 @@ async def test_endpoint_root_or_v1(make_provider: MakeProvider, fake_server: Fak
     env = {"HUGGINGFACE_TGI_API_ENDPOINT": fake_server.url(suffix)}
     fake_server.enqueue(openai_chat(finish_reason="stop_sequence"))
     completion = await make_provider("huggingface-tgi", "tgi", env=env).complete(single("tgi"))
-    assert fake_server.last_request.path == "/v1/chat/completions"
+    assert fake_server.last_request.path == "/v1/completions"  # a plain string, as prompto sends it
     assert completion.finish_reason == "stop_sequence"  # TGI's own value passes through
 
 
