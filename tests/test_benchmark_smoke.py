@@ -20,3 +20,14 @@ def test_small_run_keeps_close_to_its_ideal_schedule() -> None:
     assert result.ratio < 1.5, f"{result.run_s:.2f} s against an ideal of {result.ideal_s:.2f} s"
     assert result.max_in_flight is not None
     assert result.max_in_flight >= 10  # replies overlap: about 50 await their reply at once
+
+
+@pytest.mark.slow
+def test_four_queues_at_once_each_keep_close_to_their_ideal_schedule() -> None:
+    """Issue 20's aggregate rate in small: four models in parallel mode, each on its own schedule."""
+    queues = [Queue("openai", f"q{index}", 150, 3_000, 0.5) for index in range(4)]
+    result = run_queues(queues, time_limit_s=120)
+
+    assert (result.records, result.ok) == (600, 600)
+    worst = max(result.queue_ratios.values())
+    assert worst < 1.5, f"worst queue at {worst:.3f} of its ideal ({result.queue_ratios})"

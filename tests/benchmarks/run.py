@@ -9,7 +9,10 @@ server, one reply after the other); *start-up* is launch to first request; *CPU/
 CPU time beyond that of a one-prompt run (the ``startup`` scenario: interpreter, imports, config,
 summary), divided by the prompts; *RSS* is the runner's peak resident memory; *in flight* is the most
 requests the fake server held at once. The ``transport`` scenario measures the client layer alone
-(:mod:`tests.benchmarks.transport`).
+(:mod:`tests.benchmarks.transport`). Every model is priced (``scenario.BENCH_PRICE``), so each
+record's ``cost_usd`` is worked out as in a user's run. ``queues-4x15k`` is issue 20's aggregate rate
+(four models at 15,000 a minute each in one process); ``ceiling`` raises four queues' rates until one
+slips past 1.05 of its ideal, then runs that load in two local processes (``shard=0/2,1/2``).
 
 The paper's tables (prompto, NAACL 2025, appendix A) run with their prompt counts (100 per model) and
 the paper's reply times (its synchronous seconds / 100), but with time compressed ``--scale`` times
@@ -117,6 +120,33 @@ def queues_50(bench: Bench) -> None:
     row.met = row.met and result.ok == result.prompts
 
 
+def four_queues(bench: Bench, per_queue: int, *, shards: int = 1, name: str | None = None) -> RunResult:
+    """Four models in ``parallel`` mode at ``per_queue`` a minute each, 2 s replies, for about 14 s:
+    one process (or ``shards`` local processes) carrying ``4 × per_queue`` a minute."""
+    seconds = bench.size(14, 6)
+    prompts = round(per_queue * seconds / 60) + 1
+    queues = [Queue("openai", f"q{index}", prompts, per_queue, 2.0) for index in range(4)]
+    result = run_queues(queues, shards=shards)
+    worst = max(result.queue_ratios.values())
+    label = name or f"4×{per_queue // 1000}k" + (f" in {shards} shards" if shards > 1 else "")
+    row = bench.add(label, result, f"each queue ≤ 1.05 (worst {worst:.3f})", worst <= 1.05)
+    row.met = row.met and result.ok == result.prompts
+    return result
+
+
+def ceiling(bench: Bench) -> None:
+    """What one process carries: four queues at rising rates until a queue slips past 1.05 of its
+    ideal; then the same load in two local processes (``shard=0/2,1/2``, each at half of every rate)."""
+    slipped = None
+    for per_queue in (7_500, 10_000, 12_500, 15_000, 20_000):
+        result = four_queues(bench, per_queue, name=f"ceiling 4×{per_queue / 1000:g}k")
+        if max(result.queue_ratios.values()) > 1.05:
+            slipped = per_queue
+            break
+    if slipped is not None:
+        four_queues(bench, slipped, shards=2, name=f"ceiling 4×{slipped / 1000:g}k, shard=0/2,1/2")
+
+
 def memory(bench: Bench) -> None:
     """Peak RSS for a big prompt file vs a small one (``api: simulated``, no latency, paced flat out),
     each run as a user runs it: the summary, then report.html."""
@@ -194,7 +224,9 @@ def transport(bench: Bench) -> None:
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "transport": transport,
     "startup": startup,
-    "rate-30k": lambda b: rate(b, 30_000, b.size(6_000, 1_500), 0.05, 2.0),
+    "rate-30k": lambda b: rate(b, 30_000, b.size(6_000, 1_500), 0.05, 0.8),
+    "queues-4x15k": lambda b: (four_queues(b, 15_000), None)[1],
+    "ceiling": ceiling,
     "rate-6k": lambda b: rate(b, 6_000, b.size(1_500, 500), 0.03, None),
     "queues-50": queues_50,
     "memory": memory,

@@ -43,6 +43,8 @@ SERVER_ENV = {
     "ollama": {"OLLAMA_API_ENDPOINT": "{url}"},
 }
 """How the runner finds each api's fake server."""
+BENCH_PRICE = {"input_per_mtok": 0.15, "output_per_mtok": 0.6, "cached_input_per_mtok": 0.075}
+"""gpt-4o-mini's price, declared for every benchmark model."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ def experiment_config(
         "parallel": len(queues) > 1,
         "progress": {"mode": "off"},
         "report": {"auto": report},
+        # Priced as a user's models are, so each record's cost_usd is worked out as in a real run.
+        "prices": {f"{q.api}/{q.model_name}": BENCH_PRICE for q in queues if q.api != "simulated"},
     }
     if len(queues) > 1:
         apis: dict[str, Any] = {}
@@ -193,8 +197,14 @@ def runner_env(servers: dict[str, ServerProcess]) -> dict[str, str]:
     return env
 
 
-def run_queues(queues: Sequence[Queue], *, time_limit_s: float = 600, report: bool = False) -> RunResult:
-    """Run the queues through ``prompto-run`` once; past ``time_limit_s`` it gets Ctrl-C (``interrupted``)."""
+def run_queues(
+    queues: Sequence[Queue], *, time_limit_s: float = 600, report: bool = False, shards: int = 1
+) -> RunResult:
+    """Run the queues through ``prompto-run`` once; past ``time_limit_s`` it gets Ctrl-C (``interrupted``).
+
+    ``shards`` > 1: ``-m hydra/launcher=local_processes shard=0/n,...``, each shard a process at 1/n of
+    every rate; the records of every shard are read together (CPU and RSS are the launcher's, its
+    worker processes included)."""
     with tempfile.TemporaryDirectory(prefix="prompto-bench-") as tmp, servers_for(queues) as servers:
         work = Path(tmp)
         (work / "data" / "input").mkdir(parents=True)
@@ -204,8 +214,13 @@ def run_queues(queues: Sequence[Queue], *, time_limit_s: float = 600, report: bo
         (work / "conf" / "experiment" / "bench.yaml").write_text("# @package _global_\n" + json.dumps(config))
         with (work / "runner.log").open("w") as log:
             launched, started = time.time(), time.monotonic()
+            command = [sys.executable, "-m", "runner", "+experiment=bench"]
+            if shards > 1:
+                parts = ",".join(f"{i}/{shards}" for i in range(shards))
+                command[3:3] = ["-m", "hydra/launcher=local_processes", f"hydra.launcher.n_jobs={shards}"]
+                command.append(f"shard={parts}")
             process = subprocess.Popen(
-                [sys.executable, "-m", "runner", "+experiment=bench"],
+                command,
                 cwd=work,
                 env=runner_env(servers),
                 stdin=subprocess.DEVNULL,
@@ -217,7 +232,17 @@ def run_queues(queues: Sequence[Queue], *, time_limit_s: float = 600, report: bo
         if os.waitstatus_to_exitcode(status) != 0 and not interrupted:
             tail = (work / "runner.log").read_text()[-3000:]
             raise RuntimeError(f"prompto-run failed ({os.waitstatus_to_exitcode(status)}):\n{tail}")
-        spans = read_spans(next(work.glob("outputs/bench/*/completed.jsonl")))
+        spans: dict[str, list[float]] = {}
+        for path in sorted(work.glob("outputs/bench/**/completed.jsonl")):
+            for model, span in read_spans(path).items():
+                merged = spans.setdefault(model, span)
+                if merged is not span:
+                    merged[:] = [
+                        min(merged[0], span[0]),
+                        max(merged[1], span[1]),
+                        merged[2] + span[2],
+                        merged[3] + span[3],
+                    ]
         in_flight = [server.stats()["max_in_flight"] for server in servers.values()]
     first = min(span[0] for span in spans.values())
     last = max(span[1] for span in spans.values())
