@@ -1,20 +1,37 @@
 """prompto 0.2.1 itself, run against a fake server, to show what it sends for a prompt dict.
 
-Set ``PROMPTO_REFERENCE_PYTHON`` to a Python with ``prompto==0.2.1`` and its ``ollama`` and
-``huggingface-tgi`` extras (``ollama<0.4``, ``openai<2``) installed; the tests that use it are skipped
-without it (prompto-run does not depend on prompto).
+``PROMPTO_REFERENCE_PYTHON`` names a Python with ``prompto==0.2.1`` and its ``ollama`` and
+``huggingface-tgi`` extras; without it, the reference venv CI makes (``.venv-prompto/``, see
+tests/cli/prompto_reference.py) is used when it has them; the tests are skipped otherwise (prompto-run
+does not depend on prompto).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from typing import Any
 
 import pytest
 import trio
 
-REFERENCE_PYTHON = os.environ.get("PROMPTO_REFERENCE_PYTHON")
+from tests.cli.prompto_reference import reference_venv
+
+
+def _reference_python() -> str | None:
+    configured = os.environ.get("PROMPTO_REFERENCE_PYTHON")
+    if configured:
+        return configured
+    venv = reference_venv()
+    if venv is None:
+        return None
+    python = venv / "bin" / "python"
+    probe = subprocess.run([str(python), "-c", "import ollama, openai"], capture_output=True, check=False)
+    return str(python) if probe.returncode == 0 else None
+
+
+REFERENCE_PYTHON = _reference_python()
 needs_prompto = pytest.mark.skipif(
     not REFERENCE_PYTHON, reason="set PROMPTO_REFERENCE_PYTHON to a Python with prompto 0.2.1"
 )

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from providers import (
+    ChatRequest,
     Completion,
     ConnectionFailed,
+    Message,
     NotFound,
     OutputLimit,
     Provider,
@@ -22,8 +24,14 @@ from providers import (
 from tests.fakes import FakeServer, Reply
 from tests.fakes.replies import ollama_chat
 from tests.providers.conftest import MakeProvider
-from tests.providers.prompts import single
 from tests.providers.specs_anthropic_ollama import ollama_request_validator, problems
+
+
+def single(model: str, **parameters: Any) -> ChatRequest:
+    """``Hello`` as one role dict, so on ``/api/chat`` (a plain string goes to ``/api/generate``, as prompto
+    sends it: ``test_ollama_generate.py``)."""
+    return ChatRequest(model, (Message("user", "Hello"),), parameters)
+
 
 LLAMA, GPT_OSS, QWEN = "llama3.2", "gpt-oss:20b", "qwen3:8b"
 HELLO = [{"role": "user", "content": "Hello"}]

@@ -17,6 +17,7 @@ from providers.ollama import OllamaProvider
 from runner.prompts._conversation import parse_prompt
 from tests.providers.conftest import MakeProvider
 from tests.providers.specs_anthropic_ollama import go_json_fields, ollama_request_validator, problems
+from tests.providers.specs_plain_prompt import generate_validator
 
 LLAMA, GPT_OSS, QWEN = "llama3.2", "gpt-oss:20b", "qwen3:8b"
 SCHEMA = {
@@ -113,8 +114,10 @@ async def test_every_prompt_form_and_parameter_conforms(
     make_provider: MakeProvider, media_dir: Path, prompt: Any, parameters: dict[str, Any], model: str
 ) -> None:
     request = parse_prompt(prompt, media_dir).first_request(model, parameters)
-    body = await body_of(build(make_provider, model), request)
-    assert problems(ollama_request_validator(), body) == []
+    provider = build(make_provider, model)
+    body = await body_of(provider, request)
+    generate = provider.request_path(request) == "api/generate"  # a plain string, as prompto sends it
+    assert problems(generate_validator() if generate else ollama_request_validator(), body) == []
 
 
 async def test_later_turns_of_a_list_of_strings_conform(make_provider: MakeProvider) -> None:
