@@ -43,10 +43,11 @@ from providers._google_features import (
     split_tools,
 )
 from providers._google_reply import google_usage, provenance, reply_parts
-from providers._google_stream import complete_streamed, stream_pool
+from providers._google_stream import complete_streamed
 from providers._http import ClientPool
 from providers._json_api import JsonApiProvider, JsonObject, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
+from providers._line_stream import stream_pool
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
 

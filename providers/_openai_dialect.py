@@ -29,7 +29,8 @@ from providers._features import RequestFeatures, output_limit
 from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import list_at, object_at, str_at
-from providers._openai_stream import complete_streamed, stream_pool
+from providers._line_stream import stream_pool
+from providers._openai_stream import complete_streamed
 from providers._ratelimit import exhausted_reset, openai_rate_limit, retry_hint, throttled
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart

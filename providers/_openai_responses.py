@@ -28,10 +28,11 @@ from providers._errors import BadRequest
 from providers._features import Reasoning, RequestFeatures
 from providers._http import ClientPool
 from providers._json_api import JsonObject
+from providers._line_stream import stream_pool
 from providers._openai_dialect import OpenAIDialectProvider
 from providers._openai_features import effort
 from providers._openai_responses_reply import parse_response
-from providers._openai_responses_stream import complete_streamed, stream_pool
+from providers._openai_responses_stream import complete_streamed
 from providers._openai_wire import refuses_sampling
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart

@@ -41,19 +41,6 @@ if TYPE_CHECKING:
 TERMINAL = frozenset({"response.completed", "response.incomplete"})
 
 
-def stream_pool(provider: OpenAIResponsesProvider) -> ClientPool:
-    """Clients on httpx's own transport, for the provider's endpoint and headers."""
-    context = provider.context
-    return ClientPool(
-        provider.resolve_endpoint(context) or "http://endpoint.not.configured",
-        headers=provider.static_headers(provider.api_key),
-        transport=context.transport,
-        expected_concurrency=context.expected_concurrency,
-        lean=False,
-        max_reply_bytes=context.max_reply_bytes,
-    )
-
-
 async def complete_streamed(
     provider: OpenAIResponsesProvider, request: ChatRequest, pool: ClientPool
 ) -> Completion:

@@ -43,19 +43,6 @@ Classify = Callable[[httpx.Response], ProviderError]
 DONE = "[DONE]"
 
 
-def stream_pool(provider: OpenAIDialectProvider) -> ClientPool:
-    """Clients on httpx's own transport (``lean=False``), for the provider's endpoint and headers."""
-    context = provider.context
-    return ClientPool(
-        provider.resolve_endpoint(context) or "http://endpoint.not.configured",
-        headers=provider.static_headers(provider.api_key),
-        transport=context.transport,
-        expected_concurrency=context.expected_concurrency,
-        lean=False,
-        max_reply_bytes=context.max_reply_bytes,
-    )
-
-
 async def complete_streamed(
     provider: OpenAIDialectProvider, request: ChatRequest, pool: ClientPool
 ) -> Completion:
