@@ -28,6 +28,7 @@ import trio
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, joined_url, transport_errors
 from providers._json_fields import JsonObject, list_at, object_at
+from providers._line_stream import sse_data
 from providers._reply import Completion
 from providers._reply_size import reply_too_large
 from providers._types import ChatRequest
@@ -150,16 +151,9 @@ async def read_stream(
 
 async def _events(response: httpx.Response, limit: int) -> AsyncGenerator[JsonObject, None]:
     """Each ``data:`` event's JSON (comments and other fields skipped)."""
-    data: list[str] = []
-    async with aclosing(_capped(response.aiter_lines(), limit, response)) as lines:
-        async for line in lines:
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line.strip() and data:
-                yield _event_json("\n".join(data), response.status_code)
-                data = []
-    if data:
-        yield _event_json("\n".join(data), response.status_code)
+    async with aclosing(sse_data(response, limit)) as events:
+        async for text in events:
+            yield _event_json(text, response.status_code)
 
 
 def _event_json(text: str, status: int) -> JsonObject:

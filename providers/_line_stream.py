@@ -114,3 +114,22 @@ def mid_stream_error(provider: JsonApiProvider, event: Mapping[str, Any]) -> Pro
     error.message = f"the stream failed after HTTP 200 (taken as {error.message})"
     error.args = (error.message,)
     return error
+
+
+async def sse_data(response: httpx.Response, limit: int) -> AsyncGenerator[str, None]:
+    """The ``data`` of each server-sent event of ``response`` as it arrives (its ``data:`` lines joined;
+    comments, ``event:`` and other fields skipped), the body stopped past ``limit`` bytes."""
+    size, data = 0, []
+    lines = cast(AsyncGenerator[str, None], response.aiter_lines())
+    async with aclosing(lines):
+        async for line in lines:
+            size += len(line) + 1
+            if size > limit:
+                raise reply_too_large(response.status_code, limit)
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif not line.strip() and data:
+                yield "\n".join(data)
+                data = []
+    if data:
+        yield "\n".join(data)

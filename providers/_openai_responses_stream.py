@@ -31,6 +31,7 @@ from providers._error_replies import UNNAMED_ERROR_STATUS
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
 from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers._json_fields import JsonObject, object_at
+from providers._line_stream import sse_data
 from providers._reply import Completion
 from providers._reply_size import reply_too_large
 from providers._types import ChatRequest
@@ -120,16 +121,9 @@ def _error_response(event: JsonObject, response: httpx.Response, statuses: Any) 
 
 async def _events(response: httpx.Response, limit: int) -> AsyncGenerator[JsonObject]:
     """Each event's ``data`` JSON (``event:`` names are also in its ``type``; comments skipped)."""
-    data: list[str] = []
-    async with aclosing(_read(response.aiter_lines(), limit, response)) as lines:
-        async for line in lines:
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line.strip() and data:
-                yield _event_json("\n".join(data), response.status_code)
-                data = []
-    if data:
-        yield _event_json("\n".join(data), response.status_code)
+    async with aclosing(sse_data(response, limit)) as events:
+        async for text in events:
+            yield _event_json(text, response.status_code)
 
 
 def _event_json(text: str, status: int) -> JsonObject:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from providers._error_replies import named_status
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
 from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers._json_fields import JsonObject
+from providers._line_stream import sse_data
 from providers._openai_chunks import Merged
 from providers._openai_features import streamed
 from providers._reply import Completion
@@ -136,15 +138,9 @@ def _whole_body(response: httpx.Response) -> JsonObject:
 
 async def _events(response: httpx.Response, limit: int) -> AsyncIterator[JsonObject | None]:
     """Each ``data:`` event's JSON, ``None`` for ``[DONE]`` (comments and other fields skipped)."""
-    data: list[str] = []
-    async for line in _capped(response.aiter_lines(), limit, response):
-        if line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif not line.strip() and data:
-            yield _event("\n".join(data), response.status_code)
-            data = []
-    if data:
-        yield _event("\n".join(data), response.status_code)
+    async with aclosing(sse_data(response, limit)) as events:
+        async for text in events:
+            yield _event(text, response.status_code)
 
 
 def _event(text: str, status: int) -> JsonObject | None:
