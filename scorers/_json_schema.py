@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from scorers._types import Scorer, ScorerInputError, response_text
+
+if TYPE_CHECKING:  # imported where a schema is checked: every run imports the scorers, few use this one
+    import jsonschema
 
 
 def json_schema(*, schema: Mapping[str, Any] | None = None, schema_file: str | None = None) -> Scorer:
     """True when the reply is JSON that validates against ``schema`` (or the file ``schema_file``), else
     against the schema its request asked for (``parameters.response_schema``)."""
+    import jsonschema
+
     fixed = _load(schema, schema_file)
     checkers: dict[str, jsonschema.protocols.Validator] = {}
 
@@ -55,5 +58,7 @@ def _load(schema: Mapping[str, Any] | None, schema_file: str | None) -> Mapping[
             raise ValueError(f"{schema_file} does not hold a JSON Schema object")
         return loaded
     if schema is not None:
+        import jsonschema
+
         jsonschema.validators.validator_for(schema).check_schema(dict(schema))
     return schema

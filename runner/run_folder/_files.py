@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import nullcontext
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,26 +192,29 @@ class SweepFolder:
         return [RunFolder(saved.parents[1]) for saved in sorted(self.path.rglob(str(SAVED_CONFIG)))]
 
 
-def copy_input(source: Path, folder: RunFolder) -> tuple[Path, str]:
-    """Copy the prompt file into the run folder (streamed), returning the copy and its sha256.
+def copy_input(source: Path, folder: RunFolder) -> Path:
+    """Copy the prompt file into the run folder (by the kernel, without passing through Python), and
+    return the copy; :func:`record_input_checksum` hashes it.
 
-    A prompt file already there as ``input-*`` (the pipeline moves files in) is hashed, not copied.
+    A prompt file already there as ``input-*`` (the pipeline moves files in) is left where it is.
     """
     folder.path.mkdir(parents=True, exist_ok=True)
     is_run_copy = source.name.startswith(INPUT_PREFIX) and (
         RunFolder(source.parent).input_checksum.is_file() or source.parent.resolve() == folder.path.resolve()
     )
     target = folder.path / source.name if is_run_copy else folder.input_copy_of(source)
-    digest = hashlib.sha256()
     in_place = target.exists() and target.samefile(source)  # a resumed run, or a file the pipeline moved here
-    with source.open("rb") as reader, nullcontext() if in_place else target.open("wb") as writer:
-        while chunk := reader.read(COPY_CHUNK):
-            digest.update(chunk)
-            if writer is not None:
-                writer.write(chunk)
-    sha256 = digest.hexdigest()
-    folder.input_checksum.write_text(f"{sha256}  {target.name}\n")
-    return target, sha256
+    if not in_place:
+        shutil.copyfile(source, target)
+    return target
+
+
+def record_input_checksum(copy: Path, folder: RunFolder) -> str:
+    """The SHA-256 of the run's input copy, written to ``input.sha256`` and returned. hashlib leaves
+    the GIL while it hashes, so this runs in a thread beside the validation of the same copy."""
+    sha256 = file_sha256(copy)
+    folder.input_checksum.write_text(f"{sha256}  {copy.name}\n")
+    return sha256
 
 
 def file_sha256(path: Path) -> str:
