@@ -244,7 +244,7 @@ class QueueRunner:
         latency = trio.current_time() - started
         self._in_flight -= 1
         self._release_in_flight(job)
-        self._settle(job)
+        cost_usd = self._settle(job)  # priced once: the record and the budget count the same figure
         if error is None:
             self.limiter.note_success(sent_at=started)
             usage, finish_reason, served_model = job.usage, last.finish_reason, last.model
@@ -261,14 +261,20 @@ class QueueRunner:
                 usage=usage,
                 finish_reason=finish_reason,
                 served_model=served_model,
-                cost_usd=self._record_cost(job),
+                cost_usd=cost_usd,
             )
             await self._finish({**record, **reply_fields(last, job.prompt.parameters)}, ok=True)
             return
-        await self._handle_failure(job, error, sent_at, started, latency)
+        await self._handle_failure(job, error, sent_at, started, latency, cost_usd)
 
     async def _handle_failure(
-        self, job: Job, error: ProviderError, sent_at: str, started: float, latency: float
+        self,
+        job: Job,
+        error: ProviderError,
+        sent_at: str,
+        started: float,
+        latency: float,
+        cost_usd: float | None,
     ) -> None:
         decision = decide(error, job.attempts, self._config.max_attempts)
         logger.info(
@@ -295,7 +301,7 @@ class QueueRunner:
             timestamp_sent=sent_at,
             latency_s=latency,
             usage=job.usage,
-            cost_usd=self._record_cost(job),
+            cost_usd=cost_usd,
         )
         await self._finish(record, ok=False)
 
@@ -388,13 +394,15 @@ class QueueRunner:
             return None
         return budget_refusal(refusing, worst)
 
-    def _settle(self, job: Job) -> None:
-        """The job's request is over: release its reservation, count what its replies cost."""
-        if self._budget is None:
-            return
-        spent = self._record_cost(job) or 0.0
-        self._budget.settle(job.reserved_usd, spent - job.cost_usd, reserved=job.reserved)
-        job.reserved_usd, job.cost_usd, job.reserved = 0.0, spent, False
+    def _settle(self, job: Job) -> float | None:
+        """The job's request is over: release its reservation, count what its replies cost, and return
+        that (its record's ``cost_usd``; ``None`` for a model without a price)."""
+        cost = self._record_cost(job)
+        if self._budget is not None:
+            spent = cost or 0.0
+            self._budget.settle(job.reserved_usd, spent - job.cost_usd, reserved=job.reserved)
+            job.reserved_usd, job.cost_usd, job.reserved = 0.0, spent, False
+        return cost
 
     def _record_cost(self, job: Job) -> float | None:
         if self._spending is None:

@@ -84,10 +84,27 @@ def test_prompto_run_keeps_base_url_credentials_out_of_run_log_and_the_console(
     prompts.parent.mkdir(parents=True)
     prompts.write_text(json.dumps({"id": "1", **OPENAI, "prompt": "hi"}) + "\n")
 
-    result = run_cli("experiment.file=p.jsonl", f"data_folder={tmp_path / 'data'}", cwd=tmp_path)
+    # httpx's request lines are off by default; a user who turns them on sees them masked
+    httpx_lines = "hydra.job_logging.loggers.httpx.level=INFO"
+    result = run_cli("experiment.file=p.jsonl", f"data_folder={tmp_path / 'data'}", httpx_lines, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert server.last_request.path == f"/v1/chat/completions?api-key={QUERY_KEY}"
     (run_log,) = (tmp_path / "outputs").rglob("run.log")
     assert "HTTP Request: POST http://***@127.0.0.1:" in run_log.read_text()
     assert leaks(tmp_path / "outputs", result.stdout, result.stderr) == []
+
+
+def test_httpx_request_lines_are_off_by_default(tmp_path: Path, server: FakeServer) -> None:
+    """One line a request would be a million lines in run.log and on the console for a large file."""
+    (tmp_path / ".env").write_text(f"OPENAI_API_KEY={KEY}\nOPENAI_BASE_URL={base_url(server)}\n")
+    prompts = tmp_path / "data" / "input" / "p.jsonl"
+    prompts.parent.mkdir(parents=True)
+    prompts.write_text(json.dumps({"id": "1", **OPENAI, "prompt": "hi"}) + "\n")
+
+    result = run_cli("experiment.file=p.jsonl", f"data_folder={tmp_path / 'data'}", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    (run_log,) = (tmp_path / "outputs").rglob("run.log")
+    assert "1 of 1 prompts finished" in run_log.read_text()
+    assert "HTTP Request" not in run_log.read_text() + result.stdout + result.stderr
