@@ -396,19 +396,14 @@ class QueueRunner:
 
     def _settle(self, job: Job) -> float | None:
         """The job's request is over: release its reservation, count what its replies cost, and return
-        that (its record's ``cost_usd``; ``None`` for a model without a price)."""
-        cost = self._record_cost(job)
-        if self._budget is not None:
-            spent = cost or 0.0
-            self._budget.settle(job.reserved_usd, spent - job.cost_usd, reserved=job.reserved)
-            job.reserved_usd, job.cost_usd, job.reserved = 0.0, spent, False
-        return cost
-
-    def _record_cost(self, job: Job) -> float | None:
-        if self._spending is None:
+        that (its record's ``cost_usd``; ``None`` for a model without a price, or a run without prices)."""
+        if self._spending is None or self._budget is None:  # the budget comes with the spending
             return None
-        usage = job.usage
-        return self._spending.cost_usd(job.prompt.api, job.prompt.model_name, usage)
+        cost = self._spending.cost_usd(job.prompt.api, job.prompt.model_name, job.usage)
+        spent = cost or 0.0
+        self._budget.settle(job.reserved_usd, spent - job.cost_usd, reserved=job.reserved)
+        job.reserved_usd, job.cost_usd, job.reserved = 0.0, spent, False
+        return cost
 
     def _release_in_flight(self, job: Job) -> None:
         if self._in_flight_limit is not None:

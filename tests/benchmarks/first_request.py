@@ -82,10 +82,13 @@ def _first_request(server: ServerProcess, process: subprocess.Popen[bytes], dead
     """The server's own time of its first request. Asked four times a second, with one client: the
     asking costs CPU the runner would otherwise have, and how soon it is asked changes nothing measured."""
     with httpx.Client() as client:
-        while time.time() < deadline and process.poll() is None:
+        while time.time() < deadline:
+            running = process.poll() is None  # read before asking: a small file's run may end meanwhile
             first_at = client.get(f"{server.url}/stats").json()["first_at"]
             if first_at is not None:
                 return float(first_at)
+            if not running:
+                return None
             time.sleep(0.25)
     return None
 
