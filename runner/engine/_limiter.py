@@ -1,12 +1,14 @@
-"""Pacing one queue: a ticker task hands out one permit per ``60 / max_queries`` seconds.
+"""Pacing one queue: one permit per ``60 / max_queries`` seconds, each taken at its slot in a schedule.
 
-Permits travel through an unbuffered memory channel, so a permit exists only when someone takes it:
-an idle queue does not bank permits and then burst. The ticker keeps an absolute schedule
-(``next_at += interval``) so that scheduling latency does not accumulate into drift: a ticker that
-fell behind by less than :data:`MAX_CATCH_UP_S` (or one interval, if longer) hands out the permits it
-owes back to back. At 30,000 a minute a permit is due every 2 ms, and a busy event loop is often
-late by more than that; restarting from now each time would lose those slots for good. Further
-behind than that, the queue was idle (or paused), and the schedule restarts from now.
+:meth:`RateLimiter.acquire` reserves the next slot and sleeps until it: no ticker task, and no channel
+to hand permits through (at a thousand requests a second each task switch showed). A permit exists
+only when someone takes it: an idle queue does not bank permits and then burst. The schedule is
+absolute (each slot one interval after the previous one) so that scheduling latency does not
+accumulate into drift: a taker late by less than :data:`MAX_CATCH_UP_S` (or one interval, if longer)
+gets the permits it owes back to back. At 30,000 a minute a permit is due every 2 ms, and a busy event
+loop is often late by more than that; restarting from now each time would lose those slots for good.
+Further behind than that, the queue was idle, and the schedule restarts from now; after a pause it
+restarts from the pause's end (a server that asked for a wait gets no burst of the slots it covered).
 
 The engine steers it:
 
@@ -59,7 +61,7 @@ class SharedTokens(Protocol):
 
 
 class RateLimiter:
-    """Permits at ``per_minute`` per minute; run :meth:`run` in a nursery, take with :meth:`acquire`."""
+    """Permits at ``per_minute`` per minute, taken with :meth:`acquire`."""
 
     def __init__(self, per_minute: float, shared: SharedTokens | None = None) -> None:
         if per_minute <= 0:
@@ -73,7 +75,8 @@ class RateLimiter:
         self._server_interval = 0.0
         self._server_interval_until = -math.inf
         self._permits_issued = 0
-        self._send_permit, self._receive_permit = trio.open_memory_channel[None](0)
+        self._next_at = -math.inf
+        """The next free slot of the schedule (``trio.current_time()`` scale)."""
 
     @property
     def interval(self) -> float:
@@ -83,33 +86,27 @@ class RateLimiter:
             return max(own, self._server_interval)
         return own
 
-    async def run(self) -> None:
-        """The ticker: runs until cancelled."""
-        next_at = trio.current_time()
-        async with self._send_permit:
-            while True:
-                wake_at = max(next_at, self._paused_until)
-                if wake_at > trio.current_time():
-                    await trio.sleep_until(wake_at)
-                    continue  # a pause may have been extended while we slept
-                await self._send_permit.send(None)
-                self._permits_issued += 1
-                now, interval = trio.current_time(), self.interval
-                behind = now - next_at
-                # The schedule starts at the first permit taken, not when the ticker started: a queue
-                # whose first prompt is ready a little later owes nothing for the time before.
-                first = self._permits_issued == 1
-                catch_up = not first and behind < max(interval, MAX_CATCH_UP_S)
-                next_at = next_at + interval if catch_up else now + interval
-
     async def acquire(self) -> None:
-        """Wait for the next permit (and for any pause that began while it was on its way)."""
-        await self._receive_permit.receive()
+        """Wait for the next slot of the schedule (and for any pause that began meanwhile)."""
+        now, interval = trio.current_time(), self.interval
+        slot = max(self._next_at, self._paused_until)
+        if slot < now - max(interval, MAX_CATCH_UP_S):  # idle (or the first permit): start from now
+            slot = now
+        self._next_at = booked = slot + interval  # a taker coming meanwhile books the slot after ours
+        if slot > now:
+            await trio.sleep_until(slot)
+        else:
+            await trio.lowlevel.checkpoint()
+        if self._next_at == booked:  # nobody did: the next slot is one interval of now (the server's
+            self._next_at = slot + self.interval  # limits may have changed it while we slept)
         if self._shared is not None:
             await self._shared.take()
-        # A pause may be extended while we sleep: re-check rather than wait on an event.
-        while trio.current_time() < self._paused_until:  # noqa: ASYNC110
+        # A pause may begin, or be extended, while we sleep: re-check rather than wait on an event.
+        while trio.current_time() < self._paused_until:
             await trio.sleep_until(self._paused_until)
+            # This permit is taken at the pause's end: the next one is due an interval after it.
+            self._next_at = max(self._next_at, self._paused_until + self.interval)
+        self._permits_issued += 1
 
     def pause_until(self, deadline: float) -> None:
         """Issue no permit before ``deadline`` (``trio.current_time()`` scale)."""

@@ -178,7 +178,6 @@ class QueueRunner:
     async def run(self) -> None:
         """Send every prompt of the queue and hand each finished record to ``results``."""
         async with self._results, trio.open_nursery() as nursery:
-            nursery.start_soon(self.limiter.run)
             nursery.start_soon(self._feed)
             async with trio.open_nursery() as attempts:
                 await self._dispatch(attempts)

@@ -171,48 +171,39 @@ async def test_a_late_consumer_gets_the_permits_it_owes_but_an_idle_one_does_not
 ) -> None:
     limiter = RateLimiter(30_000)  # a permit every 2 ms
     permits: list[float] = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(limiter.run)
-        for _ in range(100):  # a busy loop: late by 10 ms every 10th permit
-            await limiter.acquire()
-            permits.append(trio.current_time())
-            if len(permits) % 10 == 0:
-                await trio.sleep(0.010)
-        # the stalls were made up with permits back to back: 100 permits on the 2 ms schedule
-        assert permits[-1] == pytest.approx(99 * 0.002, abs=0.011)
-        await trio.sleep(1.0)  # idle for longer than MAX_CATCH_UP_S: no burst of 500 owed permits
-        idle_over = trio.current_time()
-        for _ in range(10):
-            await limiter.acquire()
-        assert trio.current_time() - idle_over == pytest.approx(9 * 0.002)
-        nursery.cancel_scope.cancel()
+    for _ in range(100):  # a busy loop: late by 10 ms every 10th permit
+        await limiter.acquire()
+        permits.append(trio.current_time())
+        if len(permits) % 10 == 0:
+            await trio.sleep(0.010)
+    # the stalls were made up with permits back to back: 100 permits on the 2 ms schedule
+    assert permits[-1] == pytest.approx(99 * 0.002, abs=0.011)
+    await trio.sleep(1.0)  # idle for longer than MAX_CATCH_UP_S: no burst of 500 owed permits
+    idle_over = trio.current_time()
+    for _ in range(10):
+        await limiter.acquire()
+    assert trio.current_time() - idle_over == pytest.approx(9 * 0.002)
     assert MAX_CATCH_UP_S < 1.0
 
 
 async def test_the_schedule_starts_at_the_first_permit_taken(autojump_clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(30_000)  # a permit every 2 ms
     permits: list[float] = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(limiter.run)
-        await trio.sleep(0.1)  # the first prompt is ready 100 ms after the ticker started
-        for _ in range(5):
-            await limiter.acquire()
-            permits.append(trio.current_time())
-        nursery.cancel_scope.cancel()
+    await trio.sleep(0.1)  # the first prompt is ready 100 ms after the ticker started
+    for _ in range(5):
+        await limiter.acquire()
+        permits.append(trio.current_time())
     assert permits == pytest.approx([0.1, 0.102, 0.104, 0.106, 0.108])  # no burst for the 100 ms before
 
 
 async def test_server_limits_space_permits_until_reset(autojump_clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(600)  # 0.1 s apart
     permits: list[float] = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(limiter.run)
+    await limiter.acquire()
+    limiter.note_server_limits(RateLimitState(remaining_requests=4, reset_requests_s=20.0))
+    for _ in range(6):
         await limiter.acquire()
-        limiter.note_server_limits(RateLimitState(remaining_requests=4, reset_requests_s=20.0))
-        for _ in range(6):
-            await limiter.acquire()
-            permits.append(trio.current_time())
-        nursery.cancel_scope.cancel()
+        permits.append(trio.current_time())
     # 4 left for 20 s: 5 s apart until the window resets, then back to 0.1 s
     assert gaps(permits)[:3] == [pytest.approx(5.0)] * 3
     assert gaps(permits)[-1] == pytest.approx(0.1)
@@ -220,16 +211,13 @@ async def test_server_limits_space_permits_until_reset(autojump_clock: trio.test
 
 async def test_server_says_nothing_left_pauses_until_reset(autojump_clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(600)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(limiter.run)
-        await limiter.acquire()
-        limiter.note_server_limits(RateLimitState(remaining_requests=3, reset_requests_s=7.0), in_flight=3)
-        await limiter.acquire()
-        assert trio.current_time() == pytest.approx(7.0)
-        limiter.note_server_limits(RateLimitState(remaining_tokens=0, reset_tokens_s=4.0))
-        await limiter.acquire()
-        assert trio.current_time() == pytest.approx(11.0)
-        nursery.cancel_scope.cancel()
+    await limiter.acquire()
+    limiter.note_server_limits(RateLimitState(remaining_requests=3, reset_requests_s=7.0), in_flight=3)
+    await limiter.acquire()
+    assert trio.current_time() == pytest.approx(7.0)
+    limiter.note_server_limits(RateLimitState(remaining_tokens=0, reset_tokens_s=4.0))
+    await limiter.acquire()
+    assert trio.current_time() == pytest.approx(11.0)
 
 
 async def test_token_bucket_waits_refunds_and_charges(autojump_clock: trio.testing.MockClock) -> None:
