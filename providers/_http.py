@@ -2,7 +2,7 @@
 
 * :class:`ClientPool` holds the run's ``httpx.AsyncClient`` objects. httpcore's pool rescans every
   connection on each request event, which is quadratic in the connections in flight, so the run's
-  client sends through :class:`~providers._h11_transport.H11Transport` (an O(1) keep-alive pool on
+  client sends through :class:`~providers._lean_transport.LeanTransport` (an O(1) keep-alive pool on
   httpx's transport seam); a plain JSON POST on it skips the client's machinery and builds the same
   request and response itself (:mod:`providers._lean_post`). Where a proxy is configured in the
   environment, httpx's own transport handles it, and a thousand requests are spread over several
@@ -42,8 +42,8 @@ from providers._errors import (
     ServerError,
     excerpt,
 )
-from providers._h11_transport import H11Transport, unsendable
 from providers._lean_post import LeanTarget, lean_target, post_lean
+from providers._lean_transport import LeanTransport, unsendable
 from providers._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
@@ -72,11 +72,11 @@ class ClientPool:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> None:
         """``transport``: one to use instead (tests inject one); ``lean``: whether to send through
-        :class:`H11Transport` (default: unless a proxy is set in the environment); ``max_reply_bytes``: the
+        :class:`LeanTransport` (default: unless a proxy is set in the environment); ``max_reply_bytes``: the
         largest reply body read (decoded)."""
-        self._lean: H11Transport | None = None
+        self._lean: LeanTransport | None = None
         if transport is None and (lean_transport_allowed() if lean is None else lean):
-            transport = self._lean = H11Transport(shared_ssl_context(), max_reply_bytes=max_reply_bytes)
+            transport = self._lean = LeanTransport(shared_ssl_context(), max_reply_bytes=max_reply_bytes)
         self._base_url = urlsplit(base_url)
         size = max(1, min(64, -(-expected_concurrency // REQUESTS_PER_CLIENT)))
         per_client = max(REQUESTS_PER_CLIENT, -(-expected_concurrency // size))

@@ -6,7 +6,7 @@ stream, a second response for the capped body) cost as much CPU as the transport
 :func:`post_lean` makes the same request (httpx's JSON encoding, its header order and timeouts) and
 the same response (body read whole under the cap and decoded, framing headers dropped, cookies kept,
 httpx's ``HTTP Request:`` log line) with none of it. :class:`~providers._http.ClientPool` uses it for
-a plain POST through :class:`~providers._h11_transport.H11Transport`; a request with headers of its
+a plain POST through :class:`~providers._lean_transport.LeanTransport`; a request with headers of its
 own, cookies to send, or user info in its URL (sent as basic auth) goes through the client.
 """
 
@@ -19,7 +19,7 @@ from urllib.parse import SplitResult
 
 import httpx
 
-from providers._h11_transport import H11Transport
+from providers._lean_transport import LeanTransport
 from providers._reply_size import (
     BODY_FRAMING,
     Pieces,
@@ -57,7 +57,7 @@ def lean_target(
 
 
 async def post_lean(
-    transport: H11Transport,
+    transport: LeanTransport,
     target: LeanTarget,
     json_body: Any,
     timeouts: dict[str, float | None],

@@ -216,7 +216,7 @@ def paper_3(bench: Bench) -> None:
 def transport(bench: Bench) -> None:
     """The client layer alone, a thousand requests in flight: the lean transport against httpx's pool."""
     concurrency = bench.size(1000, 300)
-    for name, lean in (("lean (h11) transport, 1 client", True), ("httpx's transport, 32 clients", False)):
+    for name, lean in (("lean transport, 1 client", True), ("httpx's transport, 32 clients", False)):
         bench.transport[name] = measure_in_child(lean=lean, concurrency=concurrency)
         print(f"  {name}: {bench.transport[name]:.2f} ms/req", flush=True)
 

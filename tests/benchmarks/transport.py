@@ -1,7 +1,7 @@
 """The client layer alone: CPU per request of ``ClientPool.post`` with a thousand requests in flight.
 
 Two configurations against the same fake server (its own process, 1 s replies): the lean transport
-(:mod:`providers._h11_transport`, what a run uses) and httpx's default transport spread over 32
+(:mod:`providers._lean_transport`, what a run uses) and httpx's default transport spread over 32
 clients (what a run uses when a proxy is set). Each sends ``rounds`` waves of ``concurrency``
 concurrent requests after one warm-up wave that opens the connections; CPU is this process's.
 

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from providers._http import ClientPool
-from tests.providers.test_h11_transport import Handler, RawServer, read_request
+from tests.providers.test_lean_transport import Handler, RawServer, read_request
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "é ✓"}], "n": [1, 2.5, None]}
 

@@ -121,7 +121,7 @@ def test_prompto_run_refuses_a_key_read_with_its_newline_naming_the_variable(tmp
     assert leaks(tmp_path / "outputs", NEWLINE_KEY, result.stdout, result.stderr) == []
 
 
-@pytest.mark.parametrize("lean", [True, False], ids=["h11 transport", "httpx transport"])
+@pytest.mark.parametrize("lean", [True, False], ids=["lean transport", "httpx transport"])
 async def test_http_refusing_a_header_is_a_bad_request_that_names_the_header_not_its_value(
     lean: bool,
 ) -> None:

@@ -11,7 +11,7 @@ import functools
 import gzip
 import shutil
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -19,8 +19,8 @@ import pytest
 import trio
 
 from providers._errors import ConnectionFailed, RequestTimeout
-from providers._h11_transport import H11Transport
 from providers._http import ClientPool, lean_transport_allowed
+from providers._lean_transport import LeanTransport
 
 OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 
@@ -77,14 +77,14 @@ async def keep_alive(stream: trio.SocketStream, _: int) -> None:
         await stream.send_all(OK)
 
 
-async def post(transport: H11Transport, url: str, **kwargs: object) -> httpx.Response:
+async def post(transport: LeanTransport, url: str, **kwargs: object) -> httpx.Response:
     async with httpx.AsyncClient(transport=transport) as client:
         return await client.post(url, json={"model": "m"}, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_requests_reuse_one_keep_alive_connection(nursery: trio.Nursery) -> None:
     server = await RawServer(keep_alive).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     async with httpx.AsyncClient(transport=transport) as client:
         replies = [await client.post(server.url, json={"n": n}) for n in range(3)]
     assert [reply.json() for reply in replies] == [{"ok": True}] * 3
@@ -99,7 +99,7 @@ async def test_a_thousand_concurrent_requests_each_get_their_reply(nursery: trio
             await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
 
     server = await RawServer(echo_after_a_while).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     replies: dict[int, object] = {}
     async with httpx.AsyncClient(transport=transport) as client:
 
@@ -119,7 +119,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(nursery: 
         await stream.send_all(OK)  # keep-alive, yet the server closes right after
 
     server = await RawServer(one_reply_then_hang_up).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     async with httpx.AsyncClient(transport=transport) as client:
         first = await client.post(server.url, json={})
         await trio.sleep(0.05)  # the server's FIN arrives
@@ -135,7 +135,7 @@ async def test_connection_close_and_http_1_0_replies_are_not_kept(nursery: trio.
         await stream.send_all(version + b" 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}")
 
     server = await RawServer(close_after_reply).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     async with httpx.AsyncClient(transport=transport) as client:
         assert [(await client.post(server.url, json={})).json() for _ in range(2)] == [{}, {}]
     assert transport.idle_connections() == 0
@@ -153,7 +153,100 @@ async def test_chunked_and_gzipped_replies_are_decoded(nursery: trio.Nursery) ->
         await stream.send_all(head + chunks + b"0\r\n\r\n")
 
     server = await RawServer(chunked_gzip).start(nursery)
-    assert (await post(H11Transport(), server.url)).json() == {"text": "hello"}
+    assert (await post(LeanTransport(), server.url)).json() == {"text": "hello"}
+
+
+async def test_an_interim_reply_is_skipped_and_a_body_may_end_with_the_connection(
+    nursery: trio.Nursery,
+) -> None:
+    async def continue_then_close_delimited(stream: trio.SocketStream, _: int) -> None:
+        await read_request(stream)
+        await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await stream.send_all(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{"whole": ')
+        await stream.send_all(b"true}")  # no content-length, not chunked: the body ends with the connection
+
+    server = await RawServer(continue_then_close_delimited).start(nursery)
+    transport = LeanTransport()
+    reply = await post(transport, server.url)
+    assert (reply.status_code, reply.json()) == (200, {"whole": True})
+    assert transport.idle_connections() == 0
+
+
+async def test_a_body_cut_short_is_a_remote_protocol_error(nursery: trio.Nursery) -> None:
+    async def cut_short(stream: trio.SocketStream, _: int) -> None:
+        await read_request(stream)
+        await stream.send_all(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"par')
+
+    server = await RawServer(cut_short).start(nursery)
+    transport = LeanTransport()
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending complete message body"):
+        await post(transport, server.url)
+    assert transport.idle_connections() == 0
+
+
+async def test_bytes_after_a_reply_keep_the_reply_but_not_the_connection(nursery: trio.Nursery) -> None:
+    async def trailing_junk(stream: trio.SocketStream, _: int) -> None:
+        while await read_request(stream):
+            await stream.send_all(OK + b"\x00junk after the reply")
+
+    server = await RawServer(trailing_junk).start(nursery)
+    transport = LeanTransport()
+    async with httpx.AsyncClient(transport=transport) as client:
+        replies = [(await client.post(server.url, json={})).json() for _ in range(2)]
+    assert replies == [{"ok": True}] * 2
+    assert (server.connections, transport.idle_connections()) == (2, 0)
+
+
+async def test_headers_past_64_kib_are_refused(nursery: trio.Nursery) -> None:
+    async def endless_headers(stream: trio.SocketStream, _: int) -> None:
+        await read_request(stream)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\n" + b"x-padding: %s\r\n" % (b"p" * 1000) * 80)
+
+    server = await RawServer(endless_headers).start(nursery)
+    with pytest.raises(httpx.RemoteProtocolError, match="reply headers over 65536 bytes"):
+        await post(LeanTransport(), server.url)
+
+
+async def test_a_head_reply_has_no_body_whatever_its_length(nursery: trio.Nursery) -> None:
+    async def head(stream: trio.SocketStream, _: int) -> None:
+        await read_request(stream)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")
+
+    server = await RawServer(head).start(nursery)
+    async with httpx.AsyncClient(transport=LeanTransport()) as client:
+        reply = await client.head(server.url)
+    assert (reply.status_code, reply.headers["content-length"], reply.content) == (200, "1234", b"")
+
+
+async def test_a_streamed_request_body_is_sent_chunked(nursery: trio.Nursery) -> None:
+    seen: list[bytes] = []
+
+    async def record_chunked(stream: trio.SocketStream, _: int) -> None:
+        data = b""
+        while not data.endswith(b"0\r\n\r\n"):
+            data += await stream.receive_some(65536)
+        seen.append(data)
+        await stream.send_all(OK)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield b'{"a": '
+        yield b"1}"
+
+    server = await RawServer(record_chunked).start(nursery)
+    async with httpx.AsyncClient(transport=LeanTransport()) as client:
+        reply = await client.post(server.url, content=pieces())
+    assert reply.json() == {"ok": True}
+    head, _, body = seen[0].partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b'8\r\n{"a": 1}\r\n0\r\n\r\n'
+
+
+async def test_a_header_http_cannot_carry_is_refused_before_sending(nursery: trio.Nursery) -> None:
+    server = await RawServer(keep_alive).start(nursery)
+    with pytest.raises(httpx.LocalProtocolError, match="'x-note' is not valid in HTTP") as refused:
+        await post(LeanTransport(), server.url, headers={"x-note": "two\r\nx-injected: lines"})
+    assert "injected" not in str(refused.value)
+    assert server.connections == 0
 
 
 async def test_the_request_on_the_wire_is_what_httpx_built(nursery: trio.Nursery) -> None:
@@ -164,7 +257,7 @@ async def test_the_request_on_the_wire_is_what_httpx_built(nursery: trio.Nursery
         await stream.send_all(OK)
 
     server = await RawServer(record).start(nursery)
-    await post(H11Transport(), server.url + "?api-version=1", headers={"api-key": "k"})
+    await post(LeanTransport(), server.url + "?api-version=1", headers={"api-key": "k"})
     head, _, body = seen[0].partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     assert lines[0] == b"POST /v1/chat/completions?api-version=1 HTTP/1.1"
@@ -179,7 +272,7 @@ async def test_the_request_on_the_wire_is_what_httpx_built(nursery: trio.Nursery
     ("reply", "error"),
     [
         (b"", "Server disconnected without sending a response"),
-        (b"SMTP ready\r\n\r\n", "illegal status line"),
+        (b"SMTP ready\r\n\r\n", "the reply is not HTTP/1.1"),
     ],
 )
 async def test_a_broken_reply_is_a_remote_protocol_error(
@@ -190,7 +283,7 @@ async def test_a_broken_reply_is_a_remote_protocol_error(
         await stream.send_all(reply)
 
     server = await RawServer(broken).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     with pytest.raises(httpx.RemoteProtocolError, match=error):
         await post(transport, server.url)
     assert transport.idle_connections() == 0
@@ -202,7 +295,7 @@ async def test_a_silent_server_times_out_as_httpx_does_and_through_the_pool(nurs
         await trio.sleep_forever()
 
     server = await RawServer(silent).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     with pytest.raises(httpx.ReadTimeout):
         await post(transport, server.url, timeout=0.1)
     pool = ClientPool(server.url, timeout=httpx.Timeout(0.1))
@@ -217,7 +310,7 @@ async def test_a_refused_connection_is_a_connection_failure() -> None:
         await probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(httpx.ConnectError):
-        await post(H11Transport(), f"http://127.0.0.1:{port}/")
+        await post(LeanTransport(), f"http://127.0.0.1:{port}/")
     pool = ClientPool(f"http://127.0.0.1:{port}")
     with pytest.raises(ConnectionFailed, match="ConnectError"):
         await pool.post("/v1/chat/completions", json_body={})
@@ -231,7 +324,7 @@ async def test_a_cancelled_request_closes_its_connection(nursery: trio.Nursery) 
             await stream.send_all(OK)
 
     server = await RawServer(slow).start(nursery)
-    transport = H11Transport()
+    transport = LeanTransport()
     async with httpx.AsyncClient(transport=transport) as client:
         with trio.move_on_after(0.05):
             await client.post(server.url, json={})
@@ -265,9 +358,9 @@ async def test_https_through_tls_with_a_verified_certificate(nursery: trio.Nurse
     url = f"https://localhost:{port}/v1/chat/completions"
 
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        await post(H11Transport(), url)  # the system's trust store does not know this certificate
+        await post(LeanTransport(), url)  # the system's trust store does not know this certificate
     trusting = ssl.create_default_context(cafile=str(cert))
-    transport = H11Transport(trusting)
+    transport = LeanTransport(trusting)
     async with httpx.AsyncClient(transport=transport) as client:
         replies = [await client.post(url, json={}) for _ in range(2)]
     assert [reply.json() for reply in replies] == [{"ok": True}] * 2
