@@ -65,9 +65,14 @@ async def post_lean(
 ) -> httpx.Response:
     """``client.post(url, json=json_body)``, sent by ``transport`` (the client's own) without the client."""
     url, head = target
+    timeout = {"timeout": timeouts}
     content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    headers = [*head, (b"Content-Length", str(len(content)).encode()), (b"Content-Type", _JSON)]
-    request = httpx.Request("POST", url, headers=headers, content=content, extensions={"timeout": timeouts})
+    length = (b"Content-Length", str(len(content)).encode())
+    headers = httpx.Headers([*head, length, (b"Content-Type", _JSON)])
+    # stream=, not content=: the same request for a third of the CPU (content= re-derives its headers)
+    request = httpx.Request(
+        "POST", url, headers=headers, stream=httpx.ByteStream(content), extensions=timeout
+    )
     try:
         status, raw_headers, chunks, reason = await transport.exchange(request)
     except ReplyTooLarge as exc:  # reading stopped before any decoding
@@ -79,9 +84,13 @@ async def post_lean(
         )
         response = await read_capped_body(streamed, client.max_reply_bytes)
     else:  # the body as sent is the body decoded, and the transport held it under the cap
-        kept = [(name, value) for name, value in raw_headers if name.lower() not in BODY_FRAMING]
         body = b"".join(chunks)
-        response = httpx.Response(status, headers=kept, content=body, request=request, extensions=extensions)
+        kept = [(name, value) for name, value in raw_headers if name.lower() not in BODY_FRAMING]
+        kept.append((b"Content-Length", str(len(body)).encode()))  # what content= would add
+        response = httpx.Response(
+            status, headers=kept, stream=httpx.ByteStream(body), request=request, extensions=extensions
+        )
+        response.read()  # stream= and read(), not content=: the same response for less CPU
     if "set-cookie" in response.headers:
         client.cookies.extract_cookies(response)
     if _HTTPX_LOGGER.isEnabledFor(logging.INFO):  # httpx's own line, as its client logs it

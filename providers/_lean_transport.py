@@ -81,7 +81,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.raw_scheme == b"https" else 80))
-        body = request.content if isinstance(request.stream, httpx.ByteStream) else await request.aread()
+        body = request.read() if isinstance(request.stream, httpx.ByteStream) else await request.aread()
         try:  # refused before any connection is made
             outgoing = request_bytes(request.method.encode(), request.url.raw_path, request.headers.raw, body)
         except Unsendable:
