@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -187,19 +186,10 @@ class JsonApiProvider(Provider):
         """What makes every request fail (a missing key...), found when the provider was made."""
         return self._config_problems
 
-    @contextmanager
-    def scrubbed(self) -> Iterator[None]:
+    def scrubbed(self) -> Scrubbed:
         """Remove every secret this provider holds from the message of any error leaving it (and from
         every excerpt of a body made inside, before it is cut)."""
-        try:
-            with secrets_in_scope(self.secrets()):
-                yield
-        except ProviderError as exc:
-            clean = redact(exc.message, self.secrets())  # again: a token may have been fetched meanwhile
-            if clean != exc.message:
-                exc.message = clean
-                exc.args = (clean,)
-            raise
+        return Scrubbed(self.secrets)
 
     async def aclose(self) -> None:
         """Close the run's HTTP clients (a batch API's too: :meth:`close_with`)."""
@@ -233,3 +223,26 @@ def body_excerpt(response: httpx.Response) -> str:
 def malformed(what: str, payload: Any) -> MalformedReply:
     """A 2xx reply that lacks what it should carry, with an excerpt of what it did carry."""
     return MalformedReply(f"{what}: {excerpt(json.dumps(payload, ensure_ascii=False))!r}")
+
+
+class Scrubbed:
+    """:meth:`JsonApiProvider.scrubbed`'s block: the secrets in scope, and removed from the message
+    of a :class:`ProviderError` leaving it (a class: it wraps every request, see
+    :class:`~providers._secrets.secrets_in_scope`)."""
+
+    __slots__ = ("_scope", "_secrets")
+
+    def __init__(self, secrets: Callable[[], list[str]]) -> None:
+        self._secrets = secrets
+        self._scope = secrets_in_scope(secrets())
+
+    def __enter__(self) -> None:
+        self._scope.__enter__()
+
+    def __exit__(self, _: object, exc: BaseException | None, __: object) -> None:
+        self._scope.__exit__()
+        if isinstance(exc, ProviderError):
+            clean = redact(exc.message, self._secrets())  # again: a token may have been fetched meanwhile
+            if clean != exc.message:
+                exc.message = clean
+                exc.args = (clean,)
