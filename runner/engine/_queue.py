@@ -213,7 +213,8 @@ class QueueRunner:
                         await self.tokens.take(job.reserved_tokens)
                     if self._in_flight_limit is not None:
                         await self._in_flight_limit.acquire_on_behalf_of(job)
-                    await self.limiter.acquire()
+                    # Jobs still waiting: the queue is late, not idle, and makes up the slots it owes.
+                    await self.limiter.acquire(backlog=self._receive_job.statistics().current_buffer_used > 0)
                     if self._stopped_reason is None:
                         self._in_flight += 1
                         attempts.start_soon(self._attempt, job)

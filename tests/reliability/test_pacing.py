@@ -29,7 +29,13 @@ from providers import (
     Usage,
 )
 from runner import ApiLimit, ExperimentConfig, RateLimits, RunConfig, run_experiment
-from runner.engine._limiter import MAX_CATCH_UP_S, MAX_SLOWDOWN, WAKE_EVERY_S, RateLimiter
+from runner.engine._limiter import (
+    MAX_BACKLOG_CATCH_UP_S,
+    MAX_CATCH_UP_S,
+    MAX_SLOWDOWN,
+    WAKE_EVERY_S,
+    RateLimiter,
+)
 from runner.engine._token_bucket import TokenBucket, estimate_tokens
 from tests.reliability.conftest import read_records, write_prompts
 from tests.reliability.scripted import OtherScriptedProvider, ScriptedProvider
@@ -185,6 +191,23 @@ async def test_a_late_consumer_gets_the_permits_it_owes_but_an_idle_one_does_not
     # on the 2 ms schedule from now, each permit at most one coalesced wake late
     assert 9 * 0.002 <= trio.current_time() - idle_over <= 9 * 0.002 + WAKE_EVERY_S
     assert MAX_CATCH_UP_S < 1.0
+
+
+async def test_a_queue_with_a_backlog_makes_up_a_stall_an_idle_one_does_not(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(6_000)  # a permit every 10 ms
+    for backlog, resumes_on_schedule in ((True, True), (False, False)):
+        await limiter.acquire()
+        started = trio.current_time()
+        await trio.sleep(0.5)  # the loop stalled (or the queue had nothing to send) for 0.5 s
+        for _ in range(100):
+            await limiter.acquire(backlog=backlog)
+        # with a backlog, the 50 slots the stall covered are made up: 100 slots end 1 s after the first
+        on_schedule = trio.current_time() - started == pytest.approx(1.0, abs=WAKE_EVERY_S)
+        assert on_schedule is resumes_on_schedule
+        await trio.sleep(MAX_BACKLOG_CATCH_UP_S + 1)  # idle: the next round starts afresh
+    assert MAX_CATCH_UP_S < 0.5 < MAX_BACKLOG_CATCH_UP_S
 
 
 async def test_the_schedule_starts_at_the_first_permit_taken(autojump_clock: trio.testing.MockClock) -> None:
