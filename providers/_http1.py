@@ -67,7 +67,8 @@ def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes
 class ReplyReader:
     """One reply, fed as it arrives (:meth:`feed`, then :meth:`end` at the end of the connection).
 
-    httptools calls the ``on_*`` methods while it parses; ``limit`` caps the body as sent."""
+    httptools calls the ``on_*`` methods while it parses; the transport holds ``body_bytes`` (the
+    body as sent) to its cap after each :meth:`feed`."""
 
     __slots__ = (
         "_head_bytes",
