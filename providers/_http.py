@@ -42,8 +42,9 @@ from providers._errors import (
     ServerError,
     excerpt,
 )
+from providers._http1 import why_unsendable
 from providers._lean_post import LeanTarget, lean_target, post_lean
-from providers._lean_transport import LeanTransport, unsendable
+from providers._lean_transport import LeanTransport
 from providers._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
@@ -161,7 +162,10 @@ def raise_translated(exc: httpx.TransportError) -> NoReturn:
         raise RequestTimeout(f"request timed out ({type(exc).__name__})") from exc
     if isinstance(exc, httpx.LocalProtocolError):
         # httpcore's message (and h11's, under it) quotes the refused header value: the key itself.
-        raise BadRequest(f"request not sent: {unsendable(_request_of(exc))}") from None
+        request = _request_of(exc)
+        raise BadRequest(
+            f"request not sent: {why_unsendable(request.headers.raw if request else ())}"
+        ) from None
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
         raise ConnectionFailed(f"connection failed ({type(exc).__name__}: {exc})") from exc
     raise exc

@@ -18,6 +18,7 @@ What this module guarantees, as h11 did:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import httptools
 
@@ -31,7 +32,8 @@ _TARGET = re.compile(rb"[\x21-\x7e]+")
 
 
 class Unsendable(ValueError):
-    """HTTP cannot carry the request's method, target or headers."""
+    """HTTP cannot carry the request's method, target or headers (the message says which, as
+    :func:`why_unsendable` does)."""
 
 
 class Incomplete(Exception):
@@ -46,15 +48,30 @@ class Incomplete(Exception):
         self.nothing = nothing
 
 
+def why_unsendable(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """Why HTTP cannot carry a request with these headers, naming the offending header, never quoting
+    its value (a key with a newline must not reach a log); the request line, if no header is at fault."""
+    for name, value in headers:
+        shown = repr(name.decode("ascii", "replace"))
+        if _TOKEN.fullmatch(name) is None:
+            return f"the header name {shown} is not valid in HTTP"
+        if _VALUE.fullmatch(value) is None:
+            return (
+                f"the value of header {shown} is not valid in HTTP "
+                "(leading or trailing whitespace, or a control character such as a newline)"
+            )
+    return "HTTP refused the request line or its headers"
+
+
 def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
     """The request as sent: request line, headers as given, body (chunked if the headers say so)."""
     if _TOKEN.fullmatch(method) is None or _TARGET.fullmatch(target) is None:
-        raise Unsendable("the request line")
+        raise Unsendable(why_unsendable(()))
     lines = [method + b" " + target + b" HTTP/1.1"]
     chunked = False
     for name, value in headers:
         if _TOKEN.fullmatch(name) is None or _VALUE.fullmatch(value) is None:
-            raise Unsendable(name.decode("ascii", "replace"))
+            raise Unsendable(why_unsendable([(name, value)]))
         lines.append(name + b": " + value)
         chunked = chunked or (name.lower() == b"transfer-encoding" and value.lower() == b"chunked")
     lines.append(b"\r\n")

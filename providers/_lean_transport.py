@@ -84,8 +84,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
         body = request.read() if isinstance(request.stream, httpx.ByteStream) else await request.aread()
         try:  # refused before any connection is made
             outgoing = request_bytes(request.method.encode(), request.url.raw_path, request.headers.raw, body)
-        except Unsendable:
-            raise httpx.LocalProtocolError(unsendable(request), request=request) from None
+        except Unsendable as exc:
+            raise httpx.LocalProtocolError(str(exc), request=request) from None
         connection = self._take_idle(origin) or await self._connect(origin, timeouts.get("connect"), request)
         try:
             reply = await _exchange(connection, request, outgoing, timeouts, self._max_reply_bytes)
@@ -198,19 +198,6 @@ async def _within(
     with trio.CancelScope(deadline=at):
         return await operation(argument)
     raise error(f"no progress within {seconds:g} s", request=request)  # the scope caught its deadline
-
-
-def unsendable(request: httpx.Request | None) -> str:
-    """Why HTTP cannot carry ``request``, naming the offending header, never quoting its value."""
-    for name, value in request.headers.raw if request is not None else ():
-        if value != value.strip(b" \t") or any(
-            byte < 0x20 and byte != 0x09 or byte == 0x7F for byte in value
-        ):
-            return (
-                f"the value of header {name.decode('ascii', 'replace')!r} is not valid in HTTP "
-                "(leading or trailing whitespace, or a control character such as a newline)"
-            )
-    return "HTTP refused the request line or its headers"
 
 
 def _mapped_error(exc: Exception, request: httpx.Request, *, connect: bool) -> httpx.TransportError:

@@ -241,10 +241,19 @@ async def test_a_streamed_request_body_is_sent_chunked(nursery: trio.Nursery) ->
     assert body == b'8\r\n{"a": 1}\r\n0\r\n\r\n'
 
 
-async def test_a_header_http_cannot_carry_is_refused_before_sending(nursery: trio.Nursery) -> None:
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({"x-note": "two\r\nx-injected: lines"}, "the value of header 'x-note' is not valid in HTTP"),
+        ({"x note": "x-injected"}, "the header name 'x note' is not valid in HTTP"),
+    ],
+)
+async def test_a_header_http_cannot_carry_is_refused_before_sending(
+    nursery: trio.Nursery, headers: dict[str, str], error: str
+) -> None:
     server = await RawServer(keep_alive).start(nursery)
-    with pytest.raises(httpx.LocalProtocolError, match="'x-note' is not valid in HTTP") as refused:
-        await post(LeanTransport(), server.url, headers={"x-note": "two\r\nx-injected: lines"})
+    with pytest.raises(httpx.LocalProtocolError, match=error) as refused:
+        await post(LeanTransport(), server.url, headers=headers)
     assert "injected" not in str(refused.value)
     assert server.connections == 0
 
