@@ -225,24 +225,21 @@ def malformed(what: str, payload: Any) -> MalformedReply:
     return MalformedReply(f"{what}: {excerpt(json.dumps(payload, ensure_ascii=False))!r}")
 
 
-class Scrubbed:
+class Scrubbed(secrets_in_scope):
     """:meth:`JsonApiProvider.scrubbed`'s block: the secrets in scope, and removed from the message
     of a :class:`ProviderError` leaving it (a class: it wraps every request, see
     :class:`~providers._secrets.secrets_in_scope`)."""
 
-    __slots__ = ("_scope", "_secrets")
+    __slots__ = ("_current",)
 
     def __init__(self, secrets: Callable[[], list[str]]) -> None:
-        self._secrets = secrets
-        self._scope = secrets_in_scope(secrets())
+        super().__init__(secrets())
+        self._current = secrets
 
-    def __enter__(self) -> None:
-        self._scope.__enter__()
-
-    def __exit__(self, _: object, exc: BaseException | None, __: object) -> None:
-        self._scope.__exit__()
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        super().__exit__(exc_type, exc, traceback)
         if isinstance(exc, ProviderError):
-            clean = redact(exc.message, self._secrets())  # again: a token may have been fetched meanwhile
+            clean = redact(exc.message, self._current())  # again: a token may have been fetched meanwhile
             if clean != exc.message:
                 exc.message = clean
                 exc.args = (clean,)

@@ -90,7 +90,7 @@ class secrets_in_scope:
     def __enter__(self) -> None:
         self._token = _IN_SCOPE.set(self._secrets)
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
         _IN_SCOPE.reset(self._token)
 
 
