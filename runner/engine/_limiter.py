@@ -7,13 +7,15 @@ absolute (each slot one interval after the previous one) so that scheduling late
 accumulate into drift: a taker late by less than :data:`MAX_CATCH_UP_S` (or one interval, if longer)
 gets the permits it owes back to back. At 30,000 a minute a permit is due every 2 ms, and a busy event
 loop is often late by more than that; restarting from now each time would lose those slots for good.
-Further behind than that, the queue was idle, and the schedule restarts from now, unless the taker
-says it has a backlog (prompts waiting behind this one): then the lateness was the loop's, not
-idleness, and up to :data:`MAX_BACKLOG_CATCH_UP_S` of slots are made up (at a thousand requests a
-second the loop stalls for 0.3 s at times, and the 0.25 s bound lost those slots for good); after a pause it
-restarts from the pause's end (a server that asked for a wait gets no burst of the slots it covered).
-A queue faster than a permit each :data:`WAKE_EVERY_S` wakes that often and takes the slots due
-meanwhile back to back (timer coalescing, as the kernel's timer slack does).
+
+* Further behind than that, the queue was idle, and the schedule restarts from now; unless the taker
+  has a backlog (prompts waiting behind this one): then the lateness was the loop's, and up to
+  :data:`MAX_BACKLOG_CATCH_UP_S` of slots are made up (at a thousand requests a second the loop
+  stalls for 0.3 s at times, and the 0.25 s bound lost those slots for good).
+* After a pause the schedule restarts from the pause's end: a server that asked for a wait gets no
+  burst of the slots it covered.
+* A queue faster than a permit each :data:`WAKE_EVERY_S` wakes that often and takes the slots due
+  meanwhile back to back (timer coalescing, as the kernel's timer slack does).
 
 The engine steers it:
 
@@ -86,8 +88,8 @@ class RateLimiter:
         self._server_interval_until = -math.inf
         self._permits_issued = 0
         self._next_at = -math.inf
-        self._woke_at = -math.inf
         """The next free slot of the schedule (``trio.current_time()`` scale)."""
+        self._woke_at = -math.inf
 
     @property
     def interval(self) -> float:
@@ -109,11 +111,9 @@ class RateLimiter:
         if slot > now:  # a fast queue wakes once a WAKE_EVERY_S and takes the slots due by then
             await trio.sleep_until(max(slot, self._woke_at + WAKE_EVERY_S))
             self._woke_at = trio.current_time()
-            # Let what woke at the same instant run first: a reply that stops the queue (a 401) is
-            # then seen before this permit is used, whatever order trio runs that instant in.
-            await trio.lowlevel.checkpoint()
-        else:
-            await trio.lowlevel.checkpoint()
+        # After a sleep, let what woke at the same instant run first: a reply that stops the queue (a
+        # 401) is then seen before this permit is used, whatever order trio runs that instant in.
+        await trio.lowlevel.checkpoint()
         if self._next_at == booked:  # nobody did: the next slot is one interval of now (the server's
             self._next_at = slot + self.interval  # limits may have changed it while we slept)
         if self._shared is not None:
