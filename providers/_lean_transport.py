@@ -5,6 +5,7 @@ cost per request grows with the requests in flight: at a thousand in flight it d
 (see the performance section of the README). This transport plugs into httpx at its documented seam,
 ``httpx.AsyncBaseTransport``, and keeps what a batch runner needs and nothing more:
 
+* sockets read and written directly (:mod:`providers._socket_stream`), TLS by ``trio.SSLStream``;
 * idle keep-alive connections per origin in a stack: taking and returning one is O(1);
 * no limit on connections in use (the engine's rate limiter and ``max_in_flight`` bound them);
 * a connection that failed, was cancelled, or whose reply was not complete is closed, never reused;
@@ -31,6 +32,7 @@ import trio
 
 from providers._http1 import Incomplete, ReplyReader, Unsendable, request_bytes
 from providers._reply_size import Pieces, ReplyTooLarge
+from providers._socket_stream import SocketStream
 
 READ_CHUNK = 65536
 MAX_IDLE_PER_ORIGIN = 4096
@@ -126,7 +128,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def _open(self, origin: Origin) -> trio.abc.Stream:
         scheme, host, port = origin
-        stream: trio.abc.Stream = await trio.open_tcp_stream(host.decode("ascii"), port)
+        stream: trio.abc.Stream = await SocketStream.connect(host.decode("ascii"), port)
         if scheme == b"https":
             tls = trio.SSLStream(
                 stream, self._ssl_context, server_hostname=host.decode("ascii"), https_compatible=True
@@ -207,9 +209,9 @@ def _mapped_error(exc: Exception, request: httpx.Request, *, connect: bool) -> h
     return error(f"{type(cause).__name__}: {cause}", request=request)
 
 
-def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+def _socket_of(stream: trio.abc.Stream) -> SocketStream | None:
     tcp = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-    return tcp.socket if isinstance(tcp, trio.SocketStream) else None
+    return tcp if isinstance(tcp, SocketStream) else None
 
 
 def _close_now(connection: _Connection) -> None:
