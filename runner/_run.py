@@ -44,6 +44,7 @@ from runner.display._report import write_report
 from runner.engine._batch_queue import BatchQueueRunner
 from runner.engine._batching import Batching, batch_summary, batches_left
 from runner.engine._cache import open_cache
+from runner.engine._collector import collector_set_for_a_run
 from runner.engine._limiter import SharedTokens
 from runner.engine._prompt_source import NoPrompts, PromptSource
 from runner.engine._provider_set import ProviderSet
@@ -205,9 +206,19 @@ async def run_experiment(
         interrupted, started = _Interrupted(), time.monotonic()
         batching = Batching(ledger, pending, spending) if ledger is not None else None
         try:
-            await _run_queues(
-                config, plan, folder, run_environ, summary, scores, interrupt, interrupted, batching, spending
-            )
+            with collector_set_for_a_run():
+                await _run_queues(
+                    config,
+                    plan,
+                    folder,
+                    run_environ,
+                    summary,
+                    scores,
+                    interrupt,
+                    interrupted,
+                    batching,
+                    spending,
+                )
         except* RecordsUnwritable as failures:
             unwritable = _first(failures)
         finally:
