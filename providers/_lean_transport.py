@@ -98,11 +98,12 @@ class LeanTransport(httpx.AsyncBaseTransport):
         return reply
 
     async def aclose(self) -> None:
-        """Close every idle connection."""
+        """Close every idle connection at once (a run ends with a thousand: no round trip each)."""
         idle, self._idle = self._idle, {}
         for connections in idle.values():
             for connection in connections:
-                await trio.aclose_forcefully(connection.stream)
+                _close_now(connection)
+        await trio.lowlevel.checkpoint()
 
     def idle_connections(self) -> int:
         """How many keep-alive connections wait for reuse (for tests and statistics)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+import trio.testing
 
 from providers._errors import ConnectionFailed, RequestTimeout
 from providers._http import ClientPool, lean_transport_allowed
@@ -33,6 +34,8 @@ class RawServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.connections = 0
+        self.ended = 0
+        """Connections whose handler has returned (for ``keep_alive``: the client closed them)."""
         self.port = 0
 
     async def start(self, nursery: trio.Nursery) -> RawServer:
@@ -48,6 +51,7 @@ class RawServer:
         self.connections += 1
         async with stream:
             await self.handler(stream, self.connections)
+        self.ended += 1
 
 
 async def read_request(stream: trio.SocketStream) -> bytes:
@@ -111,6 +115,9 @@ async def test_a_thousand_concurrent_requests_each_get_their_reply(nursery: trio
                 requests.start_soon(one, number)
         assert transport.idle_connections() == server.connections
     assert replies == {number: {"n": number} for number in range(1000)}
+    assert transport.idle_connections() == 0
+    await trio.testing.wait_all_tasks_blocked()
+    assert server.ended == server.connections  # closing the client closed every connection it kept
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(nursery: trio.Nursery) -> None:
