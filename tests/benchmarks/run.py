@@ -1,7 +1,7 @@
 """Issue 8's benchmark: each scenario against its target, printed as markdown tables.
 
-    .venv/bin/python -m tests.benchmarks.run                  # everything (about 7 minutes on 2 cores)
-    .venv/bin/python -m tests.benchmarks.run --quick          # small versions of everything (about 2 minutes)
+    .venv/bin/python -m tests.benchmarks.run                  # everything (about 9 minutes on 2 cores)
+    .venv/bin/python -m tests.benchmarks.run --quick          # small versions of everything (about 3 minutes)
     .venv/bin/python -m tests.benchmarks.run rate-6k startup  # some scenarios
 
 Columns: *run* is first request sent to last reply; *ideal* is ``(N-1)·60/Q + latency`` (for a serial
@@ -10,9 +10,11 @@ CPU time beyond that of a one-prompt run (the ``startup`` scenario: interpreter,
 summary), divided by the prompts; *RSS* is the runner's peak resident memory; *in flight* is the most
 requests the fake server held at once. The ``transport`` scenario measures the client layer alone
 (:mod:`tests.benchmarks.transport`). Every model is priced (``scenario.BENCH_PRICE``), so each
-record's ``cost_usd`` is worked out as in a user's run. ``queues-4x15k`` is issue 20's aggregate rate
-(four models at 15,000 a minute each in one process); ``ceiling`` raises four queues' rates until one
-slips past 1.05 of its ideal, then runs that load in two local processes (``shard=0/2,1/2``).
+record's ``cost_usd`` is worked out as in a user's run. ``rate-30k`` is the median of three runs by
+CPU (this VM's CPU time varies by ±15% from minute to minute); ``rate-30k-long`` runs a minute of
+prompts once, so that opening a thousand connections weighs less. ``queues-4x15k`` is issue 20's
+aggregate rate (four models at 15,000 a minute each in one process); ``ceiling`` raises four queues'
+rates until one slips past 1.05 of its ideal, then runs that load in two local processes (``shard=0/2,1/2``).
 
 The paper's tables (prompto, NAACL 2025, appendix A) run with their prompt counts (100 per model) and
 the paper's reply times (its synchronous seconds / 100), but with time compressed ``--scale`` times
@@ -97,14 +99,27 @@ def startup(bench: Bench) -> None:
     bench.add("startup (1 prompt)", median, "start-up < 2 s", median.startup_s < 2, schedule=False)
 
 
-def rate(bench: Bench, per_minute: int, prompts: int, tolerance: float, cpu_ms: float | None) -> None:
-    result = run_queues([Queue("openai", "gpt-bench", prompts, per_minute, 2.0)])
-    met = result.ratio <= 1 + tolerance and result.ok == prompts
+def rate(
+    bench: Bench,
+    per_minute: int,
+    prompts: int,
+    tolerance: float,
+    cpu_ms: float | None,
+    *,
+    runs: int = 1,
+    name: str | None = None,
+) -> None:
+    """One queue at ``per_minute`` with 2 s replies; with ``runs`` > 1 the row is the run of median CPU
+    (this VM's CPU time varies by ±15% from one minute to the next), and every run must keep the
+    schedule."""
+    results = [run_queues([Queue("openai", "gpt-bench", prompts, per_minute, 2.0)]) for _ in range(runs)]
+    result = sorted(results, key=bench.cpu_ms)[len(results) // 2]
+    met = all(r.ratio <= 1 + tolerance and r.ok == prompts for r in results)
     target = f"ratio ≤ {1 + tolerance:.2f}"
     if cpu_ms is not None:
         met = met and bench.cpu_ms(result) <= cpu_ms
-        target += f", CPU ≤ {cpu_ms:g} ms/req"
-    bench.add(f"rate-{per_minute // 1000}k", result, target, met)
+        target += f", CPU ≤ {cpu_ms:g} ms/req" + (f" (median of {runs})" if runs > 1 else "")
+    bench.add(name or f"rate-{per_minute // 1000}k", result, target, met)
 
 
 def queues_50(bench: Bench) -> None:
@@ -224,7 +239,8 @@ def transport(bench: Bench) -> None:
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "transport": transport,
     "startup": startup,
-    "rate-30k": lambda b: rate(b, 30_000, b.size(6_000, 1_500), 0.05, 0.8),
+    "rate-30k": lambda b: rate(b, 30_000, b.size(6_000, 1_500), 0.05, 0.8, runs=3),
+    "rate-30k-long": lambda b: rate(b, 30_000, b.size(30_000, 3_000), 0.05, 0.8, name="rate-30k, 1 min"),
     "queues-4x15k": lambda b: (four_queues(b, 15_000), None)[1],
     "ceiling": ceiling,
     "rate-6k": lambda b: rate(b, 6_000, b.size(1_500, 500), 0.03, None),
