@@ -4,7 +4,7 @@ than a live run of the same file.
     .venv/bin/python -m tests.benchmarks.batch_memory            # 50,000 prompts (a few minutes)
     .venv/bin/python -m tests.benchmarks.batch_memory --prompts 5000
 
-Both runs are the installed ``prompto-run`` in a process of its own, against one OpenAI fake (batch
+Both runs are the installed ``prompto-run`` in a process of its own, each against an OpenAI fake (batch
 and live endpoints) in this process; the peak resident memory of each run is read from
 ``getrusage(RUSAGE_CHILDREN)`` after it (each run is measured in a fresh child of a fresh child, so the
 first run's peak does not mask the second's).
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import INSTALLED, read_jsonl, write_jsonl
@@ -40,11 +41,18 @@ def measured_run(folder: Path, env: dict[str, str], *overrides: str) -> tuple[fl
     return int(peak_kb) / 1024, time.monotonic() - started, int(status)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=50_000)
-    args = parser.parse_args()
-    count = args.prompts
+@dataclass(frozen=True)
+class Measured:
+    """One run of a file: its peak RSS (MB), wall time (s) and the batches it made (0 live)."""
+
+    prompts: int
+    peak_rss: float
+    wall_s: float
+    batches: int
+
+
+def measure(count: int, *, batch: bool) -> Measured:
+    """Run a file of ``count`` prompts in batch mode or live, check every prompt was answered."""
     with tempfile.TemporaryDirectory() as tmp, OpenAIBatchFake() as fake:
         folder = Path(tmp)
         (folder / "data" / "input").mkdir(parents=True)
@@ -60,28 +68,32 @@ def main() -> None:
         write_jsonl(folder / "data" / "input" / "big.jsonl", rows)
         del rows
         env = {"PATH": os.environ["PATH"], "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": fake.base_url}
-        common = ("experiment.file=big.jsonl", "report.auto=false", "progress.mode=off")
-        batch_rss, batch_s, batch_status = measured_run(
-            folder, env, *common, "hydra.run.dir=batch", "batch.enabled=true", "batch.poll_interval_s=0.5"
-        )
-        live_rss, live_s, live_status = measured_run(
-            folder,
-            env,
-            *common,
-            "hydra.run.dir=live",
-            "max_queries=120000",
-            "+rate_limits.apis.openai.max_in_flight=64",
-        )
-        batch_records = read_jsonl(folder / "batch" / "completed.jsonl")
-        batches = json.loads((folder / "batch" / "summary.json").read_text())["batches"]["count"]
-    assert batch_status == live_status == 0
-    assert len({r["id"] for r in batch_records}) == count
-    assert all(r["error"] is None for r in batch_records)
+        common = ("experiment.file=big.jsonl", "report.auto=false", "progress.mode=off", "hydra.run.dir=run")
+        if batch:
+            mode = ("batch.enabled=true", "batch.poll_interval_s=0.5")
+        else:
+            mode = ("max_queries=120000", "+rate_limits.apis.openai.max_in_flight=64")
+        rss, seconds, status = measured_run(folder, env, *common, *mode)
+        records = read_jsonl(folder / "run" / "completed.jsonl")
+        summary = json.loads((folder / "run" / "summary.json").read_text())
+    assert status == 0
+    assert len({r["id"] for r in records}) == count
+    assert all(r["error"] is None for r in records)
+    return Measured(count, rss, seconds, summary["batches"]["count"] if batch else 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=50_000)
+    args = parser.parse_args()
+    batch, live = measure(args.prompts, batch=True), measure(args.prompts, batch=False)
     print("| run | prompts | batches | peak RSS | wall time |\n|---|---:|---:|---:|---:|")
-    print(f"| batch | {count:,} | {batches} | {batch_rss:.0f} MB | {batch_s:.1f} s |")
-    print(f"| live | {count:,} | - | {live_rss:.0f} MB | {live_s:.1f} s |")
-    verdict = "met" if batch_rss <= live_rss * 1.05 else "NOT met"
-    print(f"\nbatch peak RSS / live peak RSS = {batch_rss / live_rss:.2f} (target <= 1, 5% noise): {verdict}")
+    for name, run in (("batch", batch), ("live", live)):
+        batches = run.batches or "-"
+        print(f"| {name} | {run.prompts:,} | {batches} | {run.peak_rss:.0f} MB | {run.wall_s:.1f} s |")
+    ratio = batch.peak_rss / live.peak_rss
+    verdict = "met" if ratio <= 1.05 else "NOT met"
+    print(f"\nbatch peak RSS / live peak RSS = {ratio:.2f} (target <= 1, 5% noise): {verdict}")
 
 
 if __name__ == "__main__":
