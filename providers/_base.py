@@ -20,8 +20,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from providers._reply import Completion
-from providers._reply_size import DEFAULT_MAX_REPLY_BYTES
 from providers._types import ChatRequest, MediaKind
+from providers.http._reply_size import DEFAULT_MAX_REPLY_BYTES
 
 
 class EndpointSettings(BaseModel):

@@ -32,7 +32,7 @@ class ProviderError(Exception):
     error_type = "provider_error"
     retryable = False
     """Whether the engine may send the request again; the class decides, unless the server's
-    ``x-should-retry`` overrules it for one error (:func:`providers._http.with_server_retry_verdict`)."""
+    ``x-should-retry`` overrules it for one error (:func:`providers.http._pool.with_server_retry_verdict`)."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)

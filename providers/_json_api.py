@@ -1,11 +1,10 @@
 """The base of every HTTP provider: POST one JSON body, read one JSON reply.
 
-:class:`JsonApiProvider` resolves the endpoint and key from settings and the environment, owns
-the run's :class:`~providers._http.ClientPool`, and is the one boundary where every failure leaves
-as a :class:`~providers._errors.ProviderError` with known secrets scrubbed from its message.
-A subclass supplies four hooks: :meth:`~JsonApiProvider.request_path`,
-:meth:`~JsonApiProvider.request_body`, :meth:`~JsonApiProvider.parse_reply` and (optionally)
-:meth:`~JsonApiProvider.classify_error`.
+:class:`JsonApiProvider` resolves the endpoint and key from settings and the environment, owns the
+run's :class:`~providers.http._pool.ClientPool`, and is the one boundary where every failure leaves as
+a :class:`~providers._errors.ProviderError` with known secrets scrubbed from its message. A subclass
+supplies four hooks: :meth:`~JsonApiProvider.request_path`, :meth:`~JsonApiProvider.request_body`,
+:meth:`~JsonApiProvider.parse_reply` and (optionally) :meth:`~JsonApiProvider.classify_error`.
 """
 
 from __future__ import annotations
@@ -20,11 +19,17 @@ import httpx
 from providers._base import Provider, ProviderContext, model_env_suffix
 from providers._error_replies import as_sent_with, named_status, sent_as_success
 from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
-from providers._http import ClientPool, json_body, parse_retry_after, status_error, with_server_retry_verdict
 from providers._json_fields import JsonObject
 from providers._reply import Completion
 from providers._secrets import credential_flaw, masked_url, redact, secrets_in_scope, url_secrets
 from providers._types import ChatRequest
+from providers.http._pool import (
+    ClientPool,
+    json_body,
+    parse_retry_after,
+    status_error,
+    with_server_retry_verdict,
+)
 
 
 class JsonApiProvider(Provider):
@@ -226,9 +231,8 @@ def malformed(what: str, payload: Any) -> MalformedReply:
 
 
 class Scrubbed(secrets_in_scope):
-    """:meth:`JsonApiProvider.scrubbed`'s block: the secrets in scope, and removed from the message
-    of a :class:`ProviderError` leaving it (a class: it wraps every request, see
-    :class:`~providers._secrets.secrets_in_scope`)."""
+    """:meth:`JsonApiProvider.scrubbed`'s block: the secrets in scope, and removed from the message of
+    a :class:`ProviderError` leaving it (a class, as :class:`~providers._secrets.secrets_in_scope`)."""
 
     __slots__ = ("_current",)
 

@@ -21,8 +21,8 @@ import httpx
 
 from providers._error_replies import named_status
 from providers._errors import MalformedReply, ProviderError, excerpt
-from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
-from providers._reply_size import reply_too_large
+from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
+from providers.http._reply_size import reply_too_large
 
 if TYPE_CHECKING:
     from providers._json_api import JsonApiProvider

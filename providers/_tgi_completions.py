@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING
 import httpx
 import trio
 
-from providers import _openai_reply as reply
 from providers._errors import BadRequest, ConnectionFailed, MalformedReply, excerpt
 from providers._features import output_limit
-from providers._http import ClientPool
 from providers._json_api import malformed
 from providers._json_fields import JsonObject, list_at, str_at
 from providers._line_stream import event_json, mid_stream_error, open_stream
+from providers._openai import reply
 from providers._ratelimit import openai_rate_limit
 from providers._reply import Completion
 from providers._types import ChatRequest
+from providers.http._pool import ClientPool
 
 if TYPE_CHECKING:
     from providers.huggingface_tgi import HuggingFaceTGIProvider

@@ -10,8 +10,8 @@
   are kept on its content block where the block defines them (``cache_control``, an image's
   ``transformations``, a document's ``citations``, ``context``, ``title``); others (OpenAI's ``detail``)
   are dropped with a warning, once per option and run: the blocks are closed objects;
-* reasoning, response_schema, tools and tool_choice: :mod:`providers._anthropic_features`; ``stream``:
-  :mod:`providers._anthropic_stream`. ``thinking`` blocks are the reply's ``reasoning`` (a
+* reasoning, response_schema, tools and tool_choice: :mod:`providers._anthropic.features`; ``stream``:
+  :mod:`providers._anthropic.stream`. ``thinking`` blocks are the reply's ``reasoning`` (a
   ``redacted_thinking`` block is noted there, its encrypted data never), ``tool_use`` blocks its tool
   calls; ``usage.output_tokens_details.thinking_tokens`` its reasoning tokens; the ``request-id`` header
   and ``usage.service_tier`` its provenance. ``stop_reason: max_tokens`` with nothing to show is an
@@ -26,18 +26,18 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers._anthropic_features import feature_problems, media_options, render_features
-from providers._anthropic_stream import complete_streamed
+from providers._anthropic.features import feature_problems, media_options, render_features
+from providers._anthropic.stream import complete_streamed
 from providers._base import ProviderContext
 from providers._errors import AuthError, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
 from providers._features import ToolCall, output_limit
-from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import object_at, str_at, token_count
 from providers._line_stream import stream_pool
 from providers._ratelimit import anthropic_rate_limit, throttled
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
+from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
 
 logger = logging.getLogger("prompto_run")
 

@@ -10,7 +10,7 @@ Every variable also has a model-specific form (``AZURE_OPENAI_API_KEY_<model>``)
 throttling shapes (400 ``content_filter``, "retry after 86400 seconds" daily quotas) are handled by the
 shared dialect.
 
-The features are OpenAI's (:mod:`providers._openai_features`), with OpenAI's reasoning models known by
+The features are OpenAI's (:mod:`providers._openai.features`), with OpenAI's reasoning models known by
 the deployment's name (a deployment named after its model: ``o3-mini``, ``gpt-5``). The default API
 version, 2024-10-21, has ``response_format`` json_schema, ``tools``, ``max_completion_tokens`` and
 ``stream_options``, but no ``reasoning_effort``: ``reasoning`` needs :data:`FIRST_REASONING_VERSION` or
@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 from providers._base import ProviderContext
 from providers._errors import BadRequest
 from providers._json_fields import JsonObject
-from providers._openai_dialect import OpenAIDialectProvider
+from providers._openai.dialect import OpenAIDialectProvider
 from providers._types import ChatRequest
 
 DEFAULT_API_VERSION = "2024-10-21"

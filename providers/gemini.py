@@ -2,7 +2,7 @@
 
 * key: ``GEMINI_API_KEY`` (or ``GEMINI_API_KEY_<model>``), sent as ``x-goog-api-key``;
 * base URL: ``endpoint.base_url``, else ``GEMINI_BASE_URL``, else ``https://generativelanguage.googleapis.com``;
-* parameters, safety filter and media: see :mod:`providers._google` (images, video, audio and documents;
+* parameters, safety filter and media: see :mod:`providers._google.base` (images, video, audio and documents;
   a media part may set ``videoMetadata`` on a video: the Gemini API's ``Part`` has no other option).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from providers._google import GenerateContentProvider
+from providers._google.base import GenerateContentProvider
 from providers._types import ChatRequest
 
 

@@ -29,7 +29,7 @@ from providers._errors import AuthError, BadRequest, ProviderError, ServerError
 from providers._features import RequestFeatures
 from providers._json_fields import JsonObject, object_at
 from providers._line_stream import stream_pool
-from providers._openai_dialect import OpenAIDialectProvider, error_details
+from providers._openai.dialect import OpenAIDialectProvider, error_details
 from providers._reply import Completion
 from providers._types import ChatRequest
 

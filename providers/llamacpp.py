@@ -27,7 +27,7 @@ no template (llama-cpp-python would silently fall back to Llama 2's format).
 **Parameters** pass unchanged to llama-cpp-python (``max_tokens``, ``temperature``, ``top_p``,
 ``top_k``, ``min_p``, ``seed``, ``stop``, ``repeat_penalty``, chat's ``response_format``...);
 unknown names are rejected before the run (``response_schema``, a grammar; ``tools``; ``reasoning``,
-refused; ``stream``, ignored: :mod:`providers._llamacpp_features`). ``max_tokens`` defaults to
+refused; ``stream``, ignored: :mod:`providers._llamacpp.features`). ``max_tokens`` defaults to
 :data:`DEFAULT_MAX_TOKENS` (256, about 200 words; ``null`` generates until the context is full).
 llama-cpp-python's own default is 16 for completion, which cuts most answers mid-sentence, and
 unbounded for chat, which lets one reply hold the queue.
@@ -51,11 +51,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 import trio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from providers import _llamacpp_model as model
 from providers._base import Provider, ProviderContext
 from providers._errors import BadRequest
 from providers._features import ToolCall
-from providers._llamacpp_features import feature_problems, tool_arguments, tool_calls
+from providers._llamacpp import model
+from providers._llamacpp.features import feature_problems, tool_arguments, tool_calls
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest
 
@@ -126,7 +126,7 @@ class LlamaCppProvider(Provider):
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
         """Media, an unknown mode, parameter names that llama-cpp-python does not take, and features it
-        cannot serve (:mod:`providers._llamacpp_features`)."""
+        cannot serve (:mod:`providers._llamacpp.features`)."""
         problems = super().check_request(request)
         try:
             features = request.features

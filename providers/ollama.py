@@ -1,15 +1,15 @@
 """``api: ollama``: Ollama's native chat API, ``POST {endpoint}/api/chat``; a plain-string prompt on
-``POST {endpoint}/api/generate``, as prompto sends it (:mod:`providers._ollama_generate`).
+``POST {endpoint}/api/generate``, as prompto sends it (:mod:`providers._ollama.generate`).
 
 * endpoint: ``endpoint.base_url``, else ``OLLAMA_API_ENDPOINT`` (e.g. ``http://localhost:11434``);
 * no key (a local server has no auth);
 * parameters go under ``options`` as given (``num_predict``, ``temperature``, ``num_ctx``, ``seed``...),
   except the fields of Ollama's chat request itself (``format``, ``keep_alive``, ``think``, ``logprobs``,
-  ``top_logprobs``, ``truncate``, ``shift``...: :data:`providers._ollama_options.REQUEST_LEVEL`), sent at
+  ``top_logprobs``, ``truncate``, ``shift``...: :data:`providers._ollama.options.REQUEST_LEVEL`), sent at
   the top level;
 * ``stream: false`` unless the request streams (Ollama streams NDJSON by default):
-  :mod:`providers._ollama_stream`;
-* reasoning, response_schema, tools and tool_choice: :mod:`providers._ollama_options`. ``message.thinking``
+  :mod:`providers._ollama.stream`;
+* reasoning, response_schema, tools and tool_choice: :mod:`providers._ollama.options`. ``message.thinking``
   is the reply's ``reasoning``, ``message.tool_calls`` its tool calls (arguments already an object);
   ``done_reason: length`` with nothing to show is an ``output_limit`` naming ``options.num_predict``;
 * media: images from local files, sent as raw base64 in the message's ``images`` (Ollama takes no URLs).
@@ -25,21 +25,21 @@ import httpx
 from providers._base import ProviderContext
 from providers._errors import AuthError, BadRequest, ProviderError
 from providers._features import ToolCall, output_limit
-from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import str_at, token_count
 from providers._line_stream import stream_pool
-from providers._ollama_generate import (
+from providers._ollama.generate import (
     NUM_PREDICT,
     generate_body,
     is_generate_reply,
     parse_generate,
     uses_generate,
 )
-from providers._ollama_options import feature_problems, render_features, split
-from providers._ollama_stream import complete_streamed
+from providers._ollama.options import feature_problems, render_features, split
+from providers._ollama.stream import complete_streamed
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest, MediaKind, MediaPart, Message
+from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
 
 logger = logging.getLogger("prompto_run")
 

@@ -5,7 +5,7 @@
 * parameters: OpenAI's own names (``max_tokens`` / ``max_completion_tokens``, ``temperature``, ``seed``...);
 * media: images, by URL or as a local file sent inline; ``detail`` is kept from the prompt;
 * ``endpoint.options.wire: responses`` (or a model OpenAI serves only there, such as ``o3-pro``):
-  ``POST /v1/responses`` instead (:mod:`providers._openai_wire`, :mod:`providers._openai_responses`).
+  ``POST /v1/responses`` instead (:mod:`providers._openai.wire`, :mod:`providers._openai.responses`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from providers._base import ProviderContext
-from providers._openai_dialect import OpenAIDialectProvider
-from providers._openai_wire import WIRE_OPTION, responses_only, wire_of, wire_problems
+from providers._openai.dialect import OpenAIDialectProvider
+from providers._openai.wire import WIRE_OPTION, responses_only, wire_of, wire_problems
 from providers._types import ChatRequest
 
 
@@ -33,7 +33,7 @@ class OpenAIProvider(OpenAIDialectProvider):
     def __new__(cls, context: ProviderContext) -> OpenAIProvider:
         """The Responses wire's provider for a model that speaks it (imported here: it subclasses this)."""
         if cls is OpenAIProvider and wire_of(context) == "responses":
-            from providers._openai_responses import OpenAIResponsesProvider
+            from providers._openai.responses import OpenAIResponsesProvider
 
             return super().__new__(OpenAIResponsesProvider)
         return super().__new__(cls)
@@ -47,7 +47,7 @@ class OpenAIProvider(OpenAIDialectProvider):
     def check_request(cls, request: ChatRequest) -> list[str]:
         """A model served only through the Responses API is checked against that API's request."""
         if cls is OpenAIProvider and responses_only(request.model_name):
-            from providers._openai_responses import OpenAIResponsesProvider
+            from providers._openai.responses import OpenAIResponsesProvider
 
             return OpenAIResponsesProvider.check_request(request)
         return super().check_request(request)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from providers._openai_dialect import OpenAIDialectProvider
+from providers._openai.dialect import OpenAIDialectProvider
 
 
 class OpenAICompatibleProvider(OpenAIDialectProvider):

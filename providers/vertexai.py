@@ -12,7 +12,7 @@
 * base URL: ``endpoint.base_url``, else ``VERTEXAI_BASE_URL``, else the location's regional host.
 
 Every variable also has a model-specific form (``VERTEXAI_PROJECT_ID_<model>``). Parameters, safety filter
-and media: see :mod:`providers._google` (a media part may also set ``mediaResolution``: Vertex's ``Part``
+and media: see :mod:`providers._google.base` (a media part may also set ``mediaResolution``: Vertex's ``Part``
 defines it). Vertex's ``usageMetadata.trafficType`` is the record's ``service_tier``.
 """
 
@@ -27,7 +27,7 @@ import trio
 
 from providers._base import ProviderContext
 from providers._errors import AuthError, excerpt
-from providers._google import GenerateContentProvider
+from providers._google.base import GenerateContentProvider
 from providers._json_api import env_choice, key_problem
 from providers._reply import Completion
 from providers._secrets import credential_flaw

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from providers._errors import AuthError, MalformedReply
-from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers._json_api import JsonApiProvider
+from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 
 UNCONFIGURED = "http://endpoint.not.configured"
 

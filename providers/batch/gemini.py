@@ -36,7 +36,6 @@ from urllib.parse import quote
 import trio
 
 from providers._errors import MalformedReply, ProviderError
-from providers._http import json_body
 from providers._json_api import JsonObject
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
@@ -51,6 +50,7 @@ from providers.batch._api import (
     BatchStatus,
     BatchTag,
 )
+from providers.http._pool import json_body
 
 TERMINAL_STATES = frozenset(
     {"BATCH_STATE_SUCCEEDED", "BATCH_STATE_FAILED", "BATCH_STATE_CANCELLED", "BATCH_STATE_EXPIRED"}

@@ -25,7 +25,6 @@ from urllib.parse import quote, urlencode
 import trio
 
 from providers._errors import BadRequest, MalformedReply, ProviderError, excerpt
-from providers._http import json_body
 from providers._json_api import JsonApiProvider, JsonObject
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
@@ -41,6 +40,7 @@ from providers.batch._api import (
     BatchStatus,
     BatchTag,
 )
+from providers.http._pool import json_body
 
 DONE_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
 """The batch states that change no more (``cancelling`` still does: requests may yet finish)."""

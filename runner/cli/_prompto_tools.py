@@ -15,7 +15,7 @@ Each does what prompto's does, with prompto's flag names and those its documenta
   INPUT whose id no line of OUTPUT has (ids compared as values: ``1`` and ``1.0`` are one id).
 * ``prompto_upload_media upload -f FILE -m MEDIA_FOLDER [-o OUT] [-w]`` (or ``-d DATA_FOLDER``, whose
   ``media/`` is used), ``list``, ``delete --confirm-delete-all``: Gemini's Files API
-  (:mod:`providers._gemini_files`). Each media part of a Gemini prompt is uploaded once (a file with
+  (:mod:`providers._google.gemini_files`). Each media part of a Gemini prompt is uploaded once (a file with
   the same SHA-256 already there is reused) and gets prompto's ``uploaded_filename`` (``files/…``)
   and ``uploaded_uri``; such a part is then sent as ``fileData.fileUri``, not inline.
 * ``prompto_convert_images [-f FOLDER]``: every ``.jpg``/``.jpeg``/``.png`` of FOLDER re-saved as RGB
@@ -34,7 +34,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from providers._gemini_files import FilesApiError, GeminiFiles, RemoteFile, file_sha256
+from providers._google.gemini_files import FilesApiError, GeminiFiles, RemoteFile, file_sha256
 from runner.cli._exit import exit_status
 from runner.config._errors import UserError
 from runner.results._exit_status import ExitStatus

@@ -8,7 +8,7 @@ from types import TracebackType
 import trio
 
 from providers import Provider, ProviderContext
-from providers._reply_size import MB
+from providers.http._reply_size import MB
 from runner.config._config import RunConfig
 from runner.prompts._resolve import provider_type
 

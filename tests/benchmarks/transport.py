@@ -1,7 +1,7 @@
 """The client layer alone: CPU per request of ``ClientPool.post`` with a thousand requests in flight.
 
 Two configurations against the same fake server (its own process, 1 s replies): the lean transport
-(:mod:`providers._lean_transport`, what a run uses) and httpx's default transport spread over 32
+(:mod:`providers.http._lean_transport`, what a run uses) and httpx's default transport spread over 32
 clients (what a run uses when a proxy is set). Each sends ``rounds`` waves of ``concurrency``
 concurrent requests after one warm-up wave that opens the connections; CPU is this process's.
 
@@ -18,7 +18,7 @@ import time
 
 import trio
 
-from providers._http import ClientPool
+from providers.http._pool import ClientPool
 from tests.benchmarks.scenario import ROOT, ServerProcess
 
 BODY = {"model": "gpt-bench", "messages": [{"role": "user", "content": "What is 2 plus 2? " * 4}]}

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from providers import MediaPart
-from providers._gemini_files import GeminiFiles, RemoteFile
+from providers._google.gemini_files import GeminiFiles, RemoteFile
 from runner.prompts._conversation import parse_prompt
 from tests.cli.prompto_reference import reference_bin
 from tests.conftest import REPO_ROOT, read_jsonl, run_installed, write_jsonl

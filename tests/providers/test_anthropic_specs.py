@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from providers import ChatRequest, Message, Provider
-from providers._anthropic_features import SAMPLING, thinking_mode
+from providers._anthropic.features import SAMPLING, thinking_mode
 from providers.anthropic import AnthropicProvider
 from runner.prompts._conversation import parse_prompt
 from tests.providers.conftest import MakeProvider

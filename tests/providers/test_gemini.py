@@ -23,7 +23,7 @@ from providers import (
     ServerError,
     Usage,
 )
-from providers._google import HARM_CATEGORIES
+from providers._google.base import HARM_CATEGORIES
 from providers.gemini import GeminiProvider
 from runner import ExperimentConfig, RunConfig
 from runner.prompts._resolve import resolve_prompt

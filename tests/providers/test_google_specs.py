@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from providers import ChatRequest, Message, Provider
-from providers._google import GenerateContentProvider
+from providers._google.base import GenerateContentProvider
 from providers.gemini import GeminiProvider
 from runner.prompts._conversation import parse_prompt
 from tests.providers.conftest import MakeProvider

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import trio
 
-from providers._http import ClientPool
+from providers.http._pool import ClientPool
 from tests.providers.test_lean_transport import Handler, RawServer, read_request
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "é ✓"}], "n": [1, 2.5, None]}

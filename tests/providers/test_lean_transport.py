@@ -20,8 +20,8 @@ import trio
 import trio.testing
 
 from providers._errors import ConnectionFailed, RequestTimeout
-from providers._http import ClientPool, lean_transport_allowed
-from providers._lean_transport import LeanTransport
+from providers.http._lean_transport import LeanTransport
+from providers.http._pool import ClientPool, lean_transport_allowed
 
 OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 

@@ -343,7 +343,7 @@ def test_what_llama_cpp_cannot_do_is_refused_before_the_run() -> None:
 
 def test_tools_are_passed_where_llama_cpp_python_reads_the_calls_back() -> None:
     from providers import RequestFeatures
-    from providers._llamacpp_features import tool_arguments
+    from providers._llamacpp.features import tool_arguments
 
     def arguments(chat_format: str | None, **parameters: Any) -> dict[str, Any]:
         return tool_arguments(RequestFeatures.of({"tools": [WEATHER], **parameters}), chat_format)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from providers import ChatRequest, Message
-from providers._ollama_options import REQUEST_LEVEL
+from providers._ollama.options import REQUEST_LEVEL
 from providers.ollama import OllamaProvider
 from runner.prompts._conversation import parse_prompt
 from tests.providers.conftest import MakeProvider

@@ -25,7 +25,7 @@ from providers import (
     ToolCall,
     Usage,
 )
-from providers._openai_responses import PARAMETERS, OpenAIResponsesProvider
+from providers._openai.responses import PARAMETERS, OpenAIResponsesProvider
 from providers.batch import batch_api_for
 from providers.openai import OpenAIProvider
 from runner.prompts._conversation import parse_prompt
@@ -163,7 +163,7 @@ def test_models_served_only_by_the_responses_api_take_it(model: str) -> None:
 
 
 def test_the_responses_only_models_of_openais_spec_are_known() -> None:
-    from providers._openai_wire import responses_only
+    from providers._openai.wire import responses_only
     from tests.providers.specs_openai_responses import openai_schemas
 
     names = openai_schemas()["ModelIdsResponses"]["anyOf"][1]["enum"]

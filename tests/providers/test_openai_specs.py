@@ -15,9 +15,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from providers import ChatRequest, Message, Provider
-from providers import _openai_features as openai_features
-from providers._openai_dialect import OpenAIDialectProvider
-from providers._openai_features import streamed
+from providers._openai import features as openai_features
+from providers._openai.dialect import OpenAIDialectProvider
+from providers._openai.features import streamed
 from providers._tgi_completions import COMPLETION_FIELDS
 from runner.prompts._conversation import parse_prompt
 from tests.fakes import FakeServer

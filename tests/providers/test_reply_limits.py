@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from providers import EndpointSettings, MalformedReply
-from providers._http import ClientPool
-from providers._reply_size import MB
+from providers.http._pool import ClientPool
+from providers.http._reply_size import MB
 from runner import ExperimentConfig, RunConfig, load_config, run_experiment
 from tests.fakes import FakeServer, RecordedRequest, Reply
 from tests.fakes.replies import openai_chat

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from providers._socket_stream import SocketStream
+from providers.http._socket_stream import SocketStream
 
 MIB = 1 << 20
 

@@ -1,4 +1,4 @@
-"""A minimal OpenAI-shaped provider over real HTTP, built on the shared plumbing in providers._http.
+"""A minimal OpenAI-shaped provider over real HTTP, built on the shared plumbing in providers.http._pool.
 
 It classifies as a real provider must (quota 429 vs rate 429, HTML pages, missing fields), holds its
 key as a secret, and echoes the server's error text into its messages, so that tests can check that
@@ -23,7 +23,7 @@ from providers import (
     Usage,
 )
 from providers._errors import excerpt
-from providers._http import ClientPool, json_body, parse_retry_after, status_error
+from providers.http._pool import ClientPool, json_body, parse_retry_after, status_error
 
 KEY_ENV = "FAKE_CHAT_KEY"
 

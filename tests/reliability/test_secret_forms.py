@@ -18,8 +18,8 @@ import pytest
 
 from providers import BadRequest, EndpointSettings
 from providers._errors import excerpt
-from providers._http import ClientPool
 from providers._secrets import redact, secrets_in_scope
+from providers.http._pool import ClientPool
 from runner import ValidationFailed, run_async
 from tests.conftest import run_cli
 from tests.fakes import FakeServer

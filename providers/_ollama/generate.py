@@ -5,7 +5,7 @@ prompto's Ollama client calls ``generate(model, prompt, options=parameters)`` fo
 (generate fills the template's ``.System`` and ``.Prompt``, chat its ``.Messages``, and a template may
 render the two differently), so a string sent to ``/api/chat`` is not the request a study made with
 prompto sent. The body is ``{model, prompt, system?, stream, options?}`` with the
-request-level fields of ``GenerateRequest`` (:data:`~providers._ollama_options.GENERATE_LEVEL`) at the
+request-level fields of ``GenerateRequest`` (:data:`~providers._ollama.options.GENERATE_LEVEL`) at the
 top level; prompto's client also sends its defaults (``suffix: ""``, ``template: ""``, ``context: []``,
 ``raw: false``, ``images: []``, ``format: ""``, ``keep_alive: null``), which Ollama reads as unset, so
 they are left out.
@@ -15,7 +15,7 @@ no tools: a plain string asking for tools (tool_choice other than ``none``) goes
 route that can honour them (prompto had no tools, so no prompto study is changed by it).
 
 The reply: ``response`` is the text, ``thinking`` the reasoning, ``done_reason`` and the eval counts as
-on chat. Streamed, the NDJSON lines carry ``response`` fragments (:mod:`providers._ollama_stream`).
+on chat. Streamed, the NDJSON lines carry ``response`` fragments (:mod:`providers._ollama.stream`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from providers._errors import BadRequest
 from providers._features import RequestFeatures, output_limit
 from providers._json_api import malformed
 from providers._json_fields import JsonObject, str_at, token_count
-from providers._ollama_options import GENERATE_LEVEL, render_features, split
+from providers._ollama.options import GENERATE_LEVEL, render_features, split
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest
 

@@ -7,7 +7,7 @@ An ``{"error": {...}}`` event is classified as the same error status would be. A
 before any chunk said ``finishReason`` was cut: a :class:`ConnectionFailed` (retried), its partial text
 never returned as a reply. The time to the first chunk with content is ``time_to_first_token_s``.
 
-Streams are read through httpx's own transport (:class:`~providers._http.ClientPool` with
+Streams are read through httpx's own transport (:class:`~providers.http._pool.ClientPool` with
 ``lean=False``): the lean one reads each reply whole, which would hold every event until the last.
 Bytes are counted as they arrive, up to the run's ``max_reply_mb``.
 """
@@ -26,15 +26,15 @@ import httpx
 import trio
 
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
-from providers._http import ClientPool, joined_url, transport_errors
 from providers._json_fields import JsonObject, list_at, object_at
 from providers._line_stream import sse_data
 from providers._reply import Completion
-from providers._reply_size import reply_too_large
 from providers._types import ChatRequest
+from providers.http._pool import ClientPool, joined_url, transport_errors
+from providers.http._reply_size import reply_too_large
 
 if TYPE_CHECKING:
-    from providers._google import GenerateContentProvider
+    from providers._google.base import GenerateContentProvider
 
 Classify = Callable[[httpx.Response], ProviderError]
 

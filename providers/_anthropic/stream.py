@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
-from providers._http import ClientPool
 from providers._json_fields import JsonObject
 from providers._line_stream import event_json, mid_stream_error, open_stream
 from providers._reply import Completion
 from providers._types import ChatRequest
+from providers.http._pool import ClientPool
 
 if TYPE_CHECKING:
     from providers.anthropic import AnthropicProvider

@@ -1,11 +1,11 @@
-"""A lean HTTP/1.1 transport for httpx, on trio sockets (the bytes on the wire: :mod:`providers._http1`).
+"""A lean HTTP/1.1 transport for httpx, on trio sockets (the bytes on the wire: :mod:`providers.http._http1`).
 
 httpx's default transport (httpcore) rescans every pooled connection on each request event, so its
 cost per request grows with the requests in flight: at a thousand in flight it dominates a run
 (see the performance section of the README). This transport plugs into httpx at its documented seam,
 ``httpx.AsyncBaseTransport``, and keeps what a batch runner needs and nothing more:
 
-* sockets read and written directly (:mod:`providers._socket_stream`), TLS by ``trio.SSLStream``;
+* sockets read and written directly (:mod:`providers.http._socket_stream`), TLS by ``trio.SSLStream``;
 * idle keep-alive connections per origin in a stack: taking and returning one is O(1);
 * no limit on connections in use (the engine's rate limiter and ``max_in_flight`` bound them);
 * a connection that failed, was cancelled, or whose reply was not complete is closed, never reused;
@@ -16,8 +16,8 @@ cost per request grows with the requests in flight: at a thousand in flight it d
 
 It speaks HTTP/1.1 only (APIs serve it everywhere) and reads each reply whole: replies are one JSON
 document, not a stream. It stops reading a body past ``max_reply_bytes``, and leaves decoding it to
-httpx as it is read (:mod:`providers._reply_size`). Proxies are httpx's job:
-:func:`providers._http.lean_transport_allowed` says when this transport may be used.
+httpx as it is read (:mod:`providers.http._reply_size`). Proxies are httpx's job:
+:func:`providers.http._pool.lean_transport_allowed` says when this transport may be used.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import httptools
 import httpx
 import trio
 
-from providers._http1 import Incomplete, ReplyReader, Unsendable, request_bytes
-from providers._reply_size import Pieces, ReplyTooLarge
-from providers._socket_stream import SocketStream
+from providers.http._http1 import Incomplete, ReplyReader, Unsendable, request_bytes
+from providers.http._reply_size import Pieces, ReplyTooLarge
+from providers.http._socket_stream import SocketStream
 
 READ_CHUNK = 65536
 MAX_IDLE_PER_ORIGIN = 4096
@@ -79,7 +79,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def exchange(self, request: httpx.Request) -> Reply:
         """Send ``request`` and read its whole reply: status, headers, body chunks (as sent), reason
-        phrase. :class:`~providers._http.ClientPool` calls it directly, without an ``httpx.Response``."""
+        phrase. :class:`~providers.http._pool.ClientPool` calls it directly, without an ``httpx.Response``."""
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port or (443 if url.raw_scheme == b"https" else 80))

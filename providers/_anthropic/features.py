@@ -19,7 +19,7 @@
   beta header): ``output_config: {format: {type: json_schema, schema}}``; the JSON is the reply's text.
 * ``tools`` become ``[{name, description, input_schema}]``; ``tool_choice`` ``auto``, ``none``,
   ``required`` (``{type: any}``) or a tool's name (``{type: tool, name}``).
-* ``stream: true`` is added by :mod:`providers._anthropic_stream` as it sends the request, never by
+* ``stream: true`` is added by :mod:`providers._anthropic.stream` as it sends the request, never by
   ``request_body``: a batch (which cannot stream) sends the same request unstreamed.
 """
 

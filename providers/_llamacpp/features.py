@@ -1,7 +1,7 @@
 """prompto-run's neutral features for ``api: llamacpp`` (llama-cpp-python, in this process).
 
 * ``response_schema``: compiled to a llama.cpp grammar (``LlamaGrammar.from_json_schema``, done in the
-  worker thread by :mod:`providers._llamacpp_model`) that constrains every token, in both modes (a
+  worker thread by :mod:`providers._llamacpp.model`) that constrains every token, in both modes (a
   base model continuing text is held to the schema too). llama-cpp-python's own
   ``response_format: {type: json_object, schema}`` falls back to any JSON when a schema does not
   compile; here such a schema is a :class:`~providers.BadRequest` instead.

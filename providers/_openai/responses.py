@@ -13,7 +13,7 @@ is sent as the nearest effort, as on Chat Completions);
 ``response_schema`` -> ``text.format`` ``{type: json_schema, name, schema, strict: true}``; ``tools`` ->
 flat function tools ``{type: function, name, description, parameters, strict: false}``; ``tool_choice``
 -> ``auto|none|required`` or ``{type: function, name}``; ``stream: true`` -> server-sent events
-(:mod:`providers._openai_responses_stream`). The reply: :mod:`providers._openai_responses_reply`.
+(:mod:`providers._openai.responses_stream`). The reply: :mod:`providers._openai.responses_reply`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ import httpx
 
 from providers._errors import BadRequest
 from providers._features import Reasoning, RequestFeatures
-from providers._http import ClientPool
 from providers._json_api import JsonObject
 from providers._line_stream import stream_pool
-from providers._openai_dialect import OpenAIDialectProvider
-from providers._openai_features import effort
-from providers._openai_responses_reply import parse_response
-from providers._openai_responses_stream import complete_streamed
-from providers._openai_wire import refuses_sampling
+from providers._openai.dialect import OpenAIDialectProvider
+from providers._openai.features import effort
+from providers._openai.responses_reply import parse_response
+from providers._openai.responses_stream import complete_streamed
+from providers._openai.wire import refuses_sampling
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
+from providers.http._pool import ClientPool
 from providers.openai import OpenAIProvider
 
 logger = logging.getLogger("prompto_run")
@@ -138,7 +138,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
         return body
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
-        """The ``Response`` object: see :mod:`providers._openai_responses_reply`."""
+        """The ``Response`` object: see :mod:`providers._openai.responses_reply`."""
         return parse_response(payload, response)
 
     async def complete(self, request: ChatRequest) -> Completion:

@@ -14,8 +14,8 @@ Media: a URL becomes ``fileData.fileUri`` (Files API, ``gs://``, YouTube...), a 
 same part, and the others (OpenAI's ``detail``), which ``Part`` would refuse as unknown fields, are
 dropped with a warning, once per option and run.
 
-reasoning, response_schema, tools, tool_choice and stream: :mod:`providers._google_features` and
-:mod:`providers._google_stream`. A reply's thought parts are its ``reasoning``, its ``functionCall``
+reasoning, response_schema, tools, tool_choice and stream: :mod:`providers._google.features` and
+:mod:`providers._google.stream`. A reply's thought parts are its ``reasoning``, its ``functionCall``
 parts its ``tool_calls``; one that stopped at ``MAX_TOKENS`` with neither text nor calls (its budget
 spent thinking) is an :class:`~providers.OutputLimit`.
 """
@@ -31,8 +31,8 @@ import httpx
 from providers._base import ProviderContext
 from providers._errors import AuthError, ProviderError, SafetyBlocked
 from providers._features import output_limit
-from providers._google_errors import classify_google_error
-from providers._google_features import (
+from providers._google.errors import classify_google_error
+from providers._google.features import (
     FREE_FORM,
     camel,
     camel_keys,
@@ -42,14 +42,14 @@ from providers._google_features import (
     render_features,
     split_tools,
 )
-from providers._google_reply import google_usage, provenance, reply_parts
-from providers._google_stream import complete_streamed
-from providers._http import ClientPool
+from providers._google.reply import google_usage, provenance, reply_parts
+from providers._google.stream import complete_streamed
 from providers._json_api import JsonApiProvider, JsonObject, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._line_stream import stream_pool
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
+from providers.http._pool import ClientPool
 
 logger = logging.getLogger("prompto_run")
 

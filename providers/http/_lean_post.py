@@ -5,8 +5,8 @@ from the client's settings, auth and redirect handling, the cookie jar's request
 stream, a second response for the capped body) cost as much CPU as the transport itself.
 :func:`post_lean` makes the same request (httpx's JSON encoding, its header order and timeouts) and
 the same response (body read whole under the cap and decoded, framing headers dropped, cookies kept,
-httpx's ``HTTP Request:`` log line) with none of it. :class:`~providers._http.ClientPool` uses it for
-a plain POST through :class:`~providers._lean_transport.LeanTransport`; a request with headers of its
+httpx's ``HTTP Request:`` log line) with none of it. :class:`~providers.http._pool.ClientPool` uses it for
+a plain POST through :class:`~providers.http._lean_transport.LeanTransport`; a request with headers of its
 own, cookies to send, or user info in its URL (sent as basic auth) goes through the client.
 """
 
@@ -19,8 +19,8 @@ from urllib.parse import SplitResult
 
 import httpx
 
-from providers._lean_transport import LeanTransport
-from providers._reply_size import (
+from providers.http._lean_transport import LeanTransport
+from providers.http._reply_size import (
     BODY_FRAMING,
     Pieces,
     ReplyCappedClient,
@@ -47,7 +47,7 @@ def lean_target(
         return targets[path]
     except KeyError:
         pass
-    from providers._http import joined_url
+    from providers.http._pool import joined_url
 
     url = httpx.URL(joined_url(base, path))
     target = None if url.username or url.password else (url, [(b"Host", url.netloc), *client.headers.raw])

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from providers._errors import BadRequest, ProviderError
-from providers._llamacpp_features import schema_grammar
+from providers._llamacpp.features import schema_grammar
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

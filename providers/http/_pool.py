@@ -2,12 +2,12 @@
 
 * :class:`ClientPool` holds the run's ``httpx.AsyncClient`` objects. httpcore's pool rescans every
   connection on each request event, which is quadratic in the connections in flight, so the run's
-  client sends through :class:`~providers._lean_transport.LeanTransport` (an O(1) keep-alive pool on
+  client sends through :class:`~providers.http._lean_transport.LeanTransport` (an O(1) keep-alive pool on
   httpx's transport seam); a plain JSON POST on it skips the client's machinery and builds the same
-  request and response itself (:mod:`providers._lean_post`). Where a proxy is configured in the
+  request and response itself (:mod:`providers.http._lean_post`). Where a proxy is configured in the
   environment, httpx's own transport handles it, and a thousand requests are spread over several
   small clients (least-loaded first) to keep httpcore's cost flat. Each client reads a reply's body,
-  decoded, up to ``max_reply_bytes`` (:mod:`providers._reply_size`): one server cannot fill the run's
+  decoded, up to ``max_reply_bytes`` (:mod:`providers.http._reply_size`): one server cannot fill the run's
   memory.
 * :func:`transport_errors` maps httpx's exceptions into :mod:`providers._errors` at one boundary (a
   request refused before sending, such as a header value with a newline, without quoting the value).
@@ -42,10 +42,10 @@ from providers._errors import (
     ServerError,
     excerpt,
 )
-from providers._http1 import why_unsendable
-from providers._lean_post import LeanTarget, lean_target, post_lean
-from providers._lean_transport import LeanTransport
-from providers._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
+from providers.http._http1 import why_unsendable
+from providers.http._lean_post import LeanTarget, lean_target, post_lean
+from providers.http._lean_transport import LeanTransport
+from providers.http._reply_size import DEFAULT_MAX_REPLY_BYTES, ReplyCappedClient
 
 # Connect fast, but let a model think: the engine's per-request deadline is the real limit.
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)

@@ -29,17 +29,17 @@ import trio
 
 from providers._error_replies import named_status
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
-from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers._json_fields import JsonObject
 from providers._line_stream import sse_data
-from providers._openai_chunks import Merged
-from providers._openai_features import streamed
+from providers._openai.chunks import Merged
+from providers._openai.features import streamed
 from providers._reply import Completion
-from providers._reply_size import reply_too_large
 from providers._types import ChatRequest
+from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
+from providers.http._reply_size import reply_too_large
 
 if TYPE_CHECKING:
-    from providers._openai_dialect import OpenAIDialectProvider
+    from providers._openai.dialect import OpenAIDialectProvider
 
 Classify = Callable[[httpx.Response], ProviderError]
 DONE = "[DONE]"

@@ -6,11 +6,11 @@
 Request: ``POST {base}/chat/completions`` with ``model``, ``messages`` and the prompt's
 ``parameters`` at the top level under OpenAI's own names (``max_tokens``, ``temperature``...), and
 the neutral features (reasoning, response_schema, tools, stream) in the dialect's shape
-(:mod:`providers._openai_features`). System messages stay messages; media parts become ``image_url``
+(:mod:`providers._openai.features`). System messages stay messages; media parts become ``image_url``
 parts whose ``url`` is the image's URL or a ``data:`` URI, with the part's options (``detail``) beside it.
 
-Reply: ``choices[0].message``: its text, tool calls, thinking text (:mod:`providers._openai_reply`);
-a streamed reply is merged into the same (:mod:`providers._openai_stream`). A reply with no text and no
+Reply: ``choices[0].message``: its text, tool calls, thinking text (:mod:`providers._openai.reply`);
+a streamed reply is merged into the same (:mod:`providers._openai.stream`). A reply with no text and no
 tool calls that stopped at its token limit is an :class:`~providers.OutputLimit`.
 """
 
@@ -21,19 +21,18 @@ from typing import Any, ClassVar
 
 import httpx
 
-from providers import _openai_features as features
-from providers import _openai_reply as reply
 from providers._base import ProviderContext
 from providers._errors import AuthError, BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
 from providers._features import RequestFeatures, output_limit
-from providers._http import ClientPool, json_or_none, parse_retry_after, status_error
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import list_at, object_at, str_at
 from providers._line_stream import stream_pool
-from providers._openai_stream import complete_streamed
+from providers._openai import features, reply
+from providers._openai.stream import complete_streamed
 from providers._ratelimit import exhausted_reset, openai_rate_limit, retry_hint, throttled
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
+from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
 
 
 class OpenAIDialectProvider(JsonApiProvider):
@@ -54,7 +53,7 @@ class OpenAIDialectProvider(JsonApiProvider):
     }
 
     reasoning_by_name: ClassVar[bool] = False
-    """Whether OpenAI's reasoning models are known by name here (:func:`~providers._openai_features.
+    """Whether OpenAI's reasoning models are known by name here (:func:`~providers._openai.features.
     is_reasoning_model`): ``max_tokens`` sent as ``max_completion_tokens``, refused sampling parameters
     reported before the run. A compatible server's names are its own."""
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id",)

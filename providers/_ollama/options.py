@@ -1,6 +1,6 @@
 """Which of a request's parameters are fields of Ollama's chat (or generate) request and which are model
 ``options``, and the neutral features in ``/api/chat``'s shape (``/api/generate`` takes the same, tools
-aside: :mod:`providers._ollama_generate`).
+aside: :mod:`providers._ollama.generate`).
 
 :data:`REQUEST_LEVEL` is every field of ``ChatRequest`` in Ollama's ``api/types.go`` besides ``model``,
 ``messages`` and ``options``: a parameter with one of these names is sent at the top level, every other
@@ -13,7 +13,7 @@ one under ``options`` (where Ollama drops an unknown name with "invalid option p
 * ``response_schema`` becomes ``format`` (Ollama's structured output takes a JSON Schema there);
 * ``tools`` go in OpenAI's function shape; Ollama has no ``tool_choice``: ``auto`` is its behaviour,
   ``none`` sends no tools, and ``required`` or a tool's name are refused before the run;
-* ``stream`` is sent as given (false unless the request streams): :mod:`providers._ollama_stream`.
+* ``stream`` is sent as given (false unless the request streams): :mod:`providers._ollama.stream`.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from providers._errors import AuthError, ProviderError, QuotaExhausted
-from providers._http import json_or_none, parse_retry_after, status_error
 from providers._json_api import body_excerpt
 from providers._ratelimit import parse_duration, retry_hint, throttled
+from providers.http._pool import json_or_none, parse_retry_after, status_error
 
 
 def classify_google_error(response: httpx.Response) -> ProviderError:

@@ -2,7 +2,7 @@
 
 One 500 MB reply once took 2.65 GB of memory. Now:
 
-* the lean transport (:mod:`providers._lean_transport`) stops reading a body past the cap as sent
+* the lean transport (:mod:`providers.http._lean_transport`) stops reading a body past the cap as sent
   (:class:`ReplyTooLarge`), and hands the body to httpx as a stream (:class:`Pieces`), so that httpx
   decodes it while it is read, not all at once inside the transport;
 * :class:`ReplyCappedClient`, the client every provider sends through (over httpx's own transport

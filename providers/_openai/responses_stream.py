@@ -29,15 +29,15 @@ import trio
 
 from providers._error_replies import UNNAMED_ERROR_STATUS
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
-from providers._http import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers._json_fields import JsonObject, object_at
 from providers._line_stream import sse_data
 from providers._reply import Completion
-from providers._reply_size import reply_too_large
 from providers._types import ChatRequest
+from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
+from providers.http._reply_size import reply_too_large
 
 if TYPE_CHECKING:
-    from providers._openai_responses import OpenAIResponsesProvider
+    from providers._openai.responses import OpenAIResponsesProvider
 
 TERMINAL = frozenset({"response.completed", "response.incomplete"})
 

@@ -1,6 +1,6 @@
 """Which of OpenAI's two wires an ``api: openai`` model speaks: Chat Completions, or the Responses API.
 
-A model is sent to ``POST /v1/responses`` (:mod:`providers._openai_responses`) when its config says
+A model is sent to ``POST /v1/responses`` (:mod:`providers._openai.responses`) when its config says
 ``endpoint.options.wire: responses``, or when it is one OpenAI serves only there: the ``ResponsesOnlyModel``
 names of OpenAI's spec (``o1-pro``, ``o3-pro``, ``gpt-5-pro``, ``gpt-5.5-pro``, ``gpt-5-codex``,
 ``gpt-5.1-codex-max``, ``o3-deep-research``, ``o4-mini-deep-research``, ``computer-use-preview``, each with
