@@ -50,7 +50,7 @@ class AzureOpenAIProvider(OpenAIDialectProvider):
     endpoint_env: ClassVar[str | None] = "AZURE_OPENAI_API_ENDPOINT"
     key_env: ClassVar[str | None] = "AZURE_OPENAI_API_KEY"
     option_names: ClassVar[frozenset[str]] = frozenset({"api_version"})
-    batch_api: ClassVar[str | None] = "providers.batch.openai:AzureOpenAIBatch"
+    batch_api: ClassVar[str | None] = "providers.batch.azure_openai:AzureOpenAIBatch"
     reasoning_by_name: ClassVar[bool] = True
     image_options: ClassVar[frozenset[str] | None] = frozenset({"detail"})
     request_id_headers: ClassVar[tuple[str, ...]] = ("x-request-id", "apim-request-id", "x-ms-request-id")

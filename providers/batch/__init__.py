@@ -1,9 +1,9 @@
 """Vendor batch APIs: the same requests at half the price, answered within a day.
 
 :mod:`providers.batch._api` holds the contract; one module per vendor protocol implements it
-(:mod:`~providers.batch.openai` for OpenAI and Azure OpenAI, :mod:`~providers.batch.anthropic`,
-:mod:`~providers.batch.gemini`). A provider names its batch API by import path
-(:attr:`providers.JsonApiProvider.batch_api`), imported only by a run that batches.
+(:mod:`~providers.batch.openai`, :mod:`~providers.batch.azure_openai` on the same protocol,
+:mod:`~providers.batch.anthropic`, :mod:`~providers.batch.gemini`). A provider names its batch API
+by import path (:attr:`providers.JsonApiProvider.batch_api`), imported only by a run that batches.
 """
 
 from __future__ import annotations

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import trio
-
 from providers._errors import ProviderError
 from providers._json_api import JsonObject, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
+from providers.batch._anthropic_envelope import ENVELOPE_HEAD, ENVELOPE_TAIL, envelope, file_shape
 from providers.batch._api import (
     BatchApi,
     BatchCancelled,
@@ -40,10 +39,6 @@ from providers.batch._api import (
 )
 
 BATCHES = "v1/messages/batches"
-ENVELOPE_HEAD = b'{"requests":['
-ENVELOPE_TAIL = b"]}"
-READ_CHUNK = 2**20
-"""Bytes of the lines file read (and sent) at a time."""
 LIST_PAGE = 100
 """Batches asked for per page of the list (the API allows 1 to 1000)."""
 CLOCK_SKEW = timedelta(minutes=5)
@@ -73,14 +68,14 @@ class AnthropicBatch(BatchApi):
         encoding); the tag is already in every line's custom id (the API takes nothing else)."""
         if count < 1:
             raise ValueError("a batch needs at least one request")
-        size, ends_with_newline = await _file_shape(lines)
+        size, ends_with_newline = await file_shape(lines)
         body_bytes = size - ends_with_newline
         headers = {
             "content-type": "application/json",
             "content-length": str(len(ENVELOPE_HEAD) + body_bytes + len(ENVELOPE_TAIL)),
         }
         response = await self.client.call(
-            "POST", BATCHES, headers=headers, content=_envelope(lines, body_bytes)
+            "POST", BATCHES, headers=headers, content=envelope(lines, body_bytes)
         )
         batch_id = str_at(_batch_object(response.content), "id")
         if batch_id is None:
@@ -188,31 +183,6 @@ class AnthropicBatch(BatchApi):
             return BatchResult(custom_id, completion=self.provider.outcome(status, body))
         except ProviderError as error:
             return BatchResult(custom_id, error=error)
-
-
-async def _file_shape(lines: Path) -> tuple[int, bool]:
-    """The lines file's size and whether it ends with a newline (not sent: it ends the last line)."""
-    async with await trio.open_file(lines, "rb") as file:
-        size = await file.seek(0, 2)
-        if size == 0:
-            raise ValueError(f"the batch lines file {lines} is empty")
-        await file.seek(size - 1)
-        return size, await file.read(1) == b"\n"
-
-
-async def _envelope(lines: Path, body_bytes: int) -> AsyncIterator[bytes]:
-    """``{"requests":[`` + the lines joined by ``,`` + ``]}``, read from disk a chunk at a time: the
-    newline between two JSON lines becomes their comma (JSON text escapes every newline in a value)."""
-    yield ENVELOPE_HEAD
-    left = body_bytes
-    async with await trio.open_file(lines, "rb") as file:
-        while left > 0:
-            chunk = await file.read(min(READ_CHUNK, left))
-            if not chunk:
-                raise OSError(f"the batch lines file {lines} shrank while it was sent")
-            left -= len(chunk)
-            yield chunk.replace(b"\n", b",")
-    yield ENVELOPE_TAIL
 
 
 def _batch_path(batch_id: str) -> str:

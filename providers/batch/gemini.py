@@ -42,14 +42,13 @@ from providers._types import ChatRequest
 from providers.batch._api import (
     MB,
     BatchApi,
-    BatchCancelled,
-    BatchExpired,
     BatchLimits,
     BatchNotRun,
     BatchResult,
     BatchStatus,
     BatchTag,
 )
+from providers.batch._gemini_errors import live_error, not_run
 from providers.http._pool import json_body
 
 TERMINAL_STATES = frozenset(
@@ -60,26 +59,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 LIST_PAGE_SIZE = 5
 """Batches per list page: small, as a listed batch may carry its whole inline output."""
 READ_CHUNK = 1024 * 1024
-
-RPC_TO_HTTP = {
-    1: (499, "CANCELLED"),
-    2: (500, "UNKNOWN"),
-    3: (400, "INVALID_ARGUMENT"),
-    4: (504, "DEADLINE_EXCEEDED"),
-    5: (404, "NOT_FOUND"),
-    6: (409, "ALREADY_EXISTS"),
-    7: (403, "PERMISSION_DENIED"),
-    8: (429, "RESOURCE_EXHAUSTED"),
-    9: (400, "FAILED_PRECONDITION"),
-    10: (409, "ABORTED"),
-    11: (400, "OUT_OF_RANGE"),
-    12: (501, "UNIMPLEMENTED"),
-    13: (500, "INTERNAL"),
-    14: (503, "UNAVAILABLE"),
-    15: (500, "DATA_LOSS"),
-    16: (401, "UNAUTHENTICATED"),
-}
-"""``google.rpc.Code`` (what a result's ``error.code`` holds) and the HTTP status a live reply had."""
 
 _BATCH_NAME = re.compile(r"^batches/[A-Za-z0-9_-]+$")
 _EXTRA_FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -166,7 +145,7 @@ class GeminiBatch(BatchApi):
         for index in range(total):
             custom_id = tag.custom_id(index)
             if custom_id not in reported:
-                yield BatchResult(custom_id, error=_not_run(state, status.message))
+                yield BatchResult(custom_id, error=not_run(state, status.message))
 
     async def cancel(self, batch_id: str) -> None:
         """``POST batches/{id}:cancel`` (empty body); the batch becomes ``BATCH_STATE_CANCELLED``."""
@@ -184,7 +163,7 @@ class GeminiBatch(BatchApi):
             if isinstance(item.get("response"), dict):
                 return BatchResult(custom_id, completion=self.provider.outcome(200, item["response"]))
             if isinstance(item.get("error"), dict):
-                self.provider.outcome(*_live_error(item["error"]))  # raises: the status is an error's
+                self.provider.outcome(*live_error(item["error"]))  # raises: the status is an error's
         except ProviderError as error:
             return BatchResult(custom_id, error=error)
         return BatchResult(custom_id, error=BatchNotRun("the batch reported neither a response nor an error"))
@@ -245,26 +224,3 @@ def _created_at(operation: JsonObject) -> datetime | None:
 def _aware(time: datetime) -> datetime:
     """A time without an offset taken as UTC (the contract's times are UTC)."""
     return time if time.tzinfo is not None else time.replace(tzinfo=UTC)
-
-
-def _live_error(error: JsonObject) -> tuple[int, JsonObject]:
-    """A result's ``google.rpc.Status`` as the HTTP status and ``{"error": ...}`` body sent live."""
-    code = error.get("code")
-    if isinstance(code, int) and code >= 400:  # already an HTTP status
-        status, name = code, str_at(error, "status") or ""
-    else:
-        status, name = RPC_TO_HTTP.get(code if isinstance(code, int) else 2, (500, "UNKNOWN"))
-    body = {"code": status, "message": str(error.get("message") or ""), "status": name}
-    if isinstance(error.get("details"), list):
-        body["details"] = error["details"]
-    return status, {"error": body}
-
-
-def _not_run(state: str, message: str | None) -> ProviderError:
-    """Why a request of an ended batch has no result: expired, cancelled, or the batch failed."""
-    why = f"batch {state}" + (f": {message}" if message else "")
-    if state == "BATCH_STATE_EXPIRED":
-        return BatchExpired(f"{why}: the request did not run before the batch expired")
-    if state == "BATCH_STATE_CANCELLED":
-        return BatchCancelled(f"{why}: the request did not run before the batch was cancelled")
-    return BatchNotRun(f"{why}: the batch reported no result for the request")

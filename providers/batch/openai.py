@@ -1,4 +1,5 @@
-"""OpenAI's Batch API (``/v1/batches``) and Azure OpenAI's global batch, which speaks the same protocol.
+"""OpenAI's Batch API (``/v1/batches``); Azure OpenAI's global batch speaks it too
+(:mod:`providers.batch.azure_openai`).
 
 A batch is a JSONL file uploaded to ``files`` (``purpose=batch``), then a ``batches`` object naming
 it, the endpoint every line calls and the ``24h`` window; it is tagged with :attr:`BatchTag.metadata`.
@@ -7,10 +8,8 @@ Results come back as two JSONL files: the output file (lines answered with a 2xx
 validation names its bad lines in ``errors.data[].line`` (1-based lines of the input file) and runs
 none of the others.
 
-Azure differs in three places only: the paths (``{endpoint}/openai/files?api-version=…``), the line
-``url`` and batch ``endpoint`` (``/chat/completions``, without ``/v1``), and an upload that must reach
-``processed`` before a batch may name it. ``body.model`` is the deployment name on both, as it is in
-the live request (``model_name`` is the deployment on Azure).
+A results line becomes a record in :mod:`providers.batch._openai_lines`. ``body.model`` is the model
+(on Azure the deployment) as in the live request.
 """
 
 from __future__ import annotations
@@ -24,22 +23,20 @@ from urllib.parse import quote, urlencode
 
 import trio
 
-from providers._errors import BadRequest, MalformedReply, ProviderError, excerpt
-from providers._json_api import JsonApiProvider, JsonObject
+from providers._errors import BadRequest, MalformedReply, excerpt
+from providers._json_api import JsonObject
 from providers._json_fields import list_at, object_at, str_at, token_count
 from providers._types import ChatRequest
-from providers.azure_openai import AzureOpenAIProvider
 from providers.batch._api import (
     MB,
     BatchApi,
     BatchCancelled,
-    BatchExpired,
     BatchLimits,
-    BatchNotRun,
     BatchResult,
     BatchStatus,
     BatchTag,
 )
+from providers.batch._openai_lines import parsed_result
 from providers.http._pool import json_body
 
 DONE_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -196,26 +193,7 @@ class OpenAIBatch(BatchApi):
         if not line.strip():
             return None
         with self.provider.scrubbed():
-            return self._parsed_result(line)
-
-    def _parsed_result(self, line: str) -> BatchResult | None:
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            return None
-        custom_id = str_at(record, "custom_id") if isinstance(record, dict) else None
-        if custom_id is None:
-            return None
-        response = record.get("response")
-        if isinstance(response, dict):
-            status = response.get("status_code")
-            if not isinstance(status, int) or isinstance(status, bool):
-                return BatchResult(custom_id, error=_malformed("a response without a status_code", line))
-            try:
-                return BatchResult(custom_id, completion=self.provider.outcome(status, response.get("body")))
-            except ProviderError as error:
-                return BatchResult(custom_id, error=error)
-        return BatchResult(custom_id, error=_not_run(object_at(record, "error"), line))
+            return parsed_result(self.provider, line)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -236,45 +214,6 @@ class OpenAIBatch(BatchApi):
             return value
         with self.provider.scrubbed():
             raise MalformedReply(f"{what} has no {name!r}: {excerpt(json.dumps(payload))!r}")
-
-
-class AzureOpenAIBatch(OpenAIBatch):
-    """Azure OpenAI's global batch: ``{endpoint}/openai/files`` and ``/openai/batches`` with the
-    provider's ``api-version``, lines calling ``/chat/completions`` on a Global-Batch deployment."""
-
-    limits: ClassVar[BatchLimits] = BatchLimits(max_requests=100_000, max_bytes=200 * MB)
-    """Azure OpenAI quotas and limits, "Global batch limits": max requests per file 100,000, max input
-    file size 200 MB."""
-    endpoint: ClassVar[str] = "/chat/completions"
-    file_poll_seconds: float = 2.0
-    """How often an upload's status is looked at until it is ``processed``."""
-    file_wait_seconds: float = 600.0
-    """How long an upload may stay unprocessed before the submit fails (and is retried)."""
-
-    def __init__(self, provider: JsonApiProvider) -> None:
-        if not isinstance(provider, AzureOpenAIProvider):
-            raise TypeError(f"AzureOpenAIBatch batches for api 'azure-openai', not {provider.api!r}")
-        super().__init__(provider)
-        self.api_version = provider.api_version
-
-    def path(self, resource: str, **query: str | int) -> str:
-        """``openai/{resource}`` with ``api-version`` (Azure answers 404 without it)."""
-        return f"openai/{resource}?{urlencode({'api-version': self.api_version, **query})}"
-
-    async def wait_until_processed(self, uploaded: JsonObject) -> None:
-        """Azure's docs: a batch may name a file only once its status is ``processed``; ``error``
-        (a file Azure could not read) is the file's :class:`BadRequest`."""
-        file_id = self._required_str(uploaded, "id", "the uploaded file")
-        file = uploaded
-        with trio.move_on_after(self.file_wait_seconds):
-            while (state := str_at(file, "status")) not in (None, "processed"):
-                if state == "error":
-                    details = str_at(file, "status_details") or "no details"
-                    raise BadRequest(f"Azure could not process the batch file {file_id}: {excerpt(details)}")
-                await trio.sleep(self.file_poll_seconds)
-                file = await self._json("GET", self.path(f"files/{quote(file_id, safe='')}"))
-            return
-        raise BatchNotRun(f"the batch file {file_id} was not processed within {self.file_wait_seconds:g} s")
 
 
 def created_at(batch: JsonObject) -> float | None:
@@ -302,25 +241,8 @@ def _carries(batch: JsonObject, tag: BatchTag, count: int) -> bool:
     return not total or total == count
 
 
-def _not_run(error: JsonObject, line: str) -> ProviderError:
-    """A line without a response: expired (``batch_expired``), cancelled, or not run for a reason we
-    do not know (worth another batch)."""
-    code, message = str_at(error, "code"), str_at(error, "message") or "no message"
-    if code == "batch_expired":
-        return BatchExpired(f"batch_expired: {excerpt(message)}")
-    if code == "batch_cancelled":
-        return BatchCancelled(f"batch_cancelled: {excerpt(message)}")
-    if code is None:
-        return _malformed("a line with neither a response nor an error code", line)
-    return BatchNotRun(f"{code}: {excerpt(message)}")
-
-
 def _error_text(error: JsonObject) -> str:
     """``code: message`` (and ``param``) of one of a batch's ``errors.data``."""
     code, message, param = str_at(error, "code"), str_at(error, "message"), str_at(error, "param")
     text = ": ".join(part for part in (code, message and excerpt(message)) if part) or "no details"
     return f"{text} (param {param})" if param else text
-
-
-def _malformed(what: str, line: str) -> MalformedReply:
-    return MalformedReply(f"batch result is {what}: {excerpt(line)!r}")

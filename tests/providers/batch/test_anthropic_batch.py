@@ -33,7 +33,7 @@ from providers.batch import (
     BatchTag,
     batch_api_for,
 )
-from providers.batch import anthropic as anthropic_batch
+from providers.batch import _anthropic_envelope as anthropic_envelope
 from providers.batch.anthropic import AnthropicBatch
 from tests.fakes.anthropic_batch import AnthropicBatchFake
 from tests.fakes.batch_base import FakeReply, Outcome
@@ -167,7 +167,7 @@ class PieceCounter(httpx.AsyncBaseTransport):
 async def test_submit_streams_the_file_in_chunks(
     fake: AnthropicBatchFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(anthropic_batch, "READ_CHUNK", 4096)
+    monkeypatch.setattr(anthropic_envelope, "READ_CHUNK", 4096)
     counter = PieceCounter()
     provider = make_provider(fake, transport=counter)
     try:

@@ -38,7 +38,8 @@ from providers.batch import (
     BatchTag,
     batch_api_for,
 )
-from providers.batch.openai import AzureOpenAIBatch, OpenAIBatch
+from providers.batch.azure_openai import AzureOpenAIBatch
+from providers.batch.openai import OpenAIBatch
 from providers.openai import OpenAIProvider
 from tests.fakes.batch_base import Outcome, answer_text
 from tests.fakes.openai_batch import OpenAIBatchFake, error_body
