@@ -11,8 +11,9 @@ the engine sets still holds (trio cancels the read).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -20,7 +21,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from providers._error_replies import named_status
-from providers._errors import MalformedReply, ProviderError, excerpt
+from providers._errors import AuthError, MalformedReply, ProviderError, excerpt
+from providers._reply import Completion
+from providers._types import ChatRequest
 from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
 from providers.http._reply_size import reply_too_large
 
@@ -39,6 +42,29 @@ def stream_pool(provider: JsonApiProvider) -> ClientPool:
         lean=False,
         max_reply_bytes=context.max_reply_bytes,
     )
+
+
+class StreamClients:
+    """A provider's clients for streamed replies (:func:`stream_pool`), made at its first streamed
+    request and closed with it."""
+
+    def __init__(self, provider: JsonApiProvider) -> None:
+        self._provider = provider
+        self._pool: ClientPool | None = None
+
+    async def complete(
+        self, request: ChatRequest, read: Callable[[ChatRequest, ClientPool], Awaitable[Completion]]
+    ) -> Completion:
+        """``read`` the streamed ``request`` through these clients, its errors scrubbed as any
+        request's, and refused while the provider's settings have problems."""
+        provider = self._provider
+        with provider.scrubbed():
+            if provider.config_problems:
+                raise AuthError("; ".join(provider.config_problems))
+            if self._pool is None:
+                self._pool = stream_pool(provider)
+                provider.close_with(self._pool.aclose)
+            return await read(request, self._pool)
 
 
 class LineStream:
@@ -133,3 +159,21 @@ async def sse_data(response: httpx.Response, limit: int) -> AsyncGenerator[str, 
                 data = []
     if data:
         yield "\n".join(data)
+
+
+def parsed_stream(provider: JsonApiProvider, payload: Any, response: httpx.Response) -> Completion:
+    """The merged events read as the provider reads a whole reply; a payload it cannot read is a
+    :class:`MalformedReply` that shows an excerpt of it."""
+    try:
+        return provider.parse_reply(payload, response)
+    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
+        raise MalformedReply(
+            f"stream could not be parsed ({type(exc).__name__}: {exc}): {excerpt(json.dumps(payload))!r}"
+        ) from exc
+
+
+def timed(completion: Completion, first_at: float | None, started: float) -> Completion:
+    """``completion`` with the seconds from sending to its first content (``None``: none came)."""
+    return dataclasses.replace(
+        completion, time_to_first_token_s=None if first_at is None else first_at - started
+    )

@@ -20,7 +20,6 @@ either route (:class:`~providers.huggingface_tgi.HuggingFaceTGIProvider`).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,7 @@ from providers._errors import BadRequest, ConnectionFailed, MalformedReply, exce
 from providers._features import output_limit
 from providers._json_api import malformed
 from providers._json_fields import JsonObject, list_at, str_at
-from providers._line_stream import event_json, mid_stream_error, open_stream
+from providers._line_stream import event_json, mid_stream_error, open_stream, timed
 from providers._openai import reply
 from providers._ratelimit import openai_rate_limit
 from providers._reply import Completion
@@ -193,4 +192,4 @@ async def complete_streamed(
     merged = httpx.Response(response.status_code, headers=response.headers, json=chunks.payload())
     completion = provider.outcome_of(merged)
     first = chunks.first_token_at
-    return dataclasses.replace(completion, time_to_first_token_s=None if first is None else first - started)
+    return timed(completion, first, started)

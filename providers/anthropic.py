@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -29,15 +30,15 @@ import httpx
 from providers._anthropic.features import feature_problems, media_options, render_features
 from providers._anthropic.stream import complete_streamed
 from providers._base import ProviderContext
-from providers._errors import AuthError, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
+from providers._errors import ProviderError, QuotaExhausted, SafetyBlocked, excerpt
 from providers._features import ToolCall, output_limit
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import object_at, str_at, token_count
-from providers._line_stream import stream_pool
+from providers._line_stream import StreamClients
 from providers._ratelimit import anthropic_rate_limit, throttled
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
-from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
+from providers.http._pool import json_or_none, parse_retry_after, status_error
 
 logger = logging.getLogger("prompto_run")
 
@@ -72,7 +73,7 @@ class AnthropicProvider(JsonApiProvider):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self._stream_pool: ClientPool | None = None
+        self._streams = StreamClients(self)
         self._warned: set[str] = set()
 
     @classmethod
@@ -125,13 +126,7 @@ class AnthropicProvider(JsonApiProvider):
         """One request; a streamed one is read as server-sent events and merged into the same reply."""
         if not request.features.stream:
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                raise AuthError("; ".join(self.config_problems))
-            if self._stream_pool is None:
-                self._stream_pool = stream_pool(self)
-                self.close_with(self._stream_pool.aclose)
-            return await complete_streamed(self, request, self._stream_pool)
+        return await self._streams.complete(request, partial(complete_streamed, self))
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """The ``text`` blocks joined, ``thinking`` blocks as reasoning, ``tool_use`` blocks as tool calls;

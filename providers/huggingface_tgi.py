@@ -19,16 +19,16 @@ a plain-string prompt through its completions route, as prompto sends it (:mod:`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
 
 from providers import _tgi_completions as completions
 from providers._base import ProviderContext
-from providers._errors import AuthError, BadRequest, ProviderError, ServerError
+from providers._errors import BadRequest, ProviderError, ServerError
 from providers._features import RequestFeatures
 from providers._json_fields import JsonObject, object_at
-from providers._line_stream import stream_pool
 from providers._openai.dialect import OpenAIDialectProvider, error_details
 from providers._reply import Completion
 from providers._types import ChatRequest
@@ -97,13 +97,7 @@ class HuggingFaceTGIProvider(OpenAIDialectProvider):
         """A streamed plain string reads completion chunks; everything else as the dialect reads it."""
         if not (request.features.stream and completions.uses_completions(request)):
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                raise AuthError("; ".join(self.config_problems))
-            if self._stream_pool is None:
-                self._stream_pool = stream_pool(self)
-                self.close_with(self._stream_pool.aclose)
-            return await completions.complete_streamed(self, request, self._stream_pool)
+        return await self._streams.complete(request, partial(completions.complete_streamed, self))
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """A completions reply's ``choices[0].text``; a chat reply as the dialect parses it."""

@@ -18,16 +18,17 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
 
 from providers._base import ProviderContext
-from providers._errors import AuthError, BadRequest, ProviderError
+from providers._errors import BadRequest, ProviderError
 from providers._features import ToolCall, output_limit
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import str_at, token_count
-from providers._line_stream import stream_pool
+from providers._line_stream import StreamClients
 from providers._ollama.generate import (
     NUM_PREDICT,
     generate_body,
@@ -39,7 +40,7 @@ from providers._ollama.options import feature_problems, render_features, split
 from providers._ollama.stream import complete_streamed
 from providers._reply import Completion, Usage
 from providers._types import ChatRequest, MediaKind, MediaPart, Message
-from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
+from providers.http._pool import json_or_none, parse_retry_after, status_error
 
 logger = logging.getLogger("prompto_run")
 
@@ -55,7 +56,7 @@ class OllamaProvider(JsonApiProvider):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self._stream_pool: ClientPool | None = None
+        self._streams = StreamClients(self)
         self._warned_budget = False
 
     @classmethod
@@ -101,13 +102,7 @@ class OllamaProvider(JsonApiProvider):
         """One request; a streamed one is read as JSON lines and merged into the same reply."""
         if not request.features.stream:
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                raise AuthError("; ".join(self.config_problems))
-            if self._stream_pool is None:
-                self._stream_pool = stream_pool(self)
-                self.close_with(self._stream_pool.aclose)
-            return await complete_streamed(self, request, self._stream_pool)
+        return await self._streams.complete(request, partial(complete_streamed, self))
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """``message.content``, ``thinking`` and ``tool_calls``, ``done_reason``, the eval counts (a

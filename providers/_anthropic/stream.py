@@ -14,7 +14,6 @@ to the first content delta is ``time_to_first_token_s``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ import trio
 
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
 from providers._json_fields import JsonObject
-from providers._line_stream import event_json, mid_stream_error, open_stream
+from providers._line_stream import event_json, mid_stream_error, open_stream, parsed_stream, timed
 from providers._reply import Completion
 from providers._types import ChatRequest
 from providers.http._pool import ClientPool
@@ -114,14 +113,9 @@ async def complete_streamed(
     if not merged.stopped:
         raise ConnectionFailed("the stream ended before message_stop: the partial reply is not kept")
     payload = merged.payload()
-    try:
-        completion = provider.parse_reply(payload, response)
-    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
-        raise MalformedReply(
-            f"stream could not be parsed ({type(exc).__name__}: {exc}): {excerpt(json.dumps(payload))!r}"
-        ) from exc
+    completion = parsed_stream(provider, payload, response)
     first = merged.first_content_at
-    return dataclasses.replace(completion, time_to_first_token_s=None if first is None else first - started)
+    return timed(completion, first, started)
 
 
 def _take(provider: AnthropicProvider, merged: MessageStream, text: str) -> None:

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import ClassVar
 
 import httpx
 
 from providers._base import ProviderContext
-from providers._errors import AuthError, ProviderError, SafetyBlocked
+from providers._errors import ProviderError, SafetyBlocked
 from providers._features import output_limit
 from providers._google.errors import classify_google_error
 from providers._google.features import (
@@ -46,10 +47,9 @@ from providers._google.reply import google_usage, provenance, reply_parts
 from providers._google.stream import complete_streamed
 from providers._json_api import JsonApiProvider, JsonObject, malformed
 from providers._json_fields import list_at, object_at, str_at, token_count
-from providers._line_stream import stream_pool
+from providers._line_stream import StreamClients
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
-from providers.http._pool import ClientPool
 
 logger = logging.getLogger("prompto_run")
 
@@ -101,7 +101,7 @@ class GenerateContentProvider(JsonApiProvider):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self._stream_pool: ClientPool | None = None
+        self._streams = StreamClients(self)
         self._dropped_options: set[str] = set()
 
     @classmethod
@@ -158,17 +158,7 @@ class GenerateContentProvider(JsonApiProvider):
         """One request; a streamed one is read as server-sent events and merged into the same reply."""
         if not features_of(request).stream:
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                raise AuthError("; ".join(self.config_problems))
-            return await complete_streamed(self, request, self._streams())
-
-    def _streams(self) -> ClientPool:
-        """The clients streams are read with (httpx's transport, which hands events over as they come)."""
-        if self._stream_pool is None:
-            self._stream_pool = stream_pool(self)
-            self.close_with(self._stream_pool.aclose)
-        return self._stream_pool
+        return await self._streams.complete(request, partial(complete_streamed, self))
 
     def parse_reply(self, payload: JsonObject, response: httpx.Response) -> Completion:
         """The first candidate's text, no thoughts; a blocked prompt or reply is :class:`SafetyBlocked`."""

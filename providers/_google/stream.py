@@ -14,7 +14,6 @@ Bytes are counted as they arrive, up to the run's ``max_reply_mb``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
@@ -27,7 +26,7 @@ import trio
 
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
 from providers._json_fields import JsonObject, list_at, object_at
-from providers._line_stream import sse_data
+from providers._line_stream import parsed_stream, sse_data, timed
 from providers._reply import Completion
 from providers._types import ChatRequest
 from providers.http._pool import ClientPool, joined_url, transport_errors
@@ -59,14 +58,9 @@ async def complete_streamed(
         statuses=provider.error_statuses,
     )
     payload = streamed.payload()
-    try:
-        completion = provider.parse_reply(payload, streamed.response)
-    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
-        raise MalformedReply(
-            f"stream could not be parsed ({type(exc).__name__}: {exc}): {excerpt(json.dumps(payload))!r}"
-        ) from exc
+    completion = parsed_stream(provider, payload, streamed.response)
     first = streamed.first_content_at
-    return dataclasses.replace(completion, time_to_first_token_s=None if first is None else first - started)
+    return timed(completion, first, started)
 
 
 @dataclass

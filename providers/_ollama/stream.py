@@ -13,8 +13,6 @@ time to the first line with content is ``time_to_first_token_s``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,7 @@ import trio
 
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
 from providers._json_fields import JsonObject
-from providers._line_stream import event_json, mid_stream_error, open_stream
+from providers._line_stream import event_json, mid_stream_error, open_stream, parsed_stream, timed
 from providers._reply import Completion
 from providers._types import ChatRequest
 from providers.http._pool import ClientPool
@@ -99,11 +97,6 @@ async def complete_streamed(provider: OllamaProvider, request: ChatRequest, pool
     if not merged.done:
         raise ConnectionFailed("the stream ended before its done line: the partial reply is not kept")
     payload = merged.payload()
-    try:
-        completion = provider.parse_reply(payload, response)
-    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
-        raise MalformedReply(
-            f"stream could not be parsed ({type(exc).__name__}: {exc}): {excerpt(json.dumps(payload))!r}"
-        ) from exc
+    completion = parsed_stream(provider, payload, response)
     first = merged.first_content_at
-    return dataclasses.replace(completion, time_to_first_token_s=None if first is None else first - started)
+    return timed(completion, first, started)

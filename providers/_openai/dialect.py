@@ -17,22 +17,23 @@ tool calls that stopped at its token limit is an :class:`~providers.OutputLimit`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
 
 from providers._base import ProviderContext
-from providers._errors import AuthError, BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
+from providers._errors import BadRequest, ProviderError, QuotaExhausted, SafetyBlocked, excerpt
 from providers._features import RequestFeatures, output_limit
 from providers._json_api import JsonApiProvider, JsonObject, body_excerpt, malformed
 from providers._json_fields import list_at, object_at, str_at
-from providers._line_stream import stream_pool
+from providers._line_stream import StreamClients
 from providers._openai import features, reply
 from providers._openai.stream import complete_streamed
 from providers._ratelimit import exhausted_reset, openai_rate_limit, retry_hint, throttled
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
-from providers.http._pool import ClientPool, json_or_none, parse_retry_after, status_error
+from providers.http._pool import json_or_none, parse_retry_after, status_error
 
 
 class OpenAIDialectProvider(JsonApiProvider):
@@ -64,7 +65,7 @@ class OpenAIDialectProvider(JsonApiProvider):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self._stream_pool: ClientPool | None = None
+        self._streams = StreamClients(self)
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
@@ -108,13 +109,7 @@ class OpenAIDialectProvider(JsonApiProvider):
         """The reply, read as server-sent events when the request asks for ``stream: true``."""
         if not request.features.stream:
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                raise AuthError("; ".join(self.config_problems))
-            if self._stream_pool is None:
-                self._stream_pool = stream_pool(self)
-                self.close_with(self._stream_pool.aclose)
-            return await complete_streamed(self, request, self._stream_pool)
+        return await self._streams.complete(request, partial(complete_streamed, self))
 
     def outcome_of(self, response: httpx.Response) -> Completion:
         """A 2xx reply (a stream's chunks merged into one) parsed as :meth:`complete` parses one."""

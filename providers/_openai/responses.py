@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import httpx
@@ -27,7 +28,6 @@ import httpx
 from providers._errors import BadRequest
 from providers._features import Reasoning, RequestFeatures
 from providers._json_api import JsonObject
-from providers._line_stream import stream_pool
 from providers._openai.dialect import OpenAIDialectProvider
 from providers._openai.features import effort
 from providers._openai.responses_reply import parse_response
@@ -35,7 +35,6 @@ from providers._openai.responses_stream import complete_streamed
 from providers._openai.wire import refuses_sampling
 from providers._reply import Completion
 from providers._types import ChatRequest, MediaKind, MediaPart, Message, TextPart
-from providers.http._pool import ClientPool
 from providers.openai import OpenAIProvider
 
 logger = logging.getLogger("prompto_run")
@@ -82,8 +81,6 @@ class OpenAIResponsesProvider(OpenAIProvider):
     media_kinds: ClassVar[frozenset[MediaKind]] = frozenset({"image", "document"})
     batch_api: ClassVar[str | None] = None
     """The Responses wire in batch mode is not built: a batch run sends these requests live."""
-
-    _responses_pool: ClientPool | None = None
 
     @classmethod
     def check_request(cls, request: ChatRequest) -> list[str]:
@@ -145,13 +142,7 @@ class OpenAIResponsesProvider(OpenAIProvider):
         """One JSON reply, or (``stream: true``) the events of one, read into the same :class:`Completion`."""
         if not request.features.stream:
             return await super().complete(request)
-        with self.scrubbed():
-            if self.config_problems:
-                return await super().complete(request)  # raises the config's AuthError
-            if self._responses_pool is None:
-                self._responses_pool = pool = stream_pool(self)
-                self.close_with(pool.aclose)
-            return await complete_streamed(self, request, self._responses_pool)
+        return await self._streams.complete(request, partial(complete_streamed, self))
 
 
 def parameter_problems(parameters: Mapping[str, Any]) -> list[str]:

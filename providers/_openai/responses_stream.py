@@ -17,7 +17,6 @@ counted byte by byte against the run's ``max_reply_mb``. The engine's deadline c
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -30,7 +29,7 @@ import trio
 from providers._error_replies import UNNAMED_ERROR_STATUS
 from providers._errors import ConnectionFailed, MalformedReply, excerpt
 from providers._json_fields import JsonObject, object_at
-from providers._line_stream import sse_data
+from providers._line_stream import parsed_stream, sse_data, timed
 from providers._reply import Completion
 from providers._types import ChatRequest
 from providers.http._pool import ClientPool, joined_url, transport_errors, with_server_retry_verdict
@@ -67,14 +66,8 @@ async def complete_streamed(
             raise MalformedReply(f"HTTP {response.status_code}: stream is not valid ({exc})") from exc
         finally:
             await response.aclose()
-    try:
-        completion = provider.parse_reply(final, response)
-    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
-        raise MalformedReply(
-            f"stream could not be parsed ({type(exc).__name__}: {exc}): {excerpt(json.dumps(final))!r}"
-        ) from exc
-    ttft = None if first_token_at is None else first_token_at - started
-    return dataclasses.replace(completion, time_to_first_token_s=ttft)
+    completion = parsed_stream(provider, final, response)
+    return timed(completion, first_token_at, started)
 
 
 async def _final_response(

@@ -17,7 +17,6 @@ whole. Bytes are counted as they arrive, up to the run's ``max_reply_mb``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import aclosing
@@ -30,7 +29,7 @@ import trio
 from providers._error_replies import named_status
 from providers._errors import ConnectionFailed, MalformedReply, ProviderError, excerpt
 from providers._json_fields import JsonObject
-from providers._line_stream import sse_data
+from providers._line_stream import sse_data, timed
 from providers._openai.chunks import Merged
 from providers._openai.features import streamed
 from providers._reply import Completion
@@ -66,7 +65,7 @@ async def complete_streamed(
     )
     whole = httpx.Response(response.status_code, headers=response.headers, json=payload)
     completion = provider.outcome_of(whole)
-    return dataclasses.replace(completion, time_to_first_token_s=None if first is None else first - started)
+    return timed(completion, first, started)
 
 
 async def read_stream(

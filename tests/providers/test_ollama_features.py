@@ -13,6 +13,7 @@ from providers import (
     ChatRequest,
     Completion,
     ConnectionFailed,
+    MalformedReply,
     Message,
     NotFound,
     OutputLimit,
@@ -216,6 +217,20 @@ async def test_a_stream_cut_before_its_done_line_is_a_connection_failure(
     fake_server.enqueue(ndjson(*STREAM[:3]))
     with pytest.raises(ConnectionFailed, match="before its done line"):
         await make(QWEN).complete(single(QWEN, stream=True))
+
+
+async def test_a_merged_stream_its_parser_cannot_read_is_a_malformed_reply_showing_it(
+    make: Any, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = make(QWEN)
+
+    def unreadable(payload: Any, response: Any) -> Completion:
+        raise KeyError("message")
+
+    monkeypatch.setattr(provider, "parse_reply", unreadable)
+    fake_server.enqueue(ndjson(*STREAM))
+    with pytest.raises(MalformedReply, match=r"stream could not be parsed \(KeyError: 'message'\): .*Hello!"):
+        await provider.complete(single(QWEN, stream=True))
 
 
 async def test_a_streamed_request_for_a_missing_model_is_not_found(
