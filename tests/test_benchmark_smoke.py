@@ -75,3 +75,18 @@ def test_a_batch_run_of_ten_times_the_prompts_needs_no_more_memory() -> None:
     small, large = measure(2_000, batch=True), measure(20_000, batch=True)
 
     assert large.peak_rss - small.peak_rss <= 6, (small, large)
+
+
+@pytest.mark.slow
+def test_the_fake_server_answers_every_api_the_paper_tables_send_to() -> None:
+    """The paper rows' speed-ups mean something only if every prompt was answered: Ollama's plain
+    prompts went to ``/api/generate`` (issue 19) while the benchmark's server routed only ``/api/chat``,
+    and its rows failed every prompt unnoticed."""
+    queues = [
+        Queue("openai", "gpt-4o", 5, 6_000, 0.05),
+        Queue("gemini", "gemini-1.5-flash", 5, 6_000, 0.05),
+        Queue("ollama", "llama3", 5, 6_000, 0.05, serial=True),
+    ]
+    result = run_queues(queues, time_limit_s=120)
+
+    assert (result.records, result.ok) == (15, 15)

@@ -11,7 +11,8 @@ prints ``PORT <n>`` (an ephemeral port on 127.0.0.1) as its first line, then ser
 Routes (the request's model is echoed back in the reply):
 
 * ``POST .../chat/completions``: an OpenAI ``chat.completion``;
-* ``POST /api/chat``: Ollama's native non-streaming reply;
+* ``POST /api/chat``, ``POST /api/generate``: Ollama's native non-streaming replies (a plain prompt
+  goes to ``/api/generate``, as in prompto);
 * ``POST .../models/<model>:generateContent``: a Gemini ``GenerateContentResponse``;
 * ``GET /stats``: ``{served, in_flight, max_in_flight, connections, max_connections, first_at, last_at}``
   (``first_at``: ``time.time()`` of the first request's arrival, ``last_at``: of the last reply);
@@ -36,7 +37,7 @@ from typing import Any
 import h11
 import trio
 
-from tests.fakes.replies import gemini_response, ollama_chat, openai_chat, openai_error
+from tests.fakes.replies import gemini_response, ollama_chat, ollama_generate, openai_chat, openai_error
 from tests.fakes.server import Reply
 
 REPLY = "This is a simulated reply from the benchmark server."
@@ -63,6 +64,10 @@ def ollama_reply(model: str) -> Reply:
     return ollama_chat(REPLY, model=model)
 
 
+def ollama_generate_reply(model: str) -> Reply:
+    return ollama_generate(REPLY, model=model)
+
+
 def gemini_reply(model: str) -> Reply:
     return gemini_response(REPLY, model_version=model)
 
@@ -78,6 +83,8 @@ def route(method: str, path: str, body: bytes) -> tuple[Callable[[str], Reply], 
         builder: Callable[[str], Reply] = openai_reply
     elif path.endswith("/api/chat"):
         builder = ollama_reply
+    elif path.endswith("/api/generate"):
+        builder = ollama_generate_reply
     else:
         return None
     try:

@@ -197,12 +197,17 @@ def paper_row(
     return PaperRow(table, column, sync, nominal, result.run_s, result.ideal_s, paper_speedup)
 
 
+def answered(bench: Bench, name: str, result: RunResult) -> None:
+    """A paper row: its speed-up means something only if every prompt was answered."""
+    bench.add(name, result, "every prompt answered", result.ok == result.prompts)
+
+
 def paper_1(bench: Bench) -> None:
     """Table 1: each API on its own, prompto vs synchronous."""
     queues = paper_queues(bench)
     for column, speedup in (("OpenAI", 9.07), ("Gemini", 11.60), ("Ollama", 1.01)):
         result = run_queues([queues[column]])
-        bench.add(f"paper-1 {column}", result)
+        answered(bench, f"paper-1 {column}", result)
         bench.paper.append(paper_row("1", column, [queues[column]], bench, result, speedup))
 
 
@@ -210,7 +215,7 @@ def paper_2(bench: Bench) -> None:
     """Table 2: OpenAI, Gemini and a one-at-a-time Ollama in parallel; sync is one loop over all."""
     queues = [paper_queues(bench)[name] for name in ("OpenAI", "Gemini", "Ollama")]
     result = run_queues(queues)
-    bench.add("paper-2 parallel", result)
+    answered(bench, "paper-2 parallel", result)
     bench.paper.append(paper_row("2", "Overall", queues, bench, result, 2.08))
 
 
@@ -220,11 +225,11 @@ def paper_3(bench: Bench) -> None:
     columns = (("GPT-3.5", 9.15), ("GPT-4", 19.82), ("GPT-4o", 13.32))
     for column, speedup in columns:
         result = run_queues([queues[column]])
-        bench.add(f"paper-3 {column}", result)
+        answered(bench, f"paper-3 {column}", result)
         bench.paper.append(paper_row("3", column, [queues[column]], bench, result, speedup))
     models = [queues[column] for column, _ in columns]
     result = run_queues(models)
-    bench.add("paper-3 parallel", result)
+    answered(bench, "paper-3 parallel", result)
     bench.paper.append(paper_row("3", "Overall", models, bench, result, 36.55))
 
 

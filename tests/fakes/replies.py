@@ -176,3 +176,30 @@ def ollama_chat(
             "eval_count": output,
         }
     )
+
+
+def ollama_generate(
+    text: str = "Hello!",
+    *,
+    done_reason: str = "stop",
+    model: str = "llama3.2",
+    prompt: int = 11,
+    output: int = 18,
+    **fields: Any,
+) -> Reply:
+    """A non-streaming ``/api/generate`` reply, which a plain prompt gets (durations in nanoseconds,
+    ``context``: the token ids Ollama hands back); ``fields`` are added or replace its own."""
+    return Reply.json(
+        {
+            "model": model,
+            "created_at": "2025-10-17T23:14:07.414671Z",
+            "response": text,
+            "done": True,
+            "done_reason": done_reason,
+            "context": [1, 2, 3],
+            "total_duration": 174560334,
+            "prompt_eval_count": prompt,
+            "eval_count": output,
+            **fields,
+        }
+    )

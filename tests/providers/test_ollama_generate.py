@@ -20,7 +20,7 @@ from providers import (
     Usage,
 )
 from tests.fakes import FakeServer, Reply
-from tests.fakes.replies import ollama_chat
+from tests.fakes.replies import ollama_chat, ollama_generate
 from tests.providers.conftest import MakeProvider
 from tests.providers.prompto_reference import needs_prompto, run_prompto
 from tests.providers.prompts import history, single
@@ -40,21 +40,8 @@ WEATHER = {
 
 
 def generated(text: str = "Hello!", *, done_reason: str = "stop", **fields: Any) -> Reply:
-    """A non-streaming ``/api/generate`` reply."""
-    return Reply.json(
-        {
-            "model": MODEL,
-            "created_at": "2025-10-17T23:14:07.414671Z",
-            "response": text,
-            "done": True,
-            "done_reason": done_reason,
-            "context": [1, 2, 3],
-            "total_duration": 174560334,
-            "prompt_eval_count": 11,
-            "eval_count": 18,
-            **fields,
-        }
-    )
+    """A non-streaming ``/api/generate`` reply from the tests' model."""
+    return ollama_generate(text, done_reason=done_reason, model=MODEL, **fields)
 
 
 def ndjson(*lines: dict[str, Any]) -> Reply:
